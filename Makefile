@@ -1,0 +1,38 @@
+# Two commands for a new user: `make demo` and `make test`. Both install first when needed.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+RECIPE ?= cnn-digits
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+# A torch already importable by $(PY) is kept (the venv sees system packages); otherwise the
+# CPU build pinned in constraints/cpu.txt is installed.
+$(STAMP): pyproject.toml constraints/cpu.txt
+	@if $(PY) -c "import torch" >/dev/null 2>&1; then \
+	    echo "ann: using the torch already installed for $(PY)"; \
+	    $(PY) -m venv --system-site-packages $(VENV); \
+	    $(BIN)/pip install -q -e ".[dev,peers]"; \
+	else \
+	    $(PY) -m venv $(VENV); \
+	    $(BIN)/pip install -q -c constraints/cpu.txt -e ".[dev,peers]"; \
+	fi
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/ann train $(RECIPE)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/cnn.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,38 @@
+"""The in-memory dataset every supervised family starts from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+@dataclass
+class ArrayDataset:
+    """Inputs and targets held as tensors, batch-first, already preprocessed.
+
+    Shapes:
+        x: (N, ...) float inputs, e.g. (N, C, H, W) images scaled and standardised.
+        y: (N,) int64 class indices.
+    ``info`` holds the facts a model and ``ann predict`` need: ``task``, ``in_channels``,
+    ``image_size``, ``num_classes``, ``classes`` (names), ``scale``, ``mean``, ``std``.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if len(self.x) != len(self.y):
+            raise ValueError(f"x has {len(self.x)} items but y has {len(self.y)}")
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, index):
+        return self.x[index], self.y[index]
+
+    @property
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x, self.y

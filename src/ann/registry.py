@@ -1,0 +1,139 @@
+"""Named models and datasets.
+
+``@register_model`` puts a model class (built from a dataclass config) under a name;
+``@register_dataset`` puts a loader function under a name with static facts about its data
+(shapes, classes), so that ``ann list`` and model construction need not load the data.
+Lookups are strict: an unknown name fails with the close names and the full list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import config as cfg
+from .errors import unknown
+
+
+@dataclass
+class ModelEntry:
+    name: str
+    cls: type
+    config: type
+    family: str
+    presets: dict[str, dict[str, Any]]
+
+
+@dataclass
+class DatasetEntry:
+    name: str
+    loader: Callable[..., Any]
+    info: dict[str, Any]       # static facts: task, shapes, classes, normalisation
+    embedded: bool             # True: needs no download and nothing in $ANN_DATA_DIR
+    splits: tuple[str, ...]
+
+
+MODELS: dict[str, ModelEntry] = {}
+DATASETS: dict[str, DatasetEntry] = {}
+
+# Modules whose import registers the built-in models and datasets (imported on first lookup, so
+# that `import ann` stays light and the registry has no import-time side effects elsewhere).
+_BUILTIN = ("ann.models", "ann.data")
+
+
+def _load_builtins():
+    for mod in _BUILTIN:
+        importlib.import_module(mod)
+
+
+def register_model(name: str, config: type, family: str, presets: dict | None = None):
+    """Class decorator: register ``cls(config_instance)`` under ``name``."""
+    def wrap(cls):
+        if name in MODELS and MODELS[name].cls is not cls:
+            raise ValueError(f"model {name!r} registered twice")
+        MODELS[name] = ModelEntry(name, cls, config, family, dict(presets or {}))
+        cls.registry_name = name
+        return cls
+    return wrap
+
+
+def register_dataset(name: str, info: dict, embedded: bool, splits=("train", "val", "test")):
+    """Function decorator: register ``loader(split, **kw)`` under ``name``."""
+    def wrap(fn):
+        DATASETS[name] = DatasetEntry(name, fn, dict(info), embedded, tuple(splits))
+        return fn
+    return wrap
+
+
+def model_entry(name: str) -> ModelEntry:
+    _load_builtins()
+    if name not in MODELS:
+        raise unknown("model", name, MODELS)
+    return MODELS[name]
+
+
+def dataset_entry(name: str) -> DatasetEntry:
+    _load_builtins()
+    if name not in DATASETS:
+        raise unknown("dataset", name, DATASETS)
+    return DATASETS[name]
+
+
+def model_config(name: str, preset: str | None = None, overrides=None):
+    """The config of model ``name``: defaults, then the preset, then overrides (all checked)."""
+    entry = model_entry(name)
+    conf = entry.config()
+    if preset is not None:
+        if preset not in entry.presets:
+            raise unknown(f"preset of model {name!r}:", preset, entry.presets)
+        cfg.apply_overrides(conf, entry.presets[preset])
+    cfg.apply_overrides(conf, overrides or {})
+    return conf
+
+
+def create_model(name: str, preset: str | None = None, **overrides):
+    """Build a registered model: ``create_model("cnn", width=32, num_classes=10)``."""
+    conf = model_config(name, preset, overrides)
+    return model_entry(name).cls(conf)
+
+
+def build_model(name: str, conf):
+    """Build a registered model from an existing config instance."""
+    entry = model_entry(name)
+    if not isinstance(conf, entry.config):
+        raise TypeError(f"model {name!r} takes a {entry.config.__name__}")
+    return entry.cls(conf)
+
+
+def fill_from_data(conf, info: dict, explicit=()):
+    """Copy dataset facts (``in_channels``, ``num_classes``, ...) into same-named config fields,
+    except those the user set explicitly."""
+    names = {f.name for f in dataclasses.fields(conf)}
+    for k, v in info.items():
+        if k in names and k not in explicit:
+            setattr(conf, k, v)
+    cfg.validate(conf)
+    return conf
+
+
+def list_models() -> list[str]:
+    _load_builtins()
+    return sorted(MODELS)
+
+
+def list_datasets() -> list[str]:
+    _load_builtins()
+    return sorted(DATASETS)
+
+
+def load_dataset(name: str, split: str = "train", **kwargs):
+    """Load split ``split`` of dataset ``name`` (see ``ann.data``)."""
+    entry = dataset_entry(name)
+    if split not in entry.splits:
+        raise unknown(f"split of dataset {name!r}:", split, entry.splits)
+    return entry.loader(split, **kwargs)
+
+

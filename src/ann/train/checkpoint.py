@@ -1,0 +1,113 @@
+"""Checkpoints that survive a kill at any moment.
+
+Layout inside a run directory::
+
+    checkpoints/step-00000500/model.safetensors   weights (safetensors: no code is ever unpickled)
+    checkpoints/step-00000500/state.pt            optimizer, schedule, RNG, step (weights_only load)
+    checkpoints/latest.json                       {"last": "step-00000500", "best": "step-00000400"}
+
+A checkpoint is written into a hidden temporary folder, fsync'd, and renamed into place; only then
+does ``latest.json`` (itself replaced atomically) point at it, and only then are older folders
+removed. A kill before the pointer moves leaves the previous checkpoint as the one that loads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .. import fileio
+from ..errors import CorruptFile
+
+POINTER = "latest.json"
+
+
+def _save_weights(model: torch.nn.Module, path: Path):
+    # safetensors refuses tensors that share memory (tied weights); store contiguous copies.
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    save_file(tensors, str(path))
+
+
+def save_weights(model: torch.nn.Module, path):
+    """Write ``model``'s weights to ``path`` as safetensors, atomically."""
+    with fileio.atomic_path(path) as tmp:
+        _save_weights(model, tmp)
+
+
+def load_weights(model: torch.nn.Module, path, device="cpu"):
+    """Load safetensors weights into ``model``; a damaged file raises CorruptFile."""
+    try:
+        tensors = load_file(str(path), device=str(device))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CorruptFile(f"weights file {path} cannot be read ({_short(e)}); it is damaged or not "
+                          "a safetensors file: delete it and resume from an earlier checkpoint") from None
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    if missing or unexpected:
+        raise CorruptFile(f"weights file {path} does not fit this model (missing: "
+                          f"{', '.join(missing[:3]) or '-'}; unexpected: {', '.join(unexpected[:3]) or '-'})")
+
+
+def _short(e: Exception) -> str:
+    return str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+
+
+def save(ckpt_dir, step: int, model, state: dict, best: bool):
+    """Write checkpoint ``step``; mark it best if ``best``; keep only the last and the best."""
+    ckpt_dir = Path(ckpt_dir)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    name = f"step-{step:08d}"
+    tmp = ckpt_dir / f".tmp-{name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    _save_weights(model, tmp / "model.safetensors")
+    torch.save(state, tmp / "state.pt")
+    for f in tmp.iterdir():
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+    fileio.fsync_dir(tmp)
+    final = ckpt_dir / name
+    if final.exists():                      # left by an earlier attempt that died before the pointer
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    fileio.fsync_dir(ckpt_dir)
+    pointer = read_pointer(ckpt_dir) or {}
+    pointer = {"last": name, "best": name if best else pointer.get("best", name), "step": step}
+    fileio.write_json(ckpt_dir / POINTER, pointer)
+    keep = {pointer["last"], pointer["best"], POINTER}
+    for old in ckpt_dir.iterdir():
+        if old.name not in keep:
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+
+
+def read_pointer(ckpt_dir) -> dict | None:
+    path = Path(ckpt_dir) / POINTER
+    if not path.exists():
+        return None
+    try:
+        pointer = json.loads(path.read_text())
+        assert isinstance(pointer, dict) and "last" in pointer and "best" in pointer
+        return pointer
+    except (ValueError, AssertionError):
+        raise CorruptFile(f"{path} is damaged; delete the checkpoints folder to start the run "
+                          "again") from None
+
+
+def load(ckpt_dir, which: str, model, device="cpu") -> dict:
+    """Load checkpoint ``which`` ('last' or 'best') into ``model``; return its training state."""
+    pointer = read_pointer(ckpt_dir)
+    if pointer is None:
+        raise CorruptFile(f"{ckpt_dir} holds no checkpoint yet (no {POINTER}); start the run again")
+    folder = Path(ckpt_dir) / pointer[which]
+    load_weights(model, folder / "model.safetensors", device)
+    path = folder / "state.pt"
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for a damaged zip/pickle stream
+        raise CorruptFile(f"training state {path} cannot be read ({_short(e)}); the checkpoint is "
+                          "damaged: start the run again") from None

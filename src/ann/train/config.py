@@ -1,0 +1,84 @@
+"""The configuration of a run: model, data and training sections."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from .. import config as cfg
+from ..config import field
+from ..errors import AnnError
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = field(0, "passes over the training split (0: use max_steps)", nonneg=True)
+    max_steps: int = field(0, "optimizer steps; overrides epochs when > 0", nonneg=True)
+    batch_size: int = field(64, "global batch size, split across processes", positive=True)
+    grad_accum: int = field(1, "micro-batches accumulated per optimizer step", positive=True)
+    optimizer: str = field("adamw", "optimizer", choices=("adamw", "sgd"))
+    lr: float = field(1e-3, "peak learning rate", positive=True)
+    min_lr: float = field(0.0, "learning rate at the end of the cosine/linear decay", nonneg=True)
+    schedule: str = field("cosine", "learning-rate schedule after warmup",
+                          choices=("cosine", "linear", "constant"))
+    warmup_steps: int = field(0, "linear warmup steps from 0 to lr", nonneg=True)
+    weight_decay: float = field(0.0, "decoupled weight decay (not on biases and norms)", nonneg=True)
+    momentum: float = field(0.9, "SGD momentum", range=(0.0, 1.0))
+    beta1: float = field(0.9, "AdamW beta1", range=(0.0, 0.9999))
+    beta2: float = field(0.999, "AdamW beta2", range=(0.0, 0.99999))
+    grad_clip: float = field(0.0, "clip the global gradient norm to this (0: off)", nonneg=True)
+    label_smoothing: float = field(0.0, "label smoothing for classification", range=(0.0, 0.99))
+    eval_every: int = field(0, "evaluate every N steps (0: once per epoch)", nonneg=True)
+    log_every: int = field(20, "write a train-loss line every N steps", positive=True)
+    checkpoint_every: int = field(0, "save a checkpoint every N steps (0: at each evaluation)",
+                                  nonneg=True)
+    early_stop: int = field(0, "stop after N evaluations without improvement (0: off)", nonneg=True)
+    eval_batch_size: int = field(1000, "batch size for evaluation", positive=True)
+    seed: int = field(0, "seed for python, numpy and torch", nonneg=True)
+    deterministic: bool = field(False, "deterministic kernels: equal runs give equal weights")
+    device: str = field("auto", "device", choices=("auto", "cpu", "cuda", "mps"))
+    amp: str = field("auto", "mixed precision (auto: bf16 on CUDA, off on CPU)",
+                     choices=("auto", "bf16", "off"))
+    compile: bool = field(False, "torch.compile the model")
+    threads: int = field(0, "torch CPU threads (0: torch's default)", nonneg=True)
+
+    def __post_check__(self):
+        if self.epochs == 0 and self.max_steps == 0:
+            raise AnnError("set train.epochs or train.max_steps to a positive number")
+        if self.min_lr > self.lr:
+            raise AnnError(f"train.min_lr ({self.min_lr}) must not exceed train.lr ({self.lr})")
+
+
+@dataclass
+class DataConfig:
+    name: str = field("digits", "dataset name (see `ann list --datasets`)")
+    augment_shift: int = field(0, "random translation of training images by up to N pixels",
+                               range=(0, 8))
+    augment_flip: bool = field(False, "random horizontal flips of training images")
+    train_subset: int = field(0, "use only the first N training examples (0: all)", nonneg=True)
+
+
+@dataclass
+class RunConfig:
+    recipe: str = field("", "the recipe this run started from")
+    model_name: str = field("cnn", "registered model name")
+    model: Any = None            # the model's own config dataclass
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return cfg.to_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunConfig:
+        from ..registry import model_entry
+
+        try:
+            entry = model_entry(d["model_name"])
+            return cls(recipe=d.get("recipe", ""), model_name=d["model_name"],
+                       model=cfg.from_dict(entry.config, d["model"], "model."),
+                       data=cfg.from_dict(DataConfig, d["data"], "data."),
+                       train=cfg.from_dict(TrainConfig, d["train"], "train."))
+        except (KeyError, TypeError) as e:
+            raise AnnError(f"config.json lacks a required entry ({e}); it was not written by ann") from None

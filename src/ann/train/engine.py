@@ -1,0 +1,212 @@
+"""The one training loop every gradient-trained family uses.
+
+It knows nothing of model families: a model is an ``nn.Module``, a task turns a batch into a loss
+and a split into metrics, data is a set of tensors indexed by :class:`EpochBatches`. Everything a
+resumed run needs (weights, optimizer, schedule, RNG, step, best so far) goes into each checkpoint,
+and the data order depends only on (seed, step): a run killed at any moment and resumed ends with
+the weights an uninterrupted run would have had (on CPU, in deterministic mode).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import AnnError
+from . import checkpoint, distributed
+from .batches import EpochBatches, eval_batches, step_generator
+from .device import autocast
+from .optim import build_optimizer, build_schedule
+from .progress import MetricsLog, Progress
+
+
+class Interrupted(AnnError):
+    """Ctrl-C: a checkpoint was saved; the message says how to resume."""
+
+    exit_code = 130
+
+
+def seed_everything(seed: int, deterministic: bool):
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+def rng_state() -> dict:
+    np_state = np.random.get_state()
+    state = {"torch": torch.get_rng_state(),
+             "numpy": torch.from_numpy(np_state[1].astype(np.int64)),
+             "numpy_pos": int(np_state[2]),
+             "python": [int(x) for x in random.getstate()[1]]}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict):
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), state["numpy_pos"], 0, 0.0))
+    random.setstate((3, tuple(state["python"]), None))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@dataclass
+class FitResult:
+    step: int
+    best_step: int
+    best_val: dict
+    stopped_early: bool
+    wall_time: float
+
+
+class Trainer:
+    """Train ``model`` on ``train`` data under ``task``; evaluate on ``val``; checkpoint to
+    ``run_dir / "checkpoints"`` (rank 0 only; ``run_dir=None`` writes nothing)."""
+
+    def __init__(self, cfg, model, task, train, val, device, run_dir: Path | None,
+                 dist: distributed.Dist | None = None, augment: Callable | None = None,
+                 quiet: bool = False):
+        self.cfg, self.tc = cfg, cfg.train
+        self.model, self.task, self.train_data, self.val_data = model, task, train, val
+        self.device, self.dist = device, dist or distributed.Dist()
+        self.ckpt_dir = Path(run_dir) / "checkpoints" if run_dir is not None else None
+        self.run_dir = Path(run_dir) if run_dir is not None and self.dist.main else None
+        if self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.augment, self.quiet = augment, quiet or not self.dist.main
+        self.log = MetricsLog(self.run_dir / "metrics.jsonl" if self.run_dir else None)
+        self.batches = EpochBatches(len(train), self.tc.batch_size, self.tc.seed, 0, 1)
+        if self.batches.batch_size % (self.dist.world * self.tc.grad_accum):
+            raise AnnError(f"train.batch_size={self.batches.batch_size} must be divisible by "
+                           f"processes x train.grad_accum = {self.dist.world * self.tc.grad_accum}")
+        spe = self.batches.steps_per_epoch
+        self.total = self.tc.max_steps or self.tc.epochs * spe
+        self.eval_every = self.tc.eval_every or spe
+        self.ckpt_every = self.tc.checkpoint_every or self.eval_every
+        self.opt = build_optimizer(model, self.tc)
+        self.sched = build_schedule(self.opt, self.total, self.tc)
+        self.step, self.best_step, self.best_val, self.bad_evals = 0, 0, {}, 0
+        self.train_model = distributed.wrap(torch.compile(model) if self.tc.compile else model,
+                                            self.dist, device)
+
+    # -- state ---------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {"step": self.step, "optimizer": self.opt.state_dict(),
+                "schedule": self.sched.state_dict(), "rng": rng_state(),
+                "best_step": self.best_step, "best_val": self.best_val,
+                "bad_evals": self.bad_evals}
+
+    def restore(self):
+        """Continue from the last checkpoint of ``run_dir``."""
+        state = checkpoint.load(self.ckpt_dir, "last", self.model, self.device)
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["schedule"])
+        set_rng_state(state["rng"])
+        self.step, self.best_step = state["step"], state["best_step"]
+        self.best_val, self.bad_evals = state["best_val"], state["bad_evals"]
+        self.log.truncate_after(self.step)
+
+    def save(self, best: bool):
+        if self.run_dir is not None:
+            checkpoint.save(self.run_dir / "checkpoints", self.step, self.model, self.state(), best)
+        distributed.barrier(self.dist)
+
+    # -- the loop --------------------------------------------------------------------------
+    def train_step(self) -> float:
+        x_all = self.batches.indices(self.step)
+        batch = tuple(t[x_all] for t in self.train_data.tensors)
+        if self.augment is not None:
+            batch = (self.augment(batch[0], step_generator(self.tc.seed, self.step)),) + batch[1:]
+        share = len(x_all) // self.dist.world
+        batch = tuple(t[self.dist.rank * share:(self.dist.rank + 1) * share] for t in batch)
+        micro = share // self.tc.grad_accum
+        total_loss = 0.0
+        for i in range(self.tc.grad_accum):
+            mb = tuple(t[i * micro:(i + 1) * micro].to(self.device, non_blocking=True) for t in batch)
+            with distributed.no_sync(self.train_model, i == self.tc.grad_accum - 1):
+                with autocast(self.device, self.tc.amp):
+                    loss, _ = self.task.loss(self.train_model, mb)
+                (loss / self.tc.grad_accum).backward()
+            total_loss += loss.item() / self.tc.grad_accum
+        if self.tc.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.tc.grad_clip)
+        self.opt.step()
+        self.sched.step()
+        self.opt.zero_grad(set_to_none=True)
+        return total_loss
+
+    def evaluate(self, data) -> dict:
+        self.model.eval()
+        with autocast(self.device, self.tc.amp):
+            metrics = self.task.evaluate(self.model, eval_batches(data, self.tc.eval_batch_size,
+                                                                  self.device))
+        self.model.train()
+        return metrics
+
+    def _better(self, val: dict) -> bool:
+        key = self.task.metric
+        if not self.best_val:
+            return True
+        if self.task.higher_is_better:
+            return val[key] > self.best_val[key]
+        return val[key] < self.best_val[key]
+
+    def _on_eval(self, bar: Progress, train_loss: float) -> bool:
+        """Evaluate, track the best, checkpoint; True when early stopping says stop."""
+        val = self.evaluate(self.val_data)
+        best = self._better(val)
+        if best:
+            self.best_step, self.best_val, self.bad_evals = self.step, val, 0
+        else:
+            self.bad_evals += 1
+        self.log.write({"step": self.step, "epoch": self.epoch, "split": "val", **val})
+        key = self.task.metric
+        bar.line(self.step, f"epoch {self.epoch:.2f} | train loss {train_loss:.4f} | val loss "
+                 f"{val['loss']:.4f} | val {key} {val[key]:.4f}" + (" *" if best else ""))
+        self.save(best)
+        return bool(self.tc.early_stop) and self.bad_evals >= self.tc.early_stop
+
+    @property
+    def epoch(self) -> float:
+        return self.step / self.batches.steps_per_epoch
+
+    def fit(self) -> FitResult:
+        start = time.time()
+        self.model.train()
+        bar = Progress(self.total, self.step, self.cfg.recipe or self.cfg.model_name, self.quiet)
+        window, last_loss, stopped = [], float("nan"), False
+        try:
+            while self.step < self.total and not stopped:
+                loss = self.train_step()
+                if not np.isfinite(loss):
+                    raise AnnError(f"the training loss became {loss} at step {self.step}; lower "
+                                   "train.lr or set train.grad_clip=1.0")
+                self.step += 1
+                window.append(loss)
+                bar.update(loss=loss)
+                if self.step % self.tc.log_every == 0 or self.step == self.total:
+                    last_loss = distributed.mean_across(self.dist, sum(window) / len(window))
+                    self.log.write({"step": self.step, "epoch": self.epoch, "split": "train",
+                                    "loss": last_loss, "lr": self.sched.get_last_lr()[0]})
+                    window = []
+                if self.step % self.eval_every == 0 or self.step == self.total:
+                    stopped = self._on_eval(bar, last_loss)
+                elif self.step % self.ckpt_every == 0:
+                    self.save(best=False)
+        except KeyboardInterrupt:
+            bar.close()
+            self.save(best=False)
+            where = f"; resume with: ann train --resume {self.run_dir}" if self.run_dir else ""
+            raise Interrupted(f"interrupted at step {self.step}, checkpoint saved{where}") from None
+        bar.close()
+        return FitResult(self.step, self.best_step, self.best_val, stopped, time.time() - start)

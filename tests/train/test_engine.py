@@ -1,0 +1,202 @@
+"""The training loop: determinism, exact resume, crash safety, accumulation, early stopping."""
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+from ann.data.base import ArrayDataset
+from ann.errors import AnnError, CorruptFile
+from ann.train import RunConfig, Trainer, checkpoint
+from ann.train.engine import Interrupted, seed_everything
+from ann.train.tasks import Classification
+
+
+@dataclasses.dataclass
+class TinyConfig:
+    hidden: int = 16
+
+
+class Tiny(nn.Module):
+    """Two layers with dropout, so that RNG state matters for exact resume."""
+
+    task = "classify"
+
+    def __init__(self, dropout=0.3):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(16, 32), nn.ReLU(), nn.Dropout(dropout),
+                                 nn.Linear(32, 3))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def data(n=96, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 1, 4, 4, generator=g)
+    y = (x.flatten(1)[:, :3].argmax(1)).long()     # a learnable rule
+    return ArrayDataset(x, y, {"num_classes": 3})
+
+
+def config(**train):
+    rc = RunConfig(recipe="tiny", model_name="tiny", model=TinyConfig())
+    base = dict(max_steps=24, batch_size=16, lr=1e-2, eval_every=6, log_every=3, seed=3,
+                deterministic=True, weight_decay=0.01, warmup_steps=4)
+    rc.train = dataclasses.replace(rc.train, **{**base, **train})
+    return rc
+
+
+def shift(x, g):
+    """A stand-in augmentation that consumes the step generator."""
+    return x + 0.1 * torch.randn(x.shape, generator=g)
+
+
+def make(rc, run_dir, dropout=0.3, augment=shift):
+    seed_everything(rc.train.seed, True)
+    model = Tiny(dropout)
+    return Trainer(rc, model, Classification(), data(), data(48, seed=1), torch.device("cpu"),
+                   run_dir, augment=augment, quiet=True), model
+
+
+def weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def assert_same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_two_runs_give_identical_weights(tmp_path):
+    t1, m1 = make(config(), tmp_path / "a")
+    t1.fit()
+    t2, m2 = make(config(), tmp_path / "b")
+    t2.fit()
+    assert_same(weights(m1), weights(m2))
+    # and training changed them: the model learned something
+    assert t1.best_val["accuracy"] > 0.5
+
+
+def test_resume_after_crash_equals_uninterrupted(tmp_path, monkeypatch):
+    full, m_full = make(config(checkpoint_every=5), tmp_path / "full")
+    full.fit()
+
+    crashed, _ = make(config(checkpoint_every=5), tmp_path / "crash")
+    real_step = Trainer.train_step
+
+    def dying(self):
+        if self.step == 13:
+            raise RuntimeError("simulated crash")
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "train_step", dying)
+    with pytest.raises(RuntimeError):
+        crashed.fit()
+    monkeypatch.setattr(Trainer, "train_step", real_step)
+    assert checkpoint.read_pointer(tmp_path / "crash" / "checkpoints")["step"] == 12
+
+    resumed, m_res = make(config(checkpoint_every=5), tmp_path / "crash")
+    resumed.restore()
+    assert resumed.step == 12
+    resumed.fit()
+    assert_same(weights(m_full), weights(m_res))
+    # metrics.jsonl holds each step once: lines after the checkpoint were dropped on resume
+    steps = [r["step"] for r in resumed.log.rows if r["split"] == "train"]
+    assert steps == sorted(set(steps))
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_completes(tmp_path, monkeypatch):
+    full, m_full = make(config(), tmp_path / "full")
+    full.fit()
+    t, _ = make(config(), tmp_path / "int")
+    real_step = Trainer.train_step
+
+    def interrupted(self):
+        if self.step == 7:
+            raise KeyboardInterrupt
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted)
+    with pytest.raises(Interrupted, match="resume with"):
+        t.fit()
+    monkeypatch.setattr(Trainer, "train_step", real_step)
+    assert checkpoint.read_pointer(tmp_path / "int" / "checkpoints")["step"] == 7
+    resumed, m_res = make(config(), tmp_path / "int")
+    resumed.restore()
+    resumed.fit()
+    assert_same(weights(m_full), weights(m_res))
+
+
+def test_crash_during_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
+    t, model = make(config(max_steps=12, eval_every=6), tmp_path / "r")
+    real_save = torch.save
+
+    def half_write(obj, f, *a, **k):
+        if t.step == 12:
+            with open(f, "wb") as fh:
+                fh.write(b"PK\x03\x04 partial")
+            raise OSError("disk vanished")
+        return real_save(obj, f, *a, **k)
+
+    monkeypatch.setattr(torch, "save", half_write)
+    with pytest.raises(OSError):
+        t.fit()
+    monkeypatch.setattr(torch, "save", real_save)
+    ckpt = tmp_path / "r" / "checkpoints"
+    assert checkpoint.read_pointer(ckpt)["last"] == "step-00000006"
+    state = checkpoint.load(ckpt, "last", Tiny(), "cpu")
+    assert state["step"] == 6
+
+
+@pytest.mark.parametrize("damage", ["weights", "state", "pointer"])
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path, damage):
+    t, _ = make(config(max_steps=6), tmp_path / "r")
+    t.fit()
+    ckpt = tmp_path / "r" / "checkpoints"
+    folder = ckpt / checkpoint.read_pointer(ckpt)["last"]
+    target = {"weights": folder / "model.safetensors", "state": folder / "state.pt",
+              "pointer": ckpt / "latest.json"}[damage]
+    target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 2])
+    fresh, _ = make(config(max_steps=6), tmp_path / "r")
+    with pytest.raises(CorruptFile) as e:
+        fresh.restore()
+    assert "\n" not in str(e.value) and str(target.name) in str(e.value)
+
+
+def test_gradient_accumulation_matches_one_big_batch(tmp_path):
+    a, ma = make(config(grad_accum=1, weight_decay=0.0), None, dropout=0.0, augment=None)
+    a.fit()
+    b, mb = make(config(grad_accum=4, weight_decay=0.0), None, dropout=0.0, augment=None)
+    b.fit()
+    for k, v in weights(ma).items():
+        torch.testing.assert_close(v, weights(mb)[k], rtol=1e-5, atol=1e-6)
+
+
+def test_batch_must_split_over_accumulation():
+    with pytest.raises(AnnError, match="divisible"):
+        make(config(grad_accum=5), None)
+
+
+def test_early_stopping_stops(tmp_path):
+    # lr so small that validation never improves after the first evaluation
+    t, _ = make(config(max_steps=200, eval_every=2, early_stop=3, lr=1e-9, warmup_steps=0), None)
+    result = t.fit()
+    assert result.stopped_early and result.step == 8
+
+
+def test_nan_loss_is_a_clear_error():
+    t, model = make(config(), None, augment=lambda x, g: x * float("nan"))
+    with pytest.raises(AnnError, match="lower train.lr"):
+        t.fit()
+
+
+def test_only_last_and_best_checkpoints_are_kept(tmp_path):
+    t, _ = make(config(max_steps=24, eval_every=6), tmp_path / "r")
+    t.fit()
+    ckpt = tmp_path / "r" / "checkpoints"
+    pointer = checkpoint.read_pointer(ckpt)
+    kept = {p.name for p in ckpt.iterdir()}
+    assert kept == {"latest.json", pointer["last"], pointer["best"]}
+    assert pointer["last"] == "step-00000024"
