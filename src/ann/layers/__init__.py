@@ -1,0 +1,52 @@
+"""Shared, settled building blocks that every family builds on.
+
+Thin subclasses where PyTorch already has the kernel (each gets a documented place and name in
+ann); ann's own code where it adds something (``RMSNorm``, the global pools, "same" padding for
+any stride, ``ConvBNAct``, ``MLP``), checked against ``torch.nn`` in ``tests/test_layers.py``.
+"""
+
+from .activation import (
+    ACTIVATIONS,
+    GELU,
+    Identity,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+    get_activation,
+)
+from .conv import Conv2d, ConvBNAct, same_padding
+from .dropout import Dropout, Dropout2d
+from .embedding import Embedding
+from .linear import MLP, Linear
+from .norm import BatchNorm1d, BatchNorm2d, LayerNorm, RMSNorm
+from .pooling import AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool2d
+
+__all__ = [
+    "ACTIVATIONS",
+    "GELU",
+    "MLP",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
+    "ConvBNAct",
+    "Dropout",
+    "Dropout2d",
+    "Embedding",
+    "GlobalAvgPool2d",
+    "GlobalMaxPool2d",
+    "Identity",
+    "LayerNorm",
+    "Linear",
+    "MaxPool2d",
+    "RMSNorm",
+    "ReLU",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "get_activation",
+    "same_padding",
+]

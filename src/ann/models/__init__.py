@@ -1,0 +1,5 @@
+"""Model families, one folder each; importing a family registers its models (see ann.registry)."""
+
+from . import cnn
+
+__all__ = ["cnn"]

@@ -1,0 +1,105 @@
+"""Pictures of a run: learning curves, confusion matrix, misclassified examples.
+
+Figures are drawn with matplotlib's non-interactive backend and written atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from .. import fileio  # noqa: E402
+
+
+def _save(fig, path: Path):
+    with fileio.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_curves(rows: list[dict], metric: str, path: Path):
+    """Loss (train and val) and the validation metric against optimizer steps."""
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for split, style in (("train", "-"), ("val", "o-")):
+        pts = [(r["step"], r["loss"]) for r in rows if r.get("split") == split and "loss" in r]
+        if pts:
+            ax_loss.plot(*zip(*pts), style, label=split, markersize=3)
+    ax_loss.set(xlabel="step", ylabel="loss", title="loss")
+    ax_loss.set_yscale("log")
+    pts = [(r["step"], r[metric]) for r in rows if r.get("split") == "val" and metric in r]
+    if pts:
+        ax_metric.plot(*zip(*pts), "o-", color="tab:orange", markersize=3, label="val")
+    test = [r for r in rows if r.get("split") == "test" and metric in r]
+    if test:
+        ax_metric.axhline(test[-1][metric], color="tab:green", ls="--",
+                          label=f"test {test[-1][metric]:.4f}")
+    ax_metric.set(xlabel="step", ylabel=metric, title=metric)
+    for ax in (ax_loss, ax_metric):
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+    _save(fig, path)
+
+
+def confusion_matrix(true: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
+    """(n, n) counts: row = true class, column = predicted class."""
+    return np.bincount(true * n + pred, minlength=n * n).reshape(n, n)
+
+
+def plot_confusion(cm: np.ndarray, classes: list[str], path: Path):
+    n = len(classes)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * n, 1.0 + 0.5 * n))
+    ax.imshow(cm, cmap="Blues")
+    ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true",
+           title=f"confusion matrix (accuracy {np.trace(cm) / max(cm.sum(), 1):.4f})")
+    ax.set_xticklabels(classes, rotation=45, ha="right")
+    ax.set_yticklabels(classes)
+    limit = cm.max() / 2
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if cm[i, j] > limit else "black")
+    _save(fig, path)
+
+
+def plot_misclassified(images: np.ndarray, true, pred, classes: list[str], path: Path, cols=8):
+    """A grid of images (N, C, H, W) titled 'true -> predicted'."""
+    n = len(images)
+    cols = max(1, min(cols, n))
+    rows = max(1, -(-n // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(max(cols * 1.3, 4.0), rows * 1.5 + 0.5),
+                             squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < n:
+            img = images[k]
+            ax.imshow(img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0), cmap="gray")
+            ax.set_title(f"{classes[true[k]]}\n-> {classes[pred[k]]}", fontsize=7, color="tab:red")
+    fig.suptitle("misclassified test examples (true -> predicted)", fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+@torch.no_grad()
+def plot_classification(run, test_data, folder: Path, max_examples: int = 32):
+    """Confusion matrix and misclassified examples of ``run`` on ``test_data``."""
+    from ..train.batches import eval_batches
+
+    device = next(run.model.parameters()).device
+    run.model.eval()
+    preds = torch.cat([run.model(x).argmax(-1).cpu()
+                       for x, _ in eval_batches(test_data, 1000, device)]).numpy()
+    true = test_data.y.numpy()
+    info = test_data.info
+    classes = [str(c) for c in info.get("classes", range(int(true.max()) + 1))]
+    plot_confusion(confusion_matrix(true, preds, len(classes)), classes, folder / "confusion.png")
+    wrong = np.flatnonzero(preds != true)[:max_examples]
+    if len(wrong) and test_data.x.ndim == 4:
+        plot_misclassified(test_data.x[wrong].numpy(), true[wrong], preds[wrong], classes,
+                           folder / "misclassified.png")

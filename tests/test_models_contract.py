@@ -1,0 +1,127 @@
+"""The contract every registered model keeps, run at its ``tiny`` preset (as timm does).
+
+Parametrized over the registry, so a new family is covered as soon as it registers.
+"""
+
+import dataclasses
+
+import pytest
+import torch
+
+from ann.errors import AnnError
+from ann.registry import create_model, list_models, model_entry
+from ann.train.tasks import get_task
+
+MODELS = list_models()
+
+
+def _build(name, seed=0):
+    torch.manual_seed(seed)
+    return create_model(name, "tiny")
+
+
+def _batch(model, batch_size=4, seed=0):
+    return model.example_batch(batch_size, torch.Generator().manual_seed(seed))
+
+
+def _logits(model, batch):
+    return model(batch[0])
+
+
+def test_registry_has_models():
+    assert {"mlp", "lenet", "cnn"} <= set(MODELS)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_metadata(name):
+    entry = model_entry(name)
+    assert "tiny" in entry.presets, f"{name} has no 'tiny' preset"
+    assert entry.cls.__doc__ and entry.cls.__doc__.strip(), f"{name} has no docstring"
+    assert isinstance(getattr(entry.cls, "task", None), str)
+    for f in dataclasses.fields(entry.config):
+        assert f.metadata.get("help", "").strip(), f"{name}.{f.name} has no help"
+        assert "\n" not in f.metadata["help"], f"{name}.{f.name}: help must be one line"
+    for preset in entry.presets:
+        create_model(name, preset)    # every preset builds
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_output_shape_and_finite(name):
+    model = _build(name).eval()
+    batch = _batch(model)
+    with torch.no_grad():
+        out = _logits(model, batch)
+    if model.task == "classify":
+        assert out.shape == (4, model.config.num_classes)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_gradient_reaches_every_parameter(name):
+    model = _build(name).train()
+    loss, _ = get_task(model.task).loss(model, _batch(model, batch_size=8))
+    assert torch.isfinite(loss)
+    loss.backward()
+    for pname, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        assert p.grad is not None, f"{name}: no gradient reaches {pname}"
+        assert torch.isfinite(p.grad).all(), f"{name}: non-finite gradient in {pname}"
+        assert p.grad.abs().sum() > 0, f"{name}: gradient of {pname} is all zero"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_state_dict_round_trip(name):
+    model = _build(name, seed=0)
+    batch = _batch(model)
+    model.train()
+    get_task(model.task).loss(model, batch)   # move BN running statistics off their defaults
+    fresh = _build(name, seed=1)
+    fresh.load_state_dict(model.state_dict())
+    model.eval()
+    fresh.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(_logits(fresh, batch), _logits(model, batch), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_overfits_one_small_batch(name):
+    model = _build(name).train()
+    task = get_task(model.task)
+    batch = _batch(model, batch_size=16, seed=1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(150):
+        optimizer.zero_grad(set_to_none=True)
+        loss, _ = task.loss(model, batch)
+        loss.backward()
+        optimizer.step()
+        if loss.item() < 0.01:
+            break
+    model.eval()
+    with torch.no_grad():
+        loss, _ = task.loss(model, batch)
+    assert loss.item() < 0.05, f"{name}: loss {loss.item():.4f} after overfitting one batch"
+    if model.task == "classify":
+        x, y = batch
+        with torch.no_grad():
+            accuracy = (model(x).argmax(-1) == y).float().mean().item()
+        assert accuracy == 1.0
+
+
+# --- family-specific limits ----------------------------------------------------------------------
+
+def test_lenet_rejects_images_too_small():
+    with pytest.raises(AnnError, match="at least 12x12"):
+        create_model("lenet", image_size=8)
+
+
+@pytest.mark.parametrize("name,size", [("cnn", 8), ("cnn", 28), ("lenet", 28), ("mlp", 28)])
+def test_image_sizes(name, size):
+    model = create_model(name, image_size=size, num_classes=3).eval()
+    x, _ = model.example_batch(2, torch.Generator().manual_seed(0))
+    assert model(x).shape == (2, 3)
+
+
+def test_cnn_rejects_too_many_stages():
+    with pytest.raises(AnnError, match="fewer widths"):
+        create_model("cnn", image_size=8, stem_stride=2, widths=(8, 8, 8, 8, 8))
