@@ -200,3 +200,17 @@ def test_only_last_and_best_checkpoints_are_kept(tmp_path):
     kept = {p.name for p in ckpt.iterdir()}
     assert kept == {"latest.json", pointer["last"], pointer["best"]}
     assert pointer["last"] == "step-00000024"
+
+
+def test_bf16_autocast_when_asked_on_cpu():
+    t, _ = make(config(amp="bf16", max_steps=48), None, dropout=0.0, augment=None)
+    seen = []
+    real_loss = t.task.loss
+
+    def spy(model, batch):
+        seen.append(torch.is_autocast_enabled("cpu"))
+        return real_loss(model, batch)
+
+    t.task.loss = spy
+    result = t.fit()
+    assert all(seen) and result.best_val["accuracy"] > 0.5

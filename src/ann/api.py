@@ -1,0 +1,282 @@
+"""The Python API; the command line is a thin layer over these functions.
+
+    run = ann.train("cnn-digits", epochs=5)       # returns a Run: model, summary, path
+    run = ann.load("runs/cnn-digits-...")         # rebuilds the model from config.json + weights
+    run.evaluate("test"); run.predict(images)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__, fileio, registry, runs
+from . import config as cfg
+from .errors import AnnError
+from .recipes import get_recipe
+from .train import RunConfig, Trainer, checkpoint, distributed, get_task
+from .train.batches import eval_batches
+from .train.device import select_device
+from .train.engine import seed_everything
+
+# Keys that may change when a run is resumed: extending training is fine, changing the model is not.
+RESUME_KEYS = ("train.epochs", "train.max_steps")
+
+
+def _normalise(overrides) -> dict:
+    """Accept ``["train.lr=0.1"]``, ``{"train.lr": 0.1}`` or ``{"train__lr": 0.1}``."""
+    if overrides is None:
+        return {}
+    if isinstance(overrides, dict):
+        return {k.replace("__", "."): v for k, v in overrides.items()}
+    out = {}
+    for text in overrides:
+        if "=" not in text:
+            raise AnnError(f"override {text!r} is not key=value (for example train.lr=0.01)")
+        k, v = text.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _resolve_key(rc: RunConfig, key: str) -> str:
+    """Short keys (``epochs``) name the one leaf with that name; full keys pass through."""
+    all_keys = [k for k in cfg.keys(rc) if k.split(".")[0] in ("model", "data", "train")]
+    if "." in key or key in all_keys:
+        return key
+    matches = [k for k in all_keys if k.rsplit(".", 1)[-1] == key]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise AnnError(f"key {key!r} is ambiguous; write one of: {', '.join(matches)}")
+    return key  # unknown: set_key reports it with the valid keys
+
+
+def build_config(recipe: str, overrides=None) -> RunConfig:
+    """The full configuration of a recipe with overrides applied and checked."""
+    r = get_recipe(recipe)
+    rc = RunConfig(recipe=r.name, model_name=r.model,
+                   model=registry.model_config(r.model, r.preset, r.model_overrides))
+    rc.data.name = r.dataset
+    cfg.apply_overrides(rc.data, r.data)
+    for k, v in r.train.items():
+        cfg.set_key(rc.train, k, v, "train.")
+    explicit = set(r.model_overrides)
+    for key, value in _normalise(overrides).items():
+        key = _resolve_key(rc, key)
+        if key.split(".")[0] not in ("model", "data", "train"):
+            raise AnnError(f"unknown key {key!r}; keys start with model., data. or train. "
+                           "(see `ann train RECIPE -h`)")
+        cfg.set_key(rc, key, value)
+        if key.startswith("model."):
+            explicit.add(key.split(".", 1)[1])
+    registry.fill_from_data(rc.model, registry.dataset_entry(rc.data.name).info, explicit)
+    cfg.validate(rc)
+    return rc
+
+
+@dataclass
+class Run:
+    """A trained (or loaded) model with its configuration, summary and folder."""
+
+    config: RunConfig
+    model: torch.nn.Module
+    path: Path | None = None
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def task(self):
+        return get_task(self.model.task)
+
+    @property
+    def info(self) -> dict:
+        return registry.dataset_entry(self.config.data.name).info
+
+    @property
+    def history(self) -> list[dict]:
+        return runs.read_metrics(self.path) if self.path else []
+
+    def evaluate(self, split: str = "test", batch_size: int = 1000) -> dict:
+        data = registry.load_dataset(self.config.data.name, split)
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        return self.task.evaluate(self.model, eval_batches(data, batch_size, device))
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities for preprocessed inputs ``x`` (B, ...)."""
+        self.model.eval()
+        return self.task.predict(self.model, x)
+
+
+def _versions() -> dict:
+    return {"ann": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+def _load_splits(rc: RunConfig):
+    name = rc.data.name
+    train = registry.load_dataset(name, "train")
+    if rc.data.train_subset:
+        n = min(rc.data.train_subset, len(train))
+        train = dataclasses.replace(train, x=train.x[:n], y=train.y[:n])
+    return train, registry.load_dataset(name, "val"), registry.load_dataset(name, "test")
+
+
+def _augmenter(rc: RunConfig, info: dict):
+    if not (rc.data.augment_shift or rc.data.augment_flip):
+        return None
+    from .data import augment_images
+
+    fill = -info["mean"] / info["std"]          # the standardised value of a raw-0 background pixel
+    return lambda x, g: augment_images(x, g, shift=rc.data.augment_shift,
+                                       flip=rc.data.augment_flip, fill=fill)
+
+
+def _prepare(recipe, overrides, out, resume):
+    """(config, run folder, resuming?) for a new or resumed run; no file written yet."""
+    if resume is None:
+        if recipe is None:
+            raise AnnError("name a recipe to train (see `ann list`) or give --resume RUN_DIR")
+        return build_config(recipe, overrides), out, False
+    path = runs.check_run_dir(resume)
+    rc = RunConfig.from_dict(runs.read_config(path))
+    if recipe is not None and recipe != rc.recipe:
+        raise AnnError(f"{path} is a run of {rc.recipe!r}, not {recipe!r}; drop the recipe name "
+                       "to resume it")
+    for key, value in _normalise(overrides).items():
+        key = _resolve_key(rc, key)
+        if key not in RESUME_KEYS:
+            raise AnnError(f"{key} cannot change when resuming; only {', '.join(RESUME_KEYS)} can")
+        cfg.set_key(rc, key, value)
+    cfg.validate(rc)
+    return rc, path, True
+
+
+def train(recipe: str | None = None, overrides=None, *, out=None, resume=None, device=None,
+          quiet: bool = False, **kwargs) -> Run:
+    """Train a recipe (or resume a run) and return the :class:`Run`.
+
+    ``overrides``: ``["train.lr=0.01"]`` or a dict; keyword arguments work too, with ``__`` or
+    a unique short name for the dot: ``ann.train("cnn-digits", epochs=5, model__dropout=0.2)``.
+    """
+    merged = {**_normalise(overrides), **_normalise(kwargs)}
+    if device is not None:
+        merged["train.device"] = device
+    rc, out, resuming = _prepare(recipe, merged, out, resume)
+    tc = rc.train
+    dist = distributed.setup(tc.device)
+    try:
+        return _train(rc, out, resuming, dist, quiet)
+    finally:
+        distributed.teardown()
+
+
+def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
+    tc = rc.train
+    dev = select_device(tc.device, dist.local_rank)
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
+    elif dist.active and dev.type == "cpu":
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.world))
+    train_data, val_data, test_data = _load_splits(rc)
+    seed_everything(tc.seed, tc.deterministic)
+    model = registry.build_model(rc.model_name, rc.model).to(dev)
+    task = get_task(model.task, **({"label_smoothing": tc.label_smoothing}
+                                   if model.task == "classify" else {}))
+    run_dir = None
+    if resuming:
+        run_dir = Path(out)
+    elif dist.main:
+        run_dir = runs.new_run_dir(rc.recipe or rc.model_name, out)
+        fileio.write_json(run_dir / "config.json", rc.to_dict())
+    if dist.main and not quiet:
+        print(f"ann: {'resuming' if resuming else 'training'} {rc.recipe} in {run_dir} "
+              f"({sum(p.numel() for p in model.parameters()):,} parameters, {dev}"
+              f"{f', {dist.world} processes' if dist.active else ''})", flush=True)
+    trainer = Trainer(rc, model, task, train_data, val_data, dev, run_dir, dist,
+                      _augmenter(rc, train_data.info), quiet)
+    if resuming:
+        trainer.restore()
+        if dist.main:
+            fileio.write_json(run_dir / "config.json", rc.to_dict())
+    result = trainer.fit()
+    if trainer.ckpt_dir is not None and checkpoint.read_pointer(trainer.ckpt_dir):
+        checkpoint.load(trainer.ckpt_dir, "best", model, dev)   # model selection on val
+    run = Run(rc, model, run_dir if dist.main else None)
+    test = trainer.evaluate(test_data)
+    if dist.main:
+        run.summary = _summary(rc, model, result, test, dev, dist)
+        if run_dir is not None:
+            trainer.log.write({"step": result.step, "epoch": trainer.epoch, "split": "test", **test})
+            checkpoint.save_weights(model, run_dir / "model.safetensors")
+            fileio.write_json(run_dir / "summary.json", run.summary)
+            _report(run, test_data)
+        if not quiet:
+            print(result_line(run), flush=True)
+    distributed.barrier(dist)
+    model.eval()
+    return run
+
+
+def _summary(rc, model, result, test, dev, dist) -> dict:
+    from .recipes import RECIPES
+    from .report.summary import count_parameters
+
+    recipe = RECIPES.get(rc.recipe)
+    metric = model.task and get_task(model.task).metric
+    out = {"recipe": rc.recipe, "model": rc.model_name, "dataset": rc.data.name,
+           "metric": metric, "test": test, "best_val": result.best_val,
+           "best_step": result.best_step, "steps": result.step,
+           "stopped_early": result.stopped_early, "wall_time_s": round(result.wall_time, 2),
+           "parameters": count_parameters(model), "device": str(dev), "world_size": dist.world,
+           "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": _versions()}
+    if recipe is not None:
+        out["target"] = recipe.target
+        out["reached"] = bool(test.get(metric, float("nan")) >= recipe.target)
+    return out
+
+
+def _report(run: Run, test_data):
+    from .report.plots import plot_classification, plot_curves
+
+    plot_curves(run.history, run.task.metric, run.path / "curves.png")
+    if run.model.task == "classify":
+        plot_classification(run, test_data, run.path)
+
+
+def result_line(run: Run) -> str:
+    """One line: the test metric against the recipe's target, steps, time, folder."""
+    s = run.summary
+    metric = s["metric"]
+    line = f"ann: test {metric} {s['test'][metric]:.4f}"
+    if "target" in s:
+        line += f" (target {s['target']}: {'reached' if s['reached'] else 'NOT reached'})"
+    return line + f"; {s['steps']} steps in {s['wall_time_s']:.1f}s; results in {run.path}"
+
+
+def load(run_dir, device: str = "cpu") -> Run:
+    """Rebuild a trained model from a run directory (config.json + the final or best weights)."""
+    path = runs.check_run_dir(run_dir)
+    rc = RunConfig.from_dict(runs.read_config(path))
+    model = registry.build_model(rc.model_name, rc.model)
+    weights = path / "model.safetensors"
+    if weights.exists():
+        checkpoint.load_weights(model, weights, device)
+    elif checkpoint.read_pointer(path / "checkpoints"):
+        checkpoint.load(path / "checkpoints", "best", model, device)
+    else:
+        raise AnnError(f"{path} holds no weights yet (the run stopped before its first checkpoint); "
+                       f"train it again")
+    model.to(device).eval()
+    summary = {}
+    if (path / "summary.json").exists():
+        import json
+
+        summary = json.loads((path / "summary.json").read_text())
+    return Run(rc, model, path, summary)

@@ -1,0 +1,239 @@
+"""The `ann` command: parse, call the API, print. No logic here that the API lacks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+
+from .errors import AnnError
+
+EXAMPLES = {
+    "list": """examples:
+  ann list                     the recipes: family, dataset, parameters, metric, target
+  ann list --models            registered models and their presets
+  ann list --datasets          registered datasets and whether they are embedded""",
+    "train": """examples:
+  ann train cnn-digits                         the demo: seconds on a laptop CPU
+  ann train cnn-mnist train.epochs=3 --out runs/m3
+  ann train cnn-digits epochs=5 lr=1e-3        short keys work when unambiguous
+  ann train cnn-digits --show-config           every key, its value and meaning
+  ann train --resume runs/m3                   continue a killed or interrupted run
+  torchrun --nproc_per_node=2 -m ann train cnn-mnist   data parallel, same command""",
+    "eval": """examples:
+  ann eval runs/cnn-digits-20260101-120000
+  ann eval runs/m3 --split val --json""",
+    "predict": """examples:
+  ann predict runs/m3 seven.png             a 28x28 grayscale PNG for an MNIST model
+  ann predict runs/cnn-digits-... x.npy     an array on the dataset's raw scale (0-16 for digits)""",
+    "info": """examples:
+  ann info runs/m3                          config, results and the layer table""",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (usage is one `-h` away)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} -h`)\n")
+
+
+def _parser() -> Parser:
+    # --debug works before or after the command; SUPPRESS keeps a subcommand's default from
+    # overwriting a value given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks on errors")
+    p = Parser(prog="ann", parents=[common], description="Every family of neural network: "
+               "train, evaluate and use them with one command.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    def cmd(name, help_):
+        return sub.add_parser(name, parents=[common], help=help_, description=help_,
+                              epilog=EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    s = cmd("list", "list recipes, models or datasets")
+    s.add_argument("--models", action="store_true", help="list registered models")
+    s.add_argument("--datasets", action="store_true", help="list registered datasets")
+    s.set_defaults(func=cmd_list)
+
+    s = cmd("train", "train a recipe, or resume a run")
+    s.add_argument("recipe", nargs="?", help="recipe name (see `ann list`)")
+    s.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.lr=0.01")
+    s.add_argument("--out", help="run directory (default runs/RECIPE-DATE-TIME)")
+    s.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where to train")
+    s.add_argument("--show-config", action="store_true", help="print every key and exit")
+    s.add_argument("--quiet", action="store_true", help="print only the result")
+    s.set_defaults(func=cmd_train)
+
+    s = cmd("eval", "evaluate a trained run on a split")
+    s.add_argument("run_dir")
+    s.add_argument("--split", default="test", help="train, val or test (default test)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_eval)
+
+    s = cmd("predict", "classify image files with a trained run")
+    s.add_argument("run_dir")
+    s.add_argument("files", nargs="+", metavar="FILE", help="PNG, JPEG or .npy")
+    s.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_predict)
+
+    s = cmd("info", "describe a run: config, results, layer table")
+    s.add_argument("run_dir")
+    s.set_defaults(func=cmd_info)
+    return p
+
+
+def _table(rows: list[list], header: list[str]) -> str:
+    rows = [[str(c) for c in r] for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(header)]
+    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def cmd_list(args):
+    from . import api, registry
+    from .recipes import list_recipes
+    from .report.summary import count_parameters
+
+    if args.models:
+        rows = [[n, registry.MODELS[n].family, registry.MODELS[n].cls.__name__,
+                 ", ".join(registry.MODELS[n].presets) or "-"] for n in registry.list_models()]
+        print(_table(rows, ["model", "family", "class", "presets"]))
+        return
+    if args.datasets:
+        rows = []
+        for n in registry.list_datasets():
+            e = registry.DATASETS[n]
+            rows.append([n, e.info.get("task", "-"), "embedded" if e.embedded else "real",
+                         e.info.get("description", "")])
+        print(_table(rows, ["dataset", "task", "data", "description"]))
+        return
+    rows = []
+    for r in list_recipes():
+        rc = api.build_config(r.name)
+        params = count_parameters(registry.build_model(rc.model_name, rc.model))["total"]
+        embedded = registry.dataset_entry(r.dataset).embedded
+        rows.append([r.name, r.family, r.dataset, f"{params:,}", r.metric, r.target,
+                     "embedded" if embedded else "real"])
+    print(_table(rows, ["recipe", "family", "dataset", "params", "metric", "target", "data"]))
+
+
+def cmd_train(args):
+    from . import api, config
+
+    if args.recipe is not None and "=" in args.recipe:   # `--resume DIR key=value`: no recipe given
+        args.overrides, args.recipe = [args.recipe, *args.overrides], None
+    if args.show_config:
+        if args.recipe is None:
+            raise AnnError("name a recipe: ann train RECIPE --show-config")
+        rc = api.build_config(args.recipe, args.overrides)
+        rows = [[k, v, h] for k, v, h in config.describe(rc) if k.split(".")[0] != "recipe"]
+        print(_table(rows, ["key", "value", "meaning"]))
+        return
+    run = api.train(args.recipe, args.overrides, out=args.out, resume=args.resume,
+                    device=args.device, quiet=args.quiet)
+    if args.quiet and run.summary:
+        print(api.result_line(run))
+
+
+def cmd_eval(args):
+    from . import api
+
+    run = api.load(args.run_dir)
+    metrics = run.evaluate(args.split)
+    if args.json:
+        print(json.dumps({"split": args.split, **metrics}))
+    else:
+        print(" ".join(f"{args.split} {k} {v:.4f}" for k, v in metrics.items()))
+
+
+def cmd_predict(args):
+    from . import api
+    from .data import read_image_file
+
+    run = api.load(args.run_dir)
+    info = run.info
+    classes = [str(c) for c in info.get("classes", range(run.config.model.num_classes))]
+    top = max(1, min(args.top, len(classes)))
+    inputs = [read_image_file(f, info) for f in args.files]   # all checked before any output
+    results = []
+    for f, x in zip(args.files, inputs):
+        probs = run.predict(x)[0]
+        p, i = probs.topk(top)
+        results.append({"file": f, "class": classes[i[0]],
+                        "top": [[classes[j], round(float(q), 4)] for q, j in zip(p, i)]})
+    for r in results:
+        if args.json:
+            print(json.dumps(r))
+        else:
+            rest = ", ".join(f"{c} {q:.3f}" for c, q in r["top"])
+            print(f"{r['file']}: {r['class']}  ({rest})")
+
+
+def cmd_info(args):
+    from . import api
+    from .report.summary import summary
+
+    run = api.load(args.run_dir)
+    rc, s = run.config, run.summary
+    print(f"run       {run.path}")
+    print(f"recipe    {rc.recipe}  (model {rc.model_name}, dataset {rc.data.name})")
+    if s:
+        m = s["metric"]
+        print(f"result    test {m} {s['test'][m]:.4f}, target {s.get('target', '-')}, "
+              f"{s['steps']} steps, {s['wall_time_s']}s on {s['device']}")
+    else:
+        print("result    not finished (no summary.json); resume it with --resume")
+    x, _ = run.model.example_batch(1, None)
+    print()
+    print(summary(run.model, x))
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    # Overrides may come after options (`ann train R --out D train.lr=0.1`): argparse stops
+    # collecting positionals at the first option, so gather the key=value leftovers here.
+    args, rest = parser.parse_known_args(argv)
+    extra = [r for r in rest if "=" in r and not r.startswith("-")]
+    if extra and getattr(args, "command", None) == "train":
+        args.overrides = [*args.overrides, *extra]
+        rest = [r for r in rest if r not in extra]
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.debug = getattr(args, "debug", False)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        args.func(args)
+        return 0
+    except AnnError as e:
+        if args.debug:
+            raise
+        print(f"ann: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except OSError as e:
+        if args.debug:
+            raise
+        where = f": {e.filename}" if e.filename else ""
+        print(f"ann: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ann: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug, not a user mistake: say so plainly
+        if args.debug:
+            raise
+        msg = textwrap.shorten(f"{type(e).__name__}: {e}", 300)
+        print(f"ann: internal error: {msg} (rerun with --debug for the traceback and please "
+              "report it)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Named, runnable recipes: a model preset, a dataset, training settings and the target to reach.
+
+``ann list`` prints this table; ``ann train NAME [key=value ...]`` runs a row. Targets are what the
+recipe must reach on its test split; ``benchmarks/`` measures them and BENCHMARKS.md records the
+results. The reference figures come from ../shared/REFERENCES.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import unknown
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str                      # family-dataset
+    family: str
+    model: str                     # registered model name
+    dataset: str                   # registered dataset name
+    metric: str                    # reported on the test split
+    target: float                  # the test metric a full run must reach
+    description: str
+    preset: str | None = None      # model preset
+    model_overrides: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    reference: str = ""            # the published figure the target is measured against
+
+
+RECIPES: dict[str, Recipe] = {}
+
+
+def add(recipe: Recipe):
+    RECIPES[recipe.name] = recipe
+
+
+add(Recipe(
+    "mlp-digits", "cnn", "mlp", "digits", "accuracy", 0.96,
+    "feed-forward network on scikit-learn's 8x8 digits (embedded, seconds)",
+    train=dict(epochs=40, batch_size=32, lr=2e-3, weight_decay=1e-4)))
+add(Recipe(
+    "cnn-digits", "cnn", "cnn", "digits", "accuracy", 0.98,
+    "small residual CNN on scikit-learn's 8x8 digits (embedded; the demo)",
+    data=dict(augment_shift=1),
+    train=dict(epochs=40, batch_size=32, lr=3e-3, weight_decay=5e-4, warmup_steps=50)))
+add(Recipe(
+    "mlp-mnist", "cnn", "mlp", "mnist", "accuracy", 0.98,
+    "feed-forward network 784-512-256-10 with dropout on MNIST",
+    preset="mnist",
+    train=dict(epochs=15, batch_size=128, lr=1e-3, weight_decay=1e-4)))
+add(Recipe(
+    "lenet-mnist", "cnn", "lenet", "mnist", "accuracy", 0.99,
+    "LeNet-5 (LeCun et al. 1998) on MNIST",
+    data=dict(augment_shift=1),
+    train=dict(epochs=20, batch_size=128, lr=2e-3, weight_decay=1e-4),
+    reference="LeCun et al. 1998: LeNet-5 0.95% test error (0.8% with distortions)"))
+add(Recipe(
+    "cnn-mnist", "cnn", "cnn", "mnist", "accuracy", 0.994,
+    "small residual CNN on MNIST",
+    preset="mnist", data=dict(augment_shift=2),
+    train=dict(epochs=10, batch_size=128, lr=3e-3, weight_decay=5e-4, warmup_steps=200),
+    reference="Keras mnist_convnet: 99.22% test"))
+add(Recipe(
+    "cnn-fashion", "cnn", "cnn", "fashion-mnist", "accuracy", 0.93,
+    "small residual CNN on Fashion-MNIST",
+    preset="fashion", data=dict(augment_shift=2, augment_flip=True),
+    train=dict(epochs=20, batch_size=128, lr=3e-3, weight_decay=5e-4, warmup_steps=200,
+               label_smoothing=0.1),
+    reference="Fashion-MNIST benchmark, small 2-conv nets: 92.5-93.4% test"))
+
+
+def get_recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise unknown("recipe", name, RECIPES)
+    return RECIPES[name]
+
+
+def list_recipes() -> list[Recipe]:
+    return [RECIPES[k] for k in sorted(RECIPES)]
