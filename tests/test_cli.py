@@ -73,6 +73,20 @@ def test_predict_npy_and_png(run_dir, tmp_path):
     assert probs == sorted(probs, reverse=True) and 0 < probs[0] <= 1
 
 
+def test_predict_png_and_wrong_channels(run_dir, tmp_path):
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    img = (load_digits().images[3] * 255 / 16).astype(np.uint8)          # a "3", 8x8
+    Image.fromarray(img, mode="L").save(tmp_path / "three.png")
+    out = ann("predict", run_dir, tmp_path / "three.png").stdout
+    assert out.startswith(str(tmp_path / "three.png") + ": ")
+    Image.fromarray(np.stack([img] * 3, -1), mode="RGB").save(tmp_path / "rgb.png")
+    fails_cleanly(ann("predict", run_dir, tmp_path / "rgb.png", check=False), "rgb.png", "channel")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    fails_cleanly(ann("predict", run_dir, tmp_path / "broken.png", check=False), "broken.png")
+
+
 def test_python_api_round_trip(run_dir):
     import ann as ann_api
 

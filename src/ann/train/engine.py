@@ -171,6 +171,7 @@ class Trainer:
             self.bad_evals += 1
         self.log.write({"step": self.step, "epoch": self.epoch, "split": "val", **val})
         key = self.task.metric
+        bar.extra = {f"val_{key}": val[key]}
         bar.line(self.step, f"epoch {self.epoch:.2f} | train loss {train_loss:.4f} | val loss "
                  f"{val['loss']:.4f} | val {key} {val[key]:.4f}" + (" *" if best else ""))
         self.save(best)

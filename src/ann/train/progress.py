@@ -42,13 +42,15 @@ class Progress:
     def __init__(self, total: int, initial: int, name: str, quiet: bool):
         self.quiet = quiet
         self.start, self.start_step, self.total = time.time(), initial, total
+        self.extra: dict[str, float] = {}     # the last validation metric, shown beside the loss
         self.bar = tqdm(total=total, initial=initial, desc=name, unit="step", dynamic_ncols=True,
                         disable=True if quiet else None, leave=False, file=sys.stderr)
 
     def update(self, **postfix):
         self.bar.update(1)
-        if postfix:
-            self.bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
+        if not self.bar.disable:
+            shown = {**postfix, **self.extra}
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
 
     def line(self, step: int, text: str):
         if self.quiet:
