@@ -36,3 +36,9 @@ class ArrayDataset:
     @property
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.x, self.y
+
+    def batch(self, index) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch ``(x, y)`` at ``index`` (a tensor of indices or a slice). Every dataset the
+        engine trains on has this method; datasets that build examples on the fly (token
+        windows over one shared token stream) implement it without materialising the split."""
+        return self.x[index], self.y[index]

@@ -45,6 +45,5 @@ def step_generator(seed: int, step: int) -> torch.Generator:
 
 def eval_batches(dataset, batch_size: int, device: torch.device):
     """Sequential batches over a whole split, moved to ``device``."""
-    tensors = dataset.tensors
     for i in range(0, len(dataset), batch_size):
-        yield tuple(t[i:i + batch_size].to(device, non_blocking=True) for t in tensors)
+        yield tuple(t.to(device, non_blocking=True) for t in dataset.batch(slice(i, i + batch_size)))

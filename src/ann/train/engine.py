@@ -124,7 +124,7 @@ class Trainer:
     # -- the loop --------------------------------------------------------------------------
     def train_step(self) -> float:
         x_all = self.batches.indices(self.step)
-        batch = tuple(t[x_all] for t in self.train_data.tensors)
+        batch = self.train_data.batch(x_all)
         if self.augment is not None:
             batch = (self.augment(batch[0], step_generator(self.tc.seed, self.step)),) + batch[1:]
         share = len(x_all) // self.dist.world
