@@ -16,16 +16,19 @@ from .activation import (
     Tanh,
     get_activation,
 )
+from .attention import KVCache, MultiHeadAttention, attention_mask, attention_math
 from .conv import Conv2d, ConvBNAct, same_padding
 from .dropout import Dropout, Dropout2d
 from .embedding import Embedding
 from .linear import MLP, Linear
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm, RMSNorm
 from .pooling import AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool2d
+from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding
 
 __all__ = [
     "ACTIVATIONS",
     "GELU",
+    "KVCache",
     "MLP",
     "AvgPool2d",
     "BatchNorm1d",
@@ -39,14 +42,20 @@ __all__ = [
     "GlobalMaxPool2d",
     "Identity",
     "LayerNorm",
+    "LearnedPositionalEmbedding",
     "Linear",
     "MaxPool2d",
+    "MultiHeadAttention",
     "RMSNorm",
+    "RotaryEmbedding",
     "ReLU",
     "SiLU",
+    "SinusoidalPositionalEncoding",
     "Sigmoid",
     "Softmax",
     "Tanh",
+    "attention_mask",
+    "attention_math",
     "get_activation",
     "same_padding",
 ]
