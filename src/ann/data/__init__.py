@@ -2,14 +2,18 @@
 
 Importing this package registers the built-in datasets (``ann.registry`` imports it on the first
 lookup). ``sources`` finds, downloads and verifies files; ``idx`` reads MNIST-style files;
-``vision`` holds the image datasets and the image helpers for training and prediction.
+``vision`` holds the image datasets and the image helpers for training and prediction;
+``text`` the language-model datasets and ``tokenizers`` their tokenizers.
 """
 
-from . import vision
+from . import text, vision
 from .base import ArrayDataset
 from .idx import read_idx
 from .sources import RemoteFile, fetch
+from .text import TokenWindows
+from .tokenizers import BPETokenizer, CharTokenizer, WordTokenizer, load_tokenizer
 from .vision import augment_images, preprocess_images, read_image_file
 
-__all__ = ["ArrayDataset", "RemoteFile", "augment_images", "fetch", "preprocess_images",
-           "read_idx", "read_image_file", "vision"]
+__all__ = ["ArrayDataset", "BPETokenizer", "CharTokenizer", "RemoteFile", "TokenWindows",
+           "WordTokenizer", "augment_images", "fetch", "load_tokenizer", "preprocess_images",
+           "read_idx", "read_image_file", "text", "vision"]

@@ -1,0 +1,324 @@
+"""Tokenizers for language models: characters, whitespace words, and byte-level BPE.
+
+All three share one interface::
+
+    tok = CharTokenizer.train(text)        # or WordTokenizer.train(text), BPETokenizer.train(text, 2048)
+    ids = tok.encode("some text")          # list[int], every id in range(tok.vocab_size)
+    tok.decode(ids)                        # str
+    tok.save("tokenizer.json")             # atomic JSON with a "kind" field
+    load_tokenizer("tokenizer.json")       # the same tokenizer back, whatever its kind
+
+``to_dict()`` / :func:`tokenizer_from_dict` give the same JSON-able form without a file, which is
+what a dataset's ``info["tokenizer"]`` holds so that a run can save it beside its checkpoints.
+
+* :class:`CharTokenizer`: one id per character, the sorted set of the training text's characters.
+  Exact round trip for text made of those characters; any other character is an error.
+* :class:`WordTokenizer`: whitespace-separated words, a newline becomes ``<eos>`` (the Penn
+  Treebank language-model convention); words outside the vocabulary become ``<unk>``. Decoding
+  joins words with single spaces and turns ``<eos>`` back into a newline, so the round trip is
+  exact up to whitespace.
+* :class:`BPETokenizer`: byte-level byte-pair encoding trained with the Hugging Face
+  ``tokenizers`` library (``pip install tokenizers``). Every string, any unicode, round-trips
+  exactly, because the 256 byte symbols are always in the vocabulary.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+from typing import Any
+
+from .. import fileio
+from ..errors import AnnError, CorruptFile
+
+FORMAT = 1  # version of ann's tokenizer JSON
+
+
+class Tokenizer:
+    """What every tokenizer offers; subclasses set ``kind`` and implement the rest."""
+
+    kind = ""
+
+    @property
+    def vocab_size(self) -> int:
+        raise NotImplementedError
+
+    def encode(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def decode(self, ids) -> str:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def _from_dict(cls, obj: dict[str, Any]) -> Tokenizer:
+        raise NotImplementedError
+
+    def save(self, path) -> None:
+        """Write the tokenizer as JSON (atomically: the old file survives a failed write)."""
+        fileio.write_json(path, self.to_dict())
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.to_dict() == other.to_dict()
+
+    def __hash__(self):
+        return hash((self.kind, self.vocab_size))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(vocab_size={self.vocab_size})"
+
+    def _ids(self, ids) -> list[int]:
+        """``ids`` (any iterable of ints, a tensor or an array) as a list, each checked."""
+        if hasattr(ids, "tolist"):
+            ids = ids.tolist()
+        ids = [int(i) for i in ids]
+        bad = sorted({i for i in ids if not 0 <= i < self.vocab_size})
+        if bad:
+            raise AnnError(f"token ids {_few(bad)} are outside this {self.kind} tokenizer's "
+                           f"vocabulary of {self.vocab_size}; decode ids made by the same tokenizer")
+        return ids
+
+
+def _few(items, limit: int = 5) -> str:
+    shown = ", ".join(repr(i) for i in list(items)[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+# ------------------------------------------------------------------------------------ characters
+
+class CharTokenizer(Tokenizer):
+    """One id per character: id ``i`` is ``chars[i]``, the characters sorted by code point."""
+
+    kind = "char"
+
+    def __init__(self, chars):
+        chars = list(chars)
+        if any(not isinstance(c, str) or len(c) != 1 for c in chars) or len(set(chars)) != len(chars):
+            raise ValueError("chars must be distinct single characters")
+        self.chars = chars
+        self._index = {c: i for i, c in enumerate(chars)}
+
+    @classmethod
+    def train(cls, text: str) -> CharTokenizer:
+        """The vocabulary is the sorted set of characters in ``text``."""
+        return cls(sorted(set(text)))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> list[int]:
+        index = self._index
+        try:
+            return [index[c] for c in text]
+        except KeyError:
+            unknown = sorted(set(text) - index.keys())
+            raise AnnError(f"characters {_few(unknown)} are not in the character tokenizer's "
+                           f"vocabulary, which holds only the {self.vocab_size} characters of its "
+                           f"training text; train it on text that contains them") from None
+
+    def decode(self, ids) -> str:
+        chars = self.chars
+        return "".join(chars[i] for i in self._ids(ids))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "format": FORMAT, "chars": "".join(self.chars)}
+
+    @classmethod
+    def _from_dict(cls, obj):
+        return cls(list(obj["chars"]))
+
+
+# ----------------------------------------------------------------------------------------- words
+
+class WordTokenizer(Tokenizer):
+    """Whitespace words; a newline is the ``eos`` token and unknown words map to ``unk``.
+
+    ``words[i]`` is the word of id ``i``: the special tokens first, then the training words by
+    descending count (ties alphabetically).
+    """
+
+    kind = "word"
+
+    def __init__(self, words, unk: str | None = "<unk>", eos: str | None = "<eos>"):
+        words = list(words)
+        if len(set(words)) != len(words):
+            raise ValueError("words must be distinct")
+        for special in (unk, eos):
+            if special is not None and special not in words:
+                raise ValueError(f"special token {special!r} is not among the words")
+        self.words, self.unk, self.eos = words, unk, eos
+        self._index = {w: i for i, w in enumerate(words)}
+
+    @staticmethod
+    def split(text: str, eos: str | None = "<eos>") -> list[str]:
+        """The words of ``text``, with ``eos`` in place of every newline (when ``eos`` is set)."""
+        if eos is None:
+            return text.split()
+        lines = text.split("\n")
+        out: list[str] = []
+        for line in lines[:-1]:
+            out.extend(line.split())
+            out.append(eos)
+        out.extend(lines[-1].split())
+        return out
+
+    @classmethod
+    def train(cls, text: str, min_freq: int = 1, specials=("<unk>", "<eos>")) -> WordTokenizer:
+        """Vocabulary: ``specials``, then every word seen at least ``min_freq`` times.
+
+        ``"<unk>"`` and ``"<eos>"`` keep their roles when listed in ``specials``; without
+        ``"<eos>"`` newlines are plain whitespace, without ``"<unk>"`` unknown words are an error.
+        """
+        if min_freq < 1:
+            raise AnnError(f"min_freq must be at least 1, got {min_freq}")
+        specials = list(dict.fromkeys(specials))
+        unk = "<unk>" if "<unk>" in specials else None
+        eos = "<eos>" if "<eos>" in specials else None
+        counts = collections.Counter(cls.split(text, eos))
+        kept = sorted((w for w, n in counts.items() if n >= min_freq and w not in specials),
+                      key=lambda w: (-counts[w], w))
+        return cls(specials + kept, unk, eos)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.words)
+
+    def encode(self, text: str) -> list[int]:
+        index, words = self._index, self.split(text, self.eos)
+        if self.unk is not None:
+            unk = index[self.unk]
+            return [index.get(w, unk) for w in words]
+        try:
+            return [index[w] for w in words]
+        except KeyError:
+            unknown = sorted(set(words) - index.keys())
+            raise AnnError(f"words {_few(unknown)} are not in the word tokenizer's vocabulary and "
+                           f"it has no '<unk>' token; train it with '<unk>' among its specials"
+                           ) from None
+
+    def decode(self, ids) -> str:
+        words, eos = self.words, self.eos
+        out: list[str] = []
+        for i in self._ids(ids):
+            word = words[i]
+            if word == eos:
+                out.append("\n")
+            else:
+                if out and out[-1] != "\n":
+                    out.append(" ")
+                out.append(word)
+        return "".join(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "format": FORMAT, "unk": self.unk, "eos": self.eos,
+                "words": self.words}
+
+    @classmethod
+    def _from_dict(cls, obj):
+        return cls(obj["words"], obj["unk"], obj["eos"])
+
+
+# ----------------------------------------------------------------------------- byte-level BPE
+
+def _hf():
+    try:
+        import tokenizers
+    except ImportError:
+        raise AnnError("the BPE tokenizer needs the Hugging Face tokenizers package; "
+                       "install it with: pip install tokenizers") from None
+    return tokenizers
+
+
+class BPETokenizer(Tokenizer):
+    """Byte-level BPE (the GPT-2 scheme) held as a Hugging Face ``tokenizers.Tokenizer``.
+
+    Ids 0-255 are the byte symbols, so any text encodes; ann's JSON embeds the library's own JSON.
+    """
+
+    kind = "bpe"
+
+    def __init__(self, hf_json: str):
+        self._json = hf_json
+        self._tok = _hf().Tokenizer.from_str(hf_json)
+
+    @classmethod
+    def train(cls, text: str, vocab_size: int = 2048, min_frequency: int = 2) -> BPETokenizer:
+        """Learn merges on ``text`` until the vocabulary has ``vocab_size`` tokens (at least 256,
+        the bytes; fewer when the text runs out of pairs seen ``min_frequency`` times)."""
+        if vocab_size < 256:
+            raise AnnError(f"a byte-level BPE vocabulary needs at least 256 tokens (one per byte), "
+                           f"got vocab_size={vocab_size}")
+        hf = _hf()
+        tok = hf.Tokenizer(hf.models.BPE())
+        tok.pre_tokenizer = hf.pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = hf.decoders.ByteLevel()
+        trainer = hf.trainers.BpeTrainer(
+            vocab_size=vocab_size, min_frequency=min_frequency, show_progress=False,
+            initial_alphabet=hf.pre_tokenizers.ByteLevel.alphabet(), special_tokens=[])
+        tok.train_from_iterator(text.splitlines(keepends=True), trainer=trainer)
+        return cls(tok.to_str())
+
+    @property
+    def vocab_size(self) -> int:
+        return self._tok.get_vocab_size()
+
+    def encode(self, text: str) -> list[int]:
+        return self._tok.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids) -> str:
+        return self._tok.decode(self._ids(ids), skip_special_tokens=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "format": FORMAT, "tokenizer": self._json}
+
+    @classmethod
+    def _from_dict(cls, obj):
+        return cls(obj["tokenizer"])
+
+
+# ------------------------------------------------------------------------------------ loading
+
+KINDS: dict[str, type[Tokenizer]] = {c.kind: c for c in (CharTokenizer, WordTokenizer, BPETokenizer)}
+
+
+def tokenizer_from_dict(obj: dict[str, Any], origin: str = "tokenizer") -> Tokenizer:
+    """The tokenizer described by ``obj`` (a ``to_dict()`` result); ``origin`` names it in errors."""
+    kind = obj.get("kind") if isinstance(obj, dict) else None
+    if kind not in KINDS:
+        raise CorruptFile(f"{origin}: not an ann tokenizer (its \"kind\" is {kind!r}, expected one "
+                          f"of {', '.join(KINDS)}); save the tokenizer again with .save()")
+    fmt = obj.get("format", FORMAT)
+    if not isinstance(fmt, int) or fmt > FORMAT:
+        raise CorruptFile(f"{origin}: tokenizer format {fmt!r} is not one this ann understands "
+                          f"(up to {FORMAT}); upgrade ann or save the tokenizer again")
+    try:
+        return KINDS[kind]._from_dict(obj)
+    except AnnError:
+        raise
+    except Exception as e:  # missing keys, wrong types, a damaged embedded BPE model
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CorruptFile(f"{origin}: damaged {kind} tokenizer ({type(e).__name__}: {why}); "
+                          f"save the tokenizer again with .save()") from None
+
+
+def load_tokenizer(path) -> Tokenizer:
+    """Read a tokenizer written by ``save``, whatever its kind."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise AnnError(f"{path}: no such tokenizer file; check the path, or train a tokenizer "
+                       f"and .save() it there") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise CorruptFile(f"{path}: cannot read the tokenizer file ({type(e).__name__}); "
+                          f"save the tokenizer again") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise CorruptFile(f"{path}: damaged tokenizer file, not valid JSON (line {e.lineno}); "
+                          f"save the tokenizer again with .save()") from None
+    return tokenizer_from_dict(obj, str(path))
