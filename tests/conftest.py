@@ -4,6 +4,10 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# Tests use tiny models, for which one thread is fastest, and subprocess tests run beside them.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -81,3 +81,9 @@ def test_presets_and_unknown_names():
         ann.create_model("mlp", "huge")
     with pytest.raises(AnnError, match="split"):
         ann.load_dataset("digits", "validation")
+
+
+def test_dataset_defaults_never_override_the_model_context():
+    # the text loaders' default window (256) must not replace the preset's block size (64)
+    assert build_config("gpt-shakespeare").model.block_size == 64
+    assert build_config("gpt-pydoc").model.block_size == 128

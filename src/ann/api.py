@@ -19,6 +19,7 @@ import torch
 
 from . import __version__, fileio, registry, runs
 from . import config as cfg
+from .data.base import ArrayDataset
 from .errors import AnnError
 from .recipes import get_recipe
 from .train import RunConfig, Trainer, checkpoint, distributed, get_task
@@ -99,11 +100,20 @@ class Run:
         return registry.dataset_entry(self.config.data.name).info
 
     @property
+    def tokenizer(self):
+        """The run's tokenizer (text models), read from ``tokenizer.json``."""
+        from .data.tokenizers import load_tokenizer
+
+        if self.path is None:
+            raise AnnError("this run has no folder, so no saved tokenizer")
+        return load_tokenizer(self.path / "tokenizer.json")
+
+    @property
     def history(self) -> list[dict]:
         return runs.read_metrics(self.path) if self.path else []
 
     def evaluate(self, split: str = "test", batch_size: int = 1000) -> dict:
-        data = registry.load_dataset(self.config.data.name, split)
+        data = load_split(self.config, split)
         self.model.eval()
         device = next(self.model.parameters()).device
         return self.task.evaluate(self.model, eval_batches(data, batch_size, device))
@@ -119,13 +129,30 @@ def _versions() -> dict:
             "python": platform.python_version()}
 
 
+def load_split(rc: RunConfig, split: str):
+    """One split of the run's dataset; text datasets are cut into windows of the model's context
+    and tokenized as the run asks."""
+    entry = registry.dataset_entry(rc.data.name)
+    if entry.info.get("task") != "lm":
+        return registry.load_dataset(rc.data.name, split)
+    block = getattr(rc.model, "block_size", None)
+    if block is None:
+        raise AnnError(f"model {rc.model_name!r} does not read text; dataset {rc.data.name!r} needs "
+                       "a language model such as gpt")
+    return registry.load_dataset(rc.data.name, split, block_size=block,
+                                 tokenizer=rc.data.tokenizer or None)
+
+
 def _load_splits(rc: RunConfig):
-    name = rc.data.name
-    train = registry.load_dataset(name, "train")
+    train = load_split(rc, "train")
     if rc.data.train_subset:
+        if not isinstance(train, ArrayDataset):
+            raise AnnError(f"data.train_subset works on image datasets, not {rc.data.name!r}")
         n = min(rc.data.train_subset, len(train))
         train = dataclasses.replace(train, x=train.x[:n], y=train.y[:n])
-    return train, registry.load_dataset(name, "val"), registry.load_dataset(name, "test")
+    if "vocab_size" in train.info and hasattr(rc.model, "vocab_size"):
+        rc.model.vocab_size = train.info["vocab_size"]       # the tokenizer decides the vocabulary
+    return train, load_split(rc, "val"), load_split(rc, "test")
 
 
 def _augmenter(rc: RunConfig, info: dict):
@@ -195,6 +222,8 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
     elif dist.main:
         run_dir = runs.new_run_dir(rc.recipe or rc.model_name, out)
         fileio.write_json(run_dir / "config.json", rc.to_dict())
+        if "tokenizer" in train_data.info:
+            fileio.write_json(run_dir / "tokenizer.json", train_data.info["tokenizer"])
     if dist.main and not quiet:
         print(f"ann: {'resuming' if resuming else 'training'} {rc.recipe} in {run_dir} "
               f"({sum(p.numel() for p in model.parameters()):,} parameters, {dev}"
@@ -229,7 +258,8 @@ def _summary(rc, model, result, test, dev, dist) -> dict:
     from .report.summary import count_parameters
 
     recipe = RECIPES.get(rc.recipe)
-    metric = model.task and get_task(model.task).metric
+    task = get_task(model.task)
+    metric = recipe.metric if recipe is not None and recipe.metric in test else task.metric
     out = {"recipe": rc.recipe, "model": rc.model_name, "dataset": rc.data.name,
            "metric": metric, "test": test, "best_val": result.best_val,
            "best_step": result.best_step, "steps": result.step,
@@ -238,7 +268,9 @@ def _summary(rc, model, result, test, dev, dist) -> dict:
            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": _versions()}
     if recipe is not None:
         out["target"] = recipe.target
-        out["reached"] = bool(test.get(metric, float("nan")) >= recipe.target)
+        value = test.get(metric, float("nan"))
+        higher = task.higher_is_better if metric == task.metric else metric != "perplexity"
+        out["reached"] = bool(value >= recipe.target if higher else value <= recipe.target)
     return out
 
 
@@ -248,6 +280,53 @@ def _report(run: Run, test_data):
     plot_curves(run.history, run.task.metric, run.path / "curves.png")
     if run.model.task == "classify":
         plot_classification(run, test_data, run.path)
+    if hasattr(run.model, "generate") and (run.path / "tokenizer.json").exists():
+        text = sample_text(run, prompt="", max_new_tokens=300, seed=0)
+        fileio.write_text(run.path / "samples.txt", text + "\n")
+        run.summary["sample"] = text[:300]
+        fileio.write_json(run.path / "summary.json", run.summary)
+
+
+def sample_text(run: Run, prompt: str, max_new_tokens: int, temperature: float = 0.8,
+                top_k: int | None = None, top_p: float | None = None, seed: int = 0) -> str:
+    """Text generated by a language-model run after ``prompt`` (empty: from the first token of
+    the vocabulary's newline or token 0)."""
+    return "".join(stream_text(run, prompt, max_new_tokens, temperature, top_k, top_p, seed))
+
+
+def stream_text(run: Run, prompt: str, max_new_tokens: int, temperature: float = 0.8,
+                top_k: int | None = None, top_p: float | None = None, seed: int = 0):
+    """Yield decoded pieces of generated text one token at a time (the prompt first)."""
+    tok = run.tokenizer
+    ids = tok.encode(prompt) if prompt else _start_ids(tok)
+    context = getattr(run.model.config, "block_size", None)
+    if context is not None and len(ids) > context:
+        raise AnnError(f"the prompt is {len(ids)} tokens but the model's context is {context}; "
+                       "shorten the prompt")
+    device = next(run.model.parameters()).device
+    idx = torch.tensor([ids], dtype=torch.long, device=device)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    run.model.eval()
+    yield prompt
+    previous = tok.decode(ids)
+    out = list(ids)
+    for token in run.model.generate_stream(idx, max_new_tokens, temperature=temperature,
+                                           top_k=top_k, top_p=top_p, generator=gen):
+        out.append(int(token))
+        text = tok.decode(out)            # decode the whole tail: BPE pieces may join up
+        yield text[len(previous):]
+        previous = text
+
+
+def _start_ids(tok) -> list[int]:
+    for start in ("\n", "<eos>"):
+        try:
+            ids = tok.encode(start)
+            if ids:
+                return ids
+        except AnnError:
+            continue
+    return [0]
 
 
 def result_line(run: Run) -> str:

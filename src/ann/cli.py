@@ -27,6 +27,9 @@ EXAMPLES = {
     "predict": """examples:
   ann predict runs/m3 seven.png             a 28x28 grayscale PNG for an MNIST model
   ann predict runs/cnn-digits-... x.npy     an array on the dataset's raw scale (0-16 for digits)""",
+    "generate": """examples:
+  ann generate runs/gpt-shakespeare-... --prompt "ROMEO:" --max-new-tokens 300
+  ann generate runs/g --prompt "The list" --temperature 0.7 --top-k 40 --seed 1""",
     "info": """examples:
   ann info runs/m3                          config, results and the layer table""",
 }
@@ -80,6 +83,16 @@ def _parser() -> Parser:
     s.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_predict)
+
+    s = cmd("generate", "write text with a trained language model, token by token")
+    s.add_argument("run_dir")
+    s.add_argument("--prompt", default=None, help="text to continue (default: start afresh)")
+    s.add_argument("--max-new-tokens", type=int, default=200, help="tokens to add (default 200)")
+    s.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default 0.8)")
+    s.add_argument("--top-k", type=int, default=None, help="sample from the k likeliest tokens")
+    s.add_argument("--top-p", type=float, default=None, help="nucleus sampling, in (0, 1]")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.set_defaults(func=cmd_generate)
 
     s = cmd("info", "describe a run: config, results, layer table")
     s.add_argument("run_dir")
@@ -173,6 +186,25 @@ def cmd_predict(args):
         else:
             rest = ", ".join(f"{c} {q:.3f}" for c, q in r["top"])
             print(f"{r['file']}: {r['class']}  ({rest})")
+
+
+def cmd_generate(args):
+    from . import api
+
+    if args.prompt is not None and args.prompt == "":
+        raise AnnError("--prompt is empty; give some text, or leave --prompt out to start afresh")
+    if args.max_new_tokens < 0:
+        raise AnnError(f"--max-new-tokens must be 0 or more, got {args.max_new_tokens}")
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise AnnError(f"--top-p must be in (0, 1], got {args.top_p}")
+    run = api.load(args.run_dir)
+    if not hasattr(run.model, "generate_stream"):
+        raise AnnError(f"{args.run_dir} holds a {run.config.model_name} model, which does not "
+                       "generate text; use a language-model run such as gpt-shakespeare")
+    for piece in api.stream_text(run, args.prompt or "", args.max_new_tokens, args.temperature,
+                                 args.top_k, args.top_p, args.seed):
+        print(piece, end="", flush=True)
+    print()
 
 
 def cmd_info(args):

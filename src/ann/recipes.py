@@ -69,6 +69,22 @@ add(Recipe(
                label_smoothing=0.1),
     reference="Fashion-MNIST benchmark, small 2-conv nets: 92.5-93.4% test"))
 
+# Language models. nanoGPT's CPU configuration (REFERENCES.md): 4 layers, 4 heads, 128 wide,
+# block 64, batch 12, 2000 iterations, lr 1e-3 decayed to 1e-4, warmup 100, beta2 0.99.
+NANOGPT_CPU = dict(batch_size=12, max_steps=2000, lr=1e-3, min_lr=1e-4, warmup_steps=100,
+                   beta2=0.99, weight_decay=0.1, grad_clip=1.0, eval_every=250, log_every=50)
+
+add(Recipe(
+    "gpt-shakespeare", "transformer", "gpt", "shakespeare", "loss", 1.88,
+    "character-level GPT on tiny Shakespeare, nanoGPT's CPU configuration",
+    preset="cpu", train=NANOGPT_CPU,
+    reference="nanoGPT CPU config: val loss ~1.88 after 2000 iterations"))
+add(Recipe(
+    "gpt-pydoc", "transformer", "gpt", "pydoc", "loss", 4.2,
+    "GPT with byte-level BPE on Python's own documentation (embedded; writes English-like text)",
+    preset="cpu", model_overrides=dict(block_size=128, dropout=0.1),
+    train={**NANOGPT_CPU, "batch_size": 16, "max_steps": 1500}))
+
 
 def get_recipe(name: str) -> Recipe:
     if name not in RECIPES:

@@ -98,20 +98,20 @@ class TokenWindows:
 # -------------------------------------------------------------------------------------- corpora
 
 PYDOC_INFO = {
-    "task": "lm", "vocab_size": DEFAULT_BPE_VOCAB, "block_size": DEFAULT_BLOCK_SIZE,
+    "task": "lm", "vocab_size": DEFAULT_BPE_VOCAB,
     "tokenizer_kind": "bpe",
     "description": "Python's English documentation topics (pydoc_data.topics, shipped with "
                    "Python): 90/5/5% train/val/test by characters, byte-level BPE",
     "source": "https://docs.python.org/3/ (the pydoc_data.topics module of the standard library)",
 }
 SHAKESPEARE_INFO = {
-    "task": "lm", "vocab_size": 65, "block_size": DEFAULT_BLOCK_SIZE, "tokenizer_kind": "char",
+    "task": "lm", "vocab_size": 65, "tokenizer_kind": "char",
     "description": "tiny Shakespeare, 1.1M characters: first 90% train, last 10% val; "
                    "test is the val split (there is no separate test text)",
     "source": "https://github.com/karpathy/char-rnn/tree/master/data/tinyshakespeare",
 }
 PTB_INFO = {
-    "task": "lm", "vocab_size": 10000, "block_size": DEFAULT_BLOCK_SIZE, "tokenizer_kind": "word",
+    "task": "lm", "vocab_size": 10000, "tokenizer_kind": "word",
     "description": "Penn Treebank (Mikolov's language-model text): ~930k/74k/82k words "
                    "train/val/test, 10,000-word vocabulary, <eos> at line ends",
     "source": "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz",

@@ -1,5 +1,5 @@
 """Model families, one folder each; importing a family registers its models (see ann.registry)."""
 
-from . import cnn
+from . import cnn, transformer
 
-__all__ = ["cnn"]
+__all__ = ["cnn", "transformer"]

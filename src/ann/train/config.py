@@ -57,6 +57,8 @@ class DataConfig:
                                range=(0, 8))
     augment_flip: bool = field(False, "random horizontal flips of training images")
     train_subset: int = field(0, "use only the first N training examples (0: all)", nonneg=True)
+    tokenizer: str = field("", "tokenizer of a text dataset (empty: the dataset's default)",
+                           choices=("", "char", "word", "bpe"))
 
 
 @dataclass

@@ -7,6 +7,8 @@ the loss. A model that needs something special (a GAN's two optimisers, a VAE's 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -47,7 +49,36 @@ class Classification:
         return torch.softmax(model(x).float(), dim=-1)
 
 
-TASKS = {"classify": Classification}
+class LanguageModeling:
+    """Next-token prediction: tokens (B, T) to logits (B, T, V); mean cross-entropy per token
+    (nats); perplexity = exp(loss). Lower is better."""
+
+    name = "lm"
+    metric = "loss"
+    higher_is_better = False
+
+    def loss(self, model, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        x, y = batch                                        # (B, T), (B, T)
+        logits = model(x)                                   # (B, T, V)
+        return F.cross_entropy(logits.flatten(0, 1).float(), y.flatten()), {}
+
+    @torch.no_grad()
+    def evaluate(self, model, batches) -> dict[str, float]:
+        total, count = 0.0, 0
+        for x, y in batches:
+            logits = model(x).float()                       # (B, T, V)
+            total += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
+            count += y.numel()
+        loss = total / max(count, 1)
+        return {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
+
+    @torch.no_grad()
+    def predict(self, model, x) -> torch.Tensor:
+        """Next-token probabilities after each sequence, (B, V)."""
+        return torch.softmax(model(x)[:, -1].float(), dim=-1)
+
+
+TASKS = {"classify": Classification, "lm": LanguageModeling}
 
 
 def get_task(name: str, **kwargs):

@@ -1,0 +1,260 @@
+"""GPT: a decoder-only Transformer language model.
+
+Radford et al. 2018, "Improving language understanding by generative pre-training" (GPT) and
+Radford et al. 2019, "Language models are unsupervised multitask learners" (GPT-2,
+https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf).
+
+A stack of pre-LayerNorm blocks (GPT-2, section 2.3): ``x + attn(ln1(x))`` then ``x + mlp(ln2(x))``,
+causal self-attention, a final LayerNorm and a linear head over the vocabulary that shares its
+weight with the token embedding (Press & Wolf 2017, https://arxiv.org/abs/1608.05859). Positions
+are learned absolute embeddings, so the context is at most ``block_size`` tokens.
+
+Generation samples one token at a time (greedy, temperature, top-k, nucleus/top-p of Holtzman et
+al. 2019, https://arxiv.org/abs/1904.09751) and reuses the keys and values of earlier positions
+through a per-layer :class:`~ann.layers.KVCache`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ...config import field
+from ...errors import AnnError
+from ...layers import (
+    GELU,
+    Dropout,
+    Embedding,
+    KVCache,
+    LayerNorm,
+    LearnedPositionalEmbedding,
+    Linear,
+    MultiHeadAttention,
+)
+from ...registry import register_model
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = field(65, "number of token ids (filled from the dataset)", positive=True)
+    block_size: int = field(64, "context length: the most tokens the model sees at once",
+                            positive=True)
+    n_layer: int = field(4, "number of Transformer blocks", positive=True)
+    n_head: int = field(4, "attention heads per block; must divide n_embd", positive=True)
+    n_embd: int = field(128, "width of the residual stream (embedding size)", positive=True)
+    dropout: float = field(0.0, "dropout on embeddings, attention weights and residual branches",
+                           range=(0.0, 0.95))
+    bias: bool = field(True, "biases in the Linear and LayerNorm layers, as in GPT-2")
+    tie_weights: bool = field(True, "share the LM head weight with the token embedding")
+    activation: str = field("gelu", "MLP activation; gelu_tanh is GPT-2's tanh approximation",
+                            choices=("gelu", "gelu_tanh"))
+    ln_eps: float = field(1e-5, "epsilon added to the variance in every LayerNorm", positive=True)
+
+
+class FeedForward(nn.Module):
+    """Position-wise MLP: Linear to 4x width, GELU, Linear back, dropout (Vaswani et al. 2017).
+
+    Shapes:
+        x (B, T, C) -> (B, T, C).
+    """
+
+    def __init__(self, c: GPTConfig):
+        super().__init__()
+        self.fc = Linear(c.n_embd, 4 * c.n_embd, bias=c.bias)
+        self.act = GELU(approximate="tanh" if c.activation == "gelu_tanh" else "none")
+        self.proj = Linear(4 * c.n_embd, c.n_embd, bias=c.bias)
+        self.drop = Dropout(c.dropout) if c.dropout > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.proj(self.act(self.fc(x))))  # (B, T, C)
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm Transformer block: ``x + attn(ln1(x))``, then ``x + mlp(ln2(x))``.
+
+    Returns ``(x, cache)``; ``cache`` is ``None`` when none was given.
+
+    Shapes:
+        x (B, T, C) -> (B, T, C).
+    """
+
+    def __init__(self, c: GPTConfig):
+        super().__init__()
+        self.ln1 = LayerNorm(c.n_embd, eps=c.ln_eps, bias=c.bias)
+        self.attn = MultiHeadAttention(c.n_embd, c.n_head, dropout=c.dropout, bias=c.bias)
+        self.drop = Dropout(c.dropout) if c.dropout > 0 else nn.Identity()
+        self.ln2 = LayerNorm(c.n_embd, eps=c.ln_eps, bias=c.bias)
+        self.mlp = FeedForward(c)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None):
+        out = self.attn(self.ln1(x), causal=True, cache=cache)
+        h, cache = out if cache is not None else (out, None)  # attention returns a pair with a cache
+        x = x + self.drop(h)  # (B, T, C)
+        x = x + self.mlp(self.ln2(x))  # (B, T, C)
+        return x, cache
+
+
+@register_model("gpt", config=GPTConfig, family="transformer", presets={
+    "tiny": {"vocab_size": 32, "block_size": 16, "n_layer": 2, "n_head": 2, "n_embd": 32},
+    # nanoGPT's Shakespeare-char settings for a laptop CPU.
+    "cpu": {"block_size": 64, "n_layer": 4, "n_head": 4, "n_embd": 128, "dropout": 0.0},
+    "small": {"block_size": 256, "n_layer": 6, "n_head": 6, "n_embd": 384, "dropout": 0.2},
+})
+class GPT(nn.Module):
+    """GPT decoder-only language model (Radford et al. 2018, 2019).
+
+    ``forward(idx)`` gives next-token logits at every position. ``forward(idx, cache)`` with a list
+    of per-layer :class:`~ann.layers.KVCache` (``model.empty_cache()`` to start) treats ``idx`` as
+    the tokens following the cached ones and returns ``(logits, new_cache)``.
+
+    Shapes:
+        idx (B, T) int64, T <= block_size - cached length -> logits (B, T, vocab_size).
+    """
+
+    task = "lm"
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = c = config
+        self.wte = Embedding(c.vocab_size, c.n_embd)
+        self.wpe = LearnedPositionalEmbedding(c.block_size, c.n_embd)
+        self.drop = Dropout(c.dropout) if c.dropout > 0 else nn.Identity()
+        self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layer))
+        self.ln_f = LayerNorm(c.n_embd, eps=c.ln_eps, bias=c.bias)
+        self.lm_head = Linear(c.n_embd, c.vocab_size, bias=False)
+        if c.tie_weights:
+            self.lm_head.weight = self.wte.weight
+        self.apply(self._init_weights)
+        # GPT-2 (section 2.3) scales the weights of the layers that write into the residual stream
+        # by 1/sqrt(N), N = 2 * n_layer residual additions, so the stream's variance stays bounded.
+        for name, p in self.named_parameters():
+            if name.endswith(("attn.out_proj.weight", "mlp.proj.weight")):
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * c.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module):
+        # GPT-2 initialisation: N(0, 0.02^2) weights, zero biases; LayerNorm keeps (1, 0).
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def empty_cache(self) -> list[KVCache]:
+        """A fresh cache for :meth:`forward`: one empty :class:`KVCache` per block."""
+        return [KVCache() for _ in self.blocks]
+
+    def forward(self, idx: torch.Tensor, cache: list[KVCache] | None = None):
+        B, T = idx.shape
+        if cache is not None and len(cache) != len(self.blocks):
+            raise AnnError(f"cache has {len(cache)} layers but the model has {len(self.blocks)}; "
+                           "start from model.empty_cache()")
+        offset = len(cache[0]) if cache else 0
+        if offset + T > self.config.block_size:
+            raise AnnError(f"sequence of {offset + T} tokens is longer than block_size="
+                           f"{self.config.block_size}; crop it to the last {self.config.block_size}"
+                           " tokens or build the model with a larger block_size")
+        x = self.drop(self.wpe(self.wte(idx), offset))  # (B, T, C)
+        new_cache = []
+        for block, layer_cache in zip(self.blocks, cache or [None] * len(self.blocks), strict=True):
+            x, layer_cache = block(x, layer_cache)  # (B, T, C)
+            new_cache.append(layer_cache)
+        logits = self.lm_head(self.ln_f(x))  # (B, T, vocab_size)
+        return logits if cache is None else (logits, new_cache)
+
+    def example_batch(self, batch_size: int, generator: torch.Generator):
+        """A batch ``(x, y)`` of int64 (B, block_size), y the next tokens (x shifted by one).
+
+        Sequences follow s[t+1] = (s[t] + s[t-1] + 1) mod vocab_size from a random first token, so
+        every target is determined by the prefix (attention to the previous token is needed) and a
+        model can drive the loss to zero.
+        """
+        c = self.config
+        s = [torch.randint(0, c.vocab_size, (batch_size,), generator=generator)]
+        prev = torch.zeros_like(s[0])
+        for _ in range(c.block_size):
+            s.append((s[-1] + prev + 1) % c.vocab_size)
+            prev = s[-2]
+        seq = torch.stack(s, dim=1)  # (B, block_size + 1)
+        return seq[:, :-1], seq[:, 1:]
+
+    # --- generation ----------------------------------------------------------------------------
+
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None,
+                 generator: torch.Generator | None = None, use_cache: bool = True) -> torch.Tensor:
+        """``idx`` (B, T) followed by ``max_new_tokens`` sampled tokens, (B, T + max_new_tokens).
+
+        See :meth:`generate_stream` for the arguments; call ``model.eval()`` first.
+        """
+        steps = self.generate_stream(idx, max_new_tokens, temperature, top_k, top_p, generator,
+                                     use_cache)
+        return torch.cat([idx, *steps], dim=1)
+
+    def generate_stream(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+                        top_k: int | None = None, top_p: float | None = None,
+                        generator: torch.Generator | None = None,
+                        use_cache: bool = True) -> Iterator[torch.Tensor]:
+        """Yield ``max_new_tokens`` new tokens, one (B, 1) tensor at a time, as they are sampled.
+
+        temperature: 0 picks the most likely token (greedy); higher flattens the distribution.
+        top_k: sample among the k most likely tokens only. top_p: among the smallest set whose
+        probability reaches top_p (nucleus sampling). generator: makes sampling reproducible.
+        The model sees the last ``block_size`` tokens. With ``use_cache`` each step feeds only the
+        new token; once the window is full, the cache is rebuilt from the last ``block_size``
+        tokens at every step (learned absolute positions cannot slide), which gives the same
+        tokens as ``use_cache=False`` without its speed-up.
+        """
+        if idx.dim() != 2 or idx.size(1) == 0:
+            raise AnnError(f"prompt has shape {tuple(idx.shape)}; expected (batch, tokens) with at "
+                           "least one token")
+        if max_new_tokens < 0:
+            raise AnnError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+        if temperature < 0:
+            raise AnnError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise AnnError(f"top_k must be a positive integer or None, got {top_k}")
+        if top_p is not None and not 0 < top_p <= 1:
+            raise AnnError(f"top_p must be in (0, 1] or None, got {top_p}")
+        return self._stream(idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache)
+
+    @torch.no_grad()
+    def _stream(self, idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache):
+        block, cache = self.config.block_size, None
+        for _ in range(max_new_tokens):
+            if not use_cache:
+                logits = self(idx[:, -block:])  # (B, T', V)
+            elif cache is None or len(cache[0]) >= block:  # start, or the window is full: rebuild
+                logits, cache = self(idx[:, -block:], self.empty_cache())
+            else:
+                logits, cache = self(idx[:, -1:], cache)  # (B, 1, V)
+            token = sample(logits[:, -1], temperature, top_k, top_p, generator)  # (B, 1)
+            idx = torch.cat([idx, token], dim=1)  # (B, T + 1)
+            yield token
+
+
+def sample(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+           top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One token id per row from next-token logits; greedy when temperature == 0.
+
+    Shapes:
+        logits (B, V) -> token ids (B, 1) int64.
+    """
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)  # (B, 1)
+    logits = logits.float() / temperature
+    if top_k is not None and top_k < logits.size(-1):
+        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]  # (B, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)  # (B, V)
+        probs = sorted_logits.softmax(dim=-1)
+        # Drop a token when the tokens ranked above it already reach top_p; the first always stays.
+        drop = probs.cumsum(dim=-1) - probs >= top_p
+        sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+        logits = torch.empty_like(logits).scatter_(-1, order, sorted_logits)  # back to vocab order
+    probs = logits.softmax(dim=-1)  # (B, V)
+    return torch.multinomial(probs, 1, generator=generator)  # (B, 1)
