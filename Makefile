@@ -32,7 +32,7 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 
 bench: install
-	$(BIN)/python benchmarks/cnn.py
+	$(BIN)/python benchmarks/recipes.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

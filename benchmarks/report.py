@@ -19,9 +19,10 @@ def table() -> str:
         r = json.loads(path.read_text())
         m = r["machine"]
         runs = r["runs"]
-        acc = (f"{100 * r['mean']:.2f}%" if len(runs) == 1
-               else f"{100 * r['mean']:.2f}% (min {100 * r['min']:.2f}, {len(runs)} seeds)")
-        rows.append(f"| `{r['recipe']}` | {r['metric']} {acc} | {100 * r['target']:.1f}% | "
+        fmt = (lambda v: f"{100 * v:.2f}%") if r["metric"] == "accuracy" else (lambda v: f"{v:.4f}")
+        value = fmt(r["mean"]) if len(runs) == 1 else \
+            f"{fmt(r['mean'])} (range {fmt(r['min'])}-{fmt(r['max'])}, {len(runs)} seeds)"
+        rows.append(f"| `{r['recipe']}` | {r['metric']} {value} | {fmt(r['target'])} | "
                     f"{'yes' if r['reached'] else '**no**'} | {r['reference'] or '-'} | "
                     f"{r['parameters']:,} | {runs[0]['train_time_s']:.0f} s ({runs[0]['steps']} steps) | "
                     f"`{r['command']}` | {m['cores']} cores, {m['cpu']}, torch {m['torch']} | "

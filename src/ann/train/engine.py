@@ -172,8 +172,9 @@ class Trainer:
         self.log.write({"step": self.step, "epoch": self.epoch, "split": "val", **val})
         key = self.task.metric
         bar.extra = {f"val_{key}": val[key]}
-        bar.line(self.step, f"epoch {self.epoch:.2f} | train loss {train_loss:.4f} | val loss "
-                 f"{val['loss']:.4f} | val {key} {val[key]:.4f}" + (" *" if best else ""))
+        shown = " | ".join(f"val {k} {v:.4f}" for k, v in val.items())
+        bar.line(self.step, f"epoch {self.epoch:.2f} | train loss {train_loss:.4f} | {shown}"
+                 + (" *" if best else ""))
         self.save(best)
         return bool(self.tc.early_stop) and self.bad_evals >= self.tc.early_stop
 
