@@ -176,3 +176,29 @@ def test_weight_tying():
     n_untied = sum(p.numel() for p in untied.parameters())
     c = tied.config
     assert n_untied - n_tied == c.vocab_size * c.n_embd
+
+
+def test_from_hf_and_from_hf_pretrained_dispatch_gpt2(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    import ann
+
+    torch.manual_seed(0)
+    hf = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        vocab_size=40, n_positions=16, n_embd=32, n_layer=2, n_head=2)).eval()
+    hf.save_pretrained(tmp_path)
+    idx = torch.randint(0, 40, (2, 9))
+    with torch.no_grad():
+        ref = hf(idx).logits
+        for model in (ann.from_hf(hf), ann.from_hf_pretrained(str(tmp_path))):
+            assert isinstance(model, GPT) and not model.training
+            assert (model(idx) - ref).abs().max() < 1e-4
+
+
+def test_from_hf_rejects_unsupported_classes(tmp_path):
+    import ann
+
+    with pytest.raises(ann.AnnError, match="cannot convert a Linear; supported"):
+        ann.from_hf(torch.nn.Linear(2, 2))
+    with pytest.raises(ann.AnnError, match="cannot read a Hugging Face model config"):
+        pytest.importorskip("transformers")
+        ann.from_hf_pretrained(str(tmp_path / "nothing-here"))

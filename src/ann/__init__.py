@@ -19,6 +19,21 @@ from .recipes import get_recipe, list_recipes  # noqa: E402
 from .registry import create_model, list_datasets, list_models, load_dataset  # noqa: E402
 
 
+def from_hf(hf_model):
+    """The ann model with the weights of a Hugging Face ``transformers`` model object
+    (GPT2LMHeadModel, BertForMaskedLM, BertForSequenceClassification, ...)."""
+    from .models.transformer.hf import from_hf as _from_hf
+
+    return _from_hf(hf_model)
+
+
+def from_hf_pretrained(path_or_name: str):
+    """:func:`from_hf` of a model saved with ``save_pretrained`` (or a hub name, online)."""
+    from .models.transformer.hf import from_hf_pretrained as _from_hf_pretrained
+
+    return _from_hf_pretrained(path_or_name)
+
+
 def summary(model, example_input) -> str:
     """A layer table: output shapes and parameters split into weights and bias terms."""
     from .report.summary import summary as _summary
@@ -26,5 +41,5 @@ def summary(model, example_input) -> str:
     return _summary(model, example_input)
 
 
-__all__ = ["AnnError", "Run", "build_config", "create_model", "get_recipe", "list_datasets",
+__all__ = ["AnnError", "Run", "build_config", "create_model", "from_hf", "from_hf_pretrained", "get_recipe", "list_datasets",
            "list_models", "list_recipes", "load", "load_dataset", "summary", "train"]

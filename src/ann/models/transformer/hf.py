@@ -1,10 +1,14 @@
 """Import pretrained weights from Hugging Face ``transformers`` (an optional extra).
 
-Nothing here imports ``transformers``: the functions take a model the caller has already built or
-downloaded, e.g. ``from_hf_gpt2(GPT2LMHeadModel.from_pretrained("gpt2"))``.
+``from_hf(model)`` takes a ``transformers`` model object the caller has built or downloaded and
+returns the ann model with the same weights; ``from_hf_pretrained(path_or_name)`` loads one with
+``transformers`` first. Each supported class has a converter in :data:`CONVERTERS` (class name ->
+function); the converters themselves never import ``transformers``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 
@@ -63,3 +67,41 @@ def from_hf_gpt2(hf_model) -> GPT:
     with torch.no_grad():
         model.load_state_dict({k: v.contiguous() for k, v in out.items()}, strict=True)
     return model
+
+
+# Hugging Face class name -> converter. Other modules of this family add their converters here.
+CONVERTERS: dict[str, Callable] = {"GPT2LMHeadModel": from_hf_gpt2, "GPT2Model": from_hf_gpt2}
+
+
+def from_hf(hf_model) -> torch.nn.Module:
+    """The ann model with the configuration and weights of a ``transformers`` model object.
+
+    Supported: the classes in :data:`CONVERTERS` (GPT-2, BERT, ...). The result is in eval mode,
+    like a model from ``transformers``' ``from_pretrained``.
+    """
+    name = type(hf_model).__name__
+    if name not in CONVERTERS:
+        raise AnnError(f"cannot convert a {name}; supported Hugging Face classes: "
+                       f"{', '.join(sorted(CONVERTERS))}")
+    return CONVERTERS[name](hf_model).eval()
+
+
+def from_hf_pretrained(path_or_name: str) -> torch.nn.Module:
+    """:func:`from_hf` of ``transformers.AutoModel...from_pretrained(path_or_name)``: a saved
+    directory (``config.json`` + weights) or, where a network exists, a hub name."""
+    try:
+        import transformers
+    except ImportError:
+        raise AnnError("from_hf_pretrained needs the optional `transformers` package: "
+                       "pip install 'ann[peers]'") from None
+    try:
+        conf = transformers.AutoConfig.from_pretrained(path_or_name)
+    except (OSError, ValueError) as e:
+        raise AnnError(f"cannot read a Hugging Face model config from {path_or_name!r}: "
+                       f"{str(e).splitlines()[0]}") from None
+    arch = (conf.architectures or [None])[0]
+    if arch not in CONVERTERS:
+        raise AnnError(f"{path_or_name!r} holds a {arch or 'model of unknown architecture'}; "
+                       f"supported: {', '.join(sorted(CONVERTERS))}")
+    cls = getattr(transformers, arch)
+    return from_hf(cls.from_pretrained(path_or_name))
