@@ -54,6 +54,18 @@ def test_prompt_longer_than_the_context(lm_run):
     fails_cleanly(ann("generate", lm_run, "--prompt", "x" * 100, check=False), "32")
 
 
+def test_new_tokens_beyond_the_context_need_slide(lm_run):
+    # context 32 characters: "The " (4) + 28 fits exactly; one more needs --slide
+    fits = ann("generate", lm_run, "--prompt", "The ", "--max-new-tokens", "28").stdout
+    assert len(fits.rstrip("\n")) == 32
+    fails_cleanly(ann("generate", lm_run, "--prompt", "The ", "--max-new-tokens", "29",
+                      check=False), "context of 32", "--slide")
+    slid = ann("generate", lm_run, "--prompt", "The ", "--max-new-tokens", "100", "--slide").stdout
+    assert len(slid.rstrip("\n")) == 104
+    default = ann("generate", lm_run, "--prompt", "The ").stdout   # fills the context
+    assert len(default.rstrip("\n")) == 32
+
+
 def test_missing_tokenizer_file(lm_run, tmp_path):
     import shutil
 

@@ -29,7 +29,8 @@ EXAMPLES = {
   ann predict runs/cnn-digits-... x.npy     an array on the dataset's raw scale (0-16 for digits)""",
     "generate": """examples:
   ann generate runs/gpt-shakespeare-... --prompt "ROMEO:" --max-new-tokens 300
-  ann generate runs/g --prompt "The list" --temperature 0.7 --top-k 40 --seed 1""",
+  ann generate runs/g --prompt "The list" --temperature 0.7 --top-k 40 --seed 1
+  ann generate runs/gpt-shakespeare-... --max-new-tokens 2000 --slide""",
     "info": """examples:
   ann info runs/m3                          config, results and the layer table""",
 }
@@ -87,7 +88,11 @@ def _parser() -> Parser:
     s = cmd("generate", "write text with a trained language model, token by token")
     s.add_argument("run_dir")
     s.add_argument("--prompt", default=None, help="text to continue (default: start afresh)")
-    s.add_argument("--max-new-tokens", type=int, default=200, help="tokens to add (default 200)")
+    s.add_argument("--max-new-tokens", type=int, default=None,
+                   help="tokens to add (default: fill the model's context after the prompt)")
+    s.add_argument("--slide", action="store_true",
+                   help="allow more tokens than the context holds: the window slides and the model "
+                        "forgets the oldest tokens")
     s.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default 0.8)")
     s.add_argument("--top-k", type=int, default=None, help="sample from the k likeliest tokens")
     s.add_argument("--top-p", type=float, default=None, help="nucleus sampling, in (0, 1]")
@@ -193,7 +198,7 @@ def cmd_generate(args):
 
     if args.prompt is not None and args.prompt == "":
         raise AnnError("--prompt is empty; give some text, or leave --prompt out to start afresh")
-    if args.max_new_tokens < 0:
+    if args.max_new_tokens is not None and args.max_new_tokens < 0:
         raise AnnError(f"--max-new-tokens must be 0 or more, got {args.max_new_tokens}")
     if args.top_p is not None and not 0 < args.top_p <= 1:
         raise AnnError(f"--top-p must be in (0, 1], got {args.top_p}")
@@ -202,7 +207,7 @@ def cmd_generate(args):
         raise AnnError(f"{args.run_dir} holds a {run.config.model_name} model, which does not "
                        "generate text; use a language-model run such as gpt-shakespeare")
     for piece in api.stream_text(run, args.prompt or "", args.max_new_tokens, args.temperature,
-                                 args.top_k, args.top_p, args.seed):
+                                 args.top_k, args.top_p, args.seed, slide=args.slide):
         print(piece, end="", flush=True)
     print()
 

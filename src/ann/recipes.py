@@ -72,7 +72,8 @@ add(Recipe(
 # Language models. nanoGPT's CPU configuration (REFERENCES.md): 4 layers, 4 heads, 128 wide,
 # block 64, batch 12, 2000 iterations, lr 1e-3 decayed to 1e-4, warmup 100, beta2 0.99.
 NANOGPT_CPU = dict(batch_size=12, max_steps=2000, lr=1e-3, min_lr=1e-4, warmup_steps=100,
-                   beta2=0.99, weight_decay=0.1, grad_clip=1.0, eval_every=250, log_every=50)
+                   beta2=0.99, weight_decay=0.1, grad_clip=1.0, eval_every=250, log_every=50,
+                   eval_batch_size=128)
 
 add(Recipe(
     "gpt-shakespeare", "transformer", "gpt", "shakespeare", "loss", 1.88,
@@ -80,10 +81,30 @@ add(Recipe(
     preset="cpu", train=NANOGPT_CPU,
     reference="nanoGPT CPU config: val loss ~1.88 after 2000 iterations"))
 add(Recipe(
+    "gpt-shakespeare-full", "transformer", "gpt", "shakespeare", "loss", 1.47,
+    "character-level GPT 6x384 on tiny Shakespeare, nanoGPT's default configuration (a GPU job: "
+    "~10 hours on 2 CPU cores)",
+    preset="small",
+    train={**NANOGPT_CPU, "batch_size": 64, "max_steps": 5000},
+    reference="nanoGPT default config: val loss 1.4697 after 5000 iterations (one A100, ~3 min)"))
+add(Recipe(
     "gpt-pydoc", "transformer", "gpt", "pydoc", "loss", 4.2,
     "GPT with byte-level BPE on Python's own documentation (embedded; writes English-like text)",
     preset="cpu", model_overrides=dict(block_size=128, dropout=0.1),
     train={**NANOGPT_CPU, "batch_size": 16, "max_steps": 1500}))
+add(Recipe(
+    "gpt-ptb", "transformer", "gpt", "ptb", "perplexity", 150.0,
+    "word-level GPT on Penn Treebank (the data and 10k vocabulary of lstm-ptb: test perplexities "
+    "compare directly)",
+    preset="cpu", model_overrides=dict(dropout=0.2),
+    train={**NANOGPT_CPU, "batch_size": 32},
+    reference="Zaremba et al. 2014 small LSTM (2x200): test perplexity 115.91"))
+add(Recipe(
+    "gpt-wikitext2", "transformer", "gpt", "wikitext2", "loss", 4.5,
+    "GPT with byte-level BPE (8,192 tokens) on WikiText-2 (needs the data: not in the offline "
+    "set; downloads where a network exists)",
+    preset="cpu", model_overrides=dict(block_size=128, dropout=0.1),
+    train={**NANOGPT_CPU, "batch_size": 32, "max_steps": 4000}))
 
 
 def get_recipe(name: str) -> Recipe:

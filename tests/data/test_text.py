@@ -49,7 +49,7 @@ def test_too_short_or_bad_block_size():
 
 
 def test_registered():
-    for name in ("pydoc", "shakespeare", "ptb"):
+    for name in ("pydoc", "shakespeare", "ptb", "wikitext2"):
         entry = DATASETS[name]
         assert entry.info["task"] == "lm" and entry.splits == ("train", "val", "test")
         assert entry.embedded == (name == "pydoc")
@@ -105,3 +105,56 @@ def test_ptb():
     for split in ("val", "test"):
         ds = load_dataset("ptb", split)
         assert ds.info["tokenizer"] == train.info["tokenizer"] and len(ds.tokens) > 70000
+
+
+def _wikitext_zip(folder, members):
+    """Write a small zip laid out like wikitext-2-v1.zip; return its RemoteFile (real name and
+    addresses, the md5 of these bytes)."""
+    import dataclasses
+    import hashlib
+    import zipfile
+
+    folder.mkdir(parents=True)
+    path = folder / "wikitext-2-v1.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for member, content in members.items():
+            z.writestr(member, content)
+    return dataclasses.replace(text.WIKITEXT2_FILE, md5=hashlib.md5(path.read_bytes()).hexdigest())
+
+
+WIKI = {"train": " = Valkyria Chronicles = \n\n The game began development in 2010 . \n" * 30,
+        "val": " = Tower Building = \n\n It was built in 1904 . \n" * 5,
+        "test": " = Robert Boulter = \n\n He is an English actor . \n" * 5}
+
+
+def test_wikitext2_from_a_written_zip(tmp_path, monkeypatch):
+    members = {text.WIKITEXT2_MEMBERS[split]: content for split, content in WIKI.items()}
+    monkeypatch.setattr(text, "WIKITEXT2_FILE", _wikitext_zip(tmp_path / "wikitext2", members))
+    monkeypatch.setenv("ANN_DATA_DIR", str(tmp_path))
+    word = {s: load_dataset("wikitext2", s, block_size=8, tokenizer="word") for s in WIKI}
+    tok = word["train"].tokenizer
+    assert tok.decode(tok.encode("The game began")) == "The game began"
+    lines = [ln.split() for ln in tok.decode(word["train"].tokens).split("\n")]
+    assert lines == [ln.split() for ln in WIKI["train"].split("\n")]
+    for split, ds in word.items():
+        assert ds.info["tokenizer"] == word["train"].info["tokenizer"]
+        assert int((ds.tokens == tok.words.index("<eos>")).sum()) == WIKI[split].count("\n")
+    bpe = load_dataset("wikitext2", "train", block_size=16, bpe_vocab_size=300)
+    assert bpe.info["tokenizer"]["kind"] == "bpe" and bpe.tokenizer.decode(bpe.tokens) == WIKI["train"]
+
+
+def test_wikitext2_missing_or_wrong(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANN_DATA_DIR", str(tmp_path))
+    with pytest.raises(AnnError, match="wikitext-2-v1.zip.*place it in"):
+        load_dataset("wikitext2", "train")
+    (tmp_path / "wikitext2").mkdir()
+    (tmp_path / "wikitext2" / "wikitext-2-v1.zip").write_bytes(b"not a zip")
+    with pytest.raises(AnnError, match="md5 checksum does not match"):
+        load_dataset("wikitext2", "val")
+    file = _wikitext_zip(tmp_path / "other", {"wikitext-2/readme.txt": "no splits here"})
+    monkeypatch.setattr(text, "WIKITEXT2_FILE", file)
+    monkeypatch.setenv("ANN_DATA_DIR", str(tmp_path / "x"))
+    (tmp_path / "x").mkdir()
+    (tmp_path / "other").rename(tmp_path / "x" / "wikitext2")
+    with pytest.raises(AnnError, match="not the WikiText-2 zip"):
+        load_dataset("wikitext2", "test")

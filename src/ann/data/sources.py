@@ -28,12 +28,29 @@ _TIMEOUT_S = 30
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One file of a dataset: its name, checksum and official addresses (tried in order)."""
+    """One file of a dataset: its name, checksum and official addresses (tried in order).
+
+    The checksum is a sha256; for the few files whose only published checksum is an MD5 (e.g.
+    WikiText's zips), ``sha256`` is empty and ``md5`` holds it.
+    """
 
     name: str
     sha256: str
     urls: tuple[str, ...]
     size: int | None = None  # bytes; only sizes the progress bar when the server does not
+    md5: str = ""
+
+    def __post_init__(self):
+        if not (self.sha256 or self.md5):
+            raise ValueError(f"{self.name}: give a sha256 or md5 checksum")
+
+    def digest(self):
+        """A fresh hash object of the kind this file's checksum uses."""
+        return hashlib.sha256() if self.sha256 else hashlib.md5(usedforsecurity=False)
+
+    @property
+    def checksum(self) -> str:
+        return self.sha256 or self.md5
 
 
 def cache_dir() -> Path:
@@ -50,8 +67,9 @@ def offline() -> bool:
     return os.environ.get("ANN_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def sha256sum(path) -> str:
-    digest = hashlib.sha256()
+def sha256sum(path, digest=None) -> str:
+    """The hex digest of a file (sha256 unless another hash object is given)."""
+    digest = digest or hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
@@ -63,8 +81,9 @@ def _origin(file: RemoteFile) -> str:
 
 
 def _checked(path: Path, file: RemoteFile) -> Path:
-    if sha256sum(path) != file.sha256:
-        raise CorruptFile(f"{path}: its sha256 checksum does not match the official file; "
+    if sha256sum(path, file.digest()) != file.checksum:
+        kind = "sha256" if file.sha256 else "md5"
+        raise CorruptFile(f"{path}: its {kind} checksum does not match the official file; "
                           f"delete it and download it again from {_origin(file)}")
     return path
 
@@ -78,7 +97,7 @@ def _download(url: str, target: Path, file: RemoteFile) -> None:
     the rename."""
     from tqdm import tqdm
 
-    digest, received = hashlib.sha256(), 0
+    digest, received = file.digest(), 0
     with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response, atomic_path(target) as tmp:
         declared = int(response.headers.get("Content-Length") or 0)
         bar = tqdm(total=declared or file.size, unit="B", unit_scale=True, unit_divisor=1024,
@@ -91,8 +110,9 @@ def _download(url: str, target: Path, file: RemoteFile) -> None:
                 bar.update(len(chunk))
         if declared and received != declared:
             raise _BadDownload(f"the transfer stopped after {received} of {declared} bytes")
-        if digest.hexdigest() != file.sha256:
-            raise _BadDownload("the downloaded file's sha256 checksum does not match")
+        if digest.hexdigest() != file.checksum:
+            kind = "sha256" if file.sha256 else "md5"
+            raise _BadDownload(f"the downloaded file's {kind} checksum does not match")
 
 
 def _reason(url: str, error: Exception) -> str:

@@ -19,6 +19,13 @@ once per process, and the same one encodes every split):
   ``$ANN_DATA_DIR/ptb/ptb.{train,valid,test}.txt``. Word-level with ``<eos>`` at each line end;
   the vocabulary is the train split's 10,000 words (``<unk>`` already stands for rare ones).
 
+* ``wikitext2``: WikiText-2 (Merity et al. 2016, https://arxiv.org/abs/1609.07843), the
+  tokenized v1 release read straight from ``wikitext-2-v1.zip`` (``$ANN_DATA_DIR/wikitext2/``,
+  the cache, or downloaded; checked against its published MD5). Splits from the zip's
+  ``wiki.{train,valid,test}.tokens``. Default tokenizer: byte-level BPE with 8,192 tokens over
+  that text (which already has ``<unk>`` for rare words), so its perplexities are per BPE token
+  and do not compare with word-level figures.
+
 Loaders: ``loader(split, block_size=256, tokenizer=None, bpe_vocab_size=2048)``, where
 ``tokenizer`` is ``"char"``, ``"word"`` or ``"bpe"`` (``None``: the dataset's default) and
 ``bpe_vocab_size`` sizes a BPE vocabulary.
@@ -116,7 +123,15 @@ PTB_INFO = {
                    "train/val/test, 10,000-word vocabulary, <eos> at line ends",
     "source": "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz",
 }
-_INFO = {"pydoc": PYDOC_INFO, "shakespeare": SHAKESPEARE_INFO, "ptb": PTB_INFO}
+WIKITEXT2_BPE_VOCAB = 8192
+WIKITEXT2_INFO = {
+    "task": "lm", "vocab_size": WIKITEXT2_BPE_VOCAB, "tokenizer_kind": "bpe",
+    "description": "WikiText-2 (v1, tokenized Wikipedia articles): ~2.1M/217k/245k words "
+                   "train/val/test, byte-level BPE",
+    "source": "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-v1.zip",
+}
+_INFO = {"pydoc": PYDOC_INFO, "shakespeare": SHAKESPEARE_INFO, "ptb": PTB_INFO,
+         "wikitext2": WIKITEXT2_INFO}
 
 SHAKESPEARE_FILE = RemoteFile(
     "input.txt", "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
@@ -135,6 +150,13 @@ PTB_FILES = {  # split -> file
                        (_PTB_URL + "ptb.test.txt",), 449945),
 }
 
+_WIKITEXT2_URL = "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-v1.zip"
+WIKITEXT2_FILE = RemoteFile(  # only an MD5 was ever published for this zip
+    "wikitext-2-v1.zip", "", (_WIKITEXT2_URL, "https://web.archive.org/web/2019id_/" + _WIKITEXT2_URL),
+    md5="542ccefacc6c27f945fb54453812b3cd")
+WIKITEXT2_MEMBERS = {"train": "wikitext-2/wiki.train.tokens", "val": "wikitext-2/wiki.valid.tokens",
+                     "test": "wikitext-2/wiki.test.tokens"}
+
 
 def pydoc_text() -> str:
     """The whole ``pydoc`` corpus: every topic of ``pydoc_data.topics``, in sorted key order."""
@@ -150,6 +172,18 @@ def _read_text(path: Path) -> str:
         raise CorruptFile(f"{path}: not UTF-8 text; delete it and fetch it again") from None
 
 
+def _zip_texts(path: Path) -> dict[str, str]:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            return {split: z.read(member).decode("utf-8")
+                    for split, member in WIKITEXT2_MEMBERS.items()}
+    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError) as e:
+        raise CorruptFile(f"{path}: not the WikiText-2 zip ({e}); delete it and fetch it "
+                          "again") from None
+
+
 @functools.lru_cache(maxsize=8)
 def _texts(name: str, dirs: tuple[Path, ...]) -> dict[str, str]:
     """The text of each split of ``name`` (``dirs`` only keys the cache, so that a changed
@@ -163,6 +197,8 @@ def _texts(name: str, dirs: tuple[Path, ...]) -> dict[str, str]:
         text = _read_text(path)
         a = int(len(text) * 0.9)
         return {"train": text[:a], "val": text[a:]}
+    if name == "wikitext2":
+        return _zip_texts(fetch("wikitext2", "wikitext2", [WIKITEXT2_FILE])[WIKITEXT2_FILE.name])
     paths = fetch("ptb", "ptb", list(PTB_FILES.values()))
     return {split: _read_text(paths[f.name]) for split, f in PTB_FILES.items()}
 
@@ -250,3 +286,12 @@ def load_ptb(split: str, block_size: int = DEFAULT_BLOCK_SIZE, tokenizer: str | 
     """Penn Treebank, official train/valid/test files. Default tokenizer: words, ``<eos>`` at
     line ends, vocabulary of the train file (10,000 words)."""
     return _load("ptb", split, block_size, tokenizer, bpe_vocab_size)
+
+
+@register_dataset("wikitext2", info=WIKITEXT2_INFO, embedded=False)
+def load_wikitext2(split: str, block_size: int = DEFAULT_BLOCK_SIZE, tokenizer: str | None = None,
+                   bpe_vocab_size: int = WIKITEXT2_BPE_VOCAB) -> TokenWindows:
+    """WikiText-2 (v1), read from its zip. Default tokenizer: byte-level BPE with
+    ``bpe_vocab_size`` tokens trained on the train split; ``tokenizer="word"`` gives the
+    33,278-word vocabulary of the papers."""
+    return _load("wikitext2", split, block_size, tokenizer, bpe_vocab_size)
