@@ -12,7 +12,7 @@ the order, so a noisy shared machine slows both alike; the result is the median 
 Model FLOP utilisation (MFU, Chowdhery et al. 2022, appendix B) counts 6 FLOPs per parameter per
 token plus 12 * layers * T * width for attention, and divides by a peak this script measures
 itself: the best fp32 matrix-multiply rate (2048^3) of a few tries on the same threads. Results
-go to benchmarks/results/gpt-speed.json.
+go to benchmarks/results/speed/gpt.json (BENCHMARKS.md is rendered from it).
 """
 
 from __future__ import annotations
@@ -131,7 +131,8 @@ def main(argv=None) -> int:
                         "parameters": sum(p.numel() for p in model.parameters()),
                         "mfu": round(tps * flops_per_token(model) / peak, 4)}
     result["speedup"] = round(result["ann"]["tokens_per_s"] / result["hf"]["tokens_per_s"], 3)
-    fileio.write_json(HERE / "results" / "gpt-speed.json", result)
+    result["date"] = time.strftime("%Y-%m-%d")
+    fileio.write_json(HERE / "results" / "speed" / "gpt.json", result)
     print(f"peak {peak / 1e9:.0f} GFLOP/s | ann {result['ann']['tokens_per_s']:,.0f} tokens/s "
           f"(MFU {result['ann']['mfu']:.1%}) | hf {result['hf']['tokens_per_s']:,.0f} tokens/s "
           f"(MFU {result['hf']['mfu']:.1%}) | ann/hf {result['speedup']:.2f}x")

@@ -3,6 +3,8 @@
     python benchmarks/recipes.py                       # every recipe with a benchmark
     python benchmarks/recipes.py --only cnn-mnist      # one
     python benchmarks/recipes.py --only cnn-digits --repeat 3
+    python benchmarks/recipes.py --only bert-sst2 --tag scratch train.init_from=scratch
+    python benchmarks/recipes.py --record runs/transformer-multi30k-...   # a run made by `ann train`
 
 Each run trains the recipe exactly as `ann train NAME` would, then stores the summary with the
 command, machine and wall time in benchmarks/results/NAME.json (BENCHMARKS.md is written from
@@ -43,7 +45,50 @@ def machine() -> dict:
             "platform": platform.platform()}
 
 
-def bench(name: str, repeat: int, overrides: list[str]) -> dict:
+def _entry(summary: dict, seed: int, wall: float) -> dict:
+    return {"seed": seed, "test": summary["test"], "best_val": summary["best_val"],
+            "reached": summary.get("reached"), "wall_time_s": round(wall, 1),
+            "train_time_s": summary["wall_time_s"], "steps": summary["steps"]}
+
+
+def _result(name: str, runs: list[dict], parameters: int, command: str, tag: str) -> dict:
+    recipe = ann.get_recipe(name)
+    values = [r["test"][recipe.metric] for r in runs]
+    result = {"recipe": name, "tag": tag, "metric": recipe.metric, "target": recipe.target,
+              "reference": recipe.reference, "mean": sum(values) / len(values),
+              "min": min(values), "max": max(values), "reached": all(r["reached"] for r in runs),
+              "runs": runs, "parameters": parameters, "command": command,
+              "date": time.strftime("%Y-%m-%d"), "machine": machine()}
+    fileio.write_json(HERE / "results" / f"{name}{'-' + tag if tag else ''}.json", result)
+    return result
+
+
+def record(run_dir: str, tag: str) -> dict:
+    """Store a finished run made with `ann train` (its summary and overrides) as a result."""
+    run = ann.load(run_dir)
+    rc, s = run.config, run.summary
+    if not s:
+        raise SystemExit(f"{run_dir} has no summary.json: the run has not finished")
+    base = ann.build_config(rc.recipe).to_dict()
+    changed = [f"{k}={v}" for k, v in _flat(rc.to_dict()).items()
+               if _flat(base).get(k) != v and k.split(".")[0] in ("model", "data", "train")
+               and k not in ("model.vocab_size", "train.device")]
+    command = " ".join(["ann train", rc.recipe, *changed])
+    return _result(rc.recipe, [_entry(s, rc.train.seed, s["wall_time_s"])],
+                   s["parameters"]["total"], command, tag)
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def bench(name: str, repeat: int, overrides: list[str], tag: str = "") -> dict:
     runs = []
     for i in range(repeat):
         seed = [f"train.seed={i}"] if repeat > 1 else []
@@ -51,32 +96,27 @@ def bench(name: str, repeat: int, overrides: list[str]) -> dict:
         shutil.rmtree(out, ignore_errors=True)       # the benchmark's own scratch run
         start = time.time()
         run = ann.train(name, [*overrides, *seed], out=out)
-        runs.append({"seed": i, "test": run.summary["test"], "best_val": run.summary["best_val"],
-                     "reached": run.summary.get("reached"),
-                     "wall_time_s": round(time.time() - start, 1),
-                     "train_time_s": run.summary["wall_time_s"], "steps": run.summary["steps"]})
-    recipe = ann.get_recipe(name)
-    accs = [r["test"][recipe.metric] for r in runs]
-    result = {"recipe": name, "metric": recipe.metric, "target": recipe.target,
-              "reference": recipe.reference, "mean": sum(accs) / len(accs), "min": min(accs),
-              "max": max(accs), "reached": all(r["reached"] for r in runs), "runs": runs,
-              "parameters": run.summary["parameters"]["total"],
-              "command": f"python benchmarks/recipes.py --only {name}"
-                         + (f" --repeat {repeat}" if repeat > 1 else "")
-                         + "".join(f" {o}" for o in overrides),
-              "date": time.strftime("%Y-%m-%d"), "machine": machine()}
-    fileio.write_json(HERE / "results" / f"{name}.json", result)
-    return result
+        runs.append(_entry(run.summary, i, time.time() - start))
+    command = (f"python benchmarks/recipes.py --only {name}"
+               + (f" --repeat {repeat}" if repeat > 1 else "") + (f" --tag {tag}" if tag else "")
+               + "".join(f" {o}" for o in overrides))
+    return _result(name, runs, run.summary["parameters"]["total"], command, tag)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default=",".join(RECIPES), help="comma-separated recipe names")
     p.add_argument("--repeat", type=int, default=1, help="runs with seeds 0..N-1")
+    p.add_argument("--tag", default="", help="a variant's name: results/NAME-TAG.json")
+    p.add_argument("--record", metavar="RUN_DIR", help="record a finished `ann train` run instead")
     p.add_argument("overrides", nargs="*", help="key=value overrides for every recipe")
     args = p.parse_args(argv)
+    if args.record:
+        r = record(args.record, args.tag)
+        print(f"{r['recipe']}: test {r['metric']} {r['mean']:.4f}; recorded `{r['command']}`")
+        return
     for name in args.only.split(","):
-        r = bench(name, args.repeat, args.overrides)
+        r = bench(name, args.repeat, args.overrides, args.tag)
         print(f"{name}: test {r['metric']} mean {r['mean']:.4f} (min {r['min']:.4f}) target "
               f"{r['target']} -> {'reached' if r['reached'] else 'NOT reached'}; "
               f"{r['runs'][0]['wall_time_s']}s per run", flush=True)
