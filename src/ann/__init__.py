@@ -41,5 +41,5 @@ def summary(model, example_input) -> str:
     return _summary(model, example_input)
 
 
-__all__ = ["AnnError", "Run", "build_config", "create_model", "from_hf", "from_hf_pretrained", "get_recipe", "list_datasets",
-           "list_models", "list_recipes", "load", "load_dataset", "summary", "train"]
+__all__ = ["AnnError", "Run", "build_config", "create_model", "from_hf", "from_hf_pretrained", "get_recipe",
+           "list_datasets", "list_models", "list_recipes", "load", "load_dataset", "summary", "train"]

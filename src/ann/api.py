@@ -20,15 +20,16 @@ import torch
 from . import __version__, fileio, registry, runs
 from . import config as cfg
 from .data.base import ArrayDataset
-from .errors import AnnError
+from .errors import AnnError, CorruptFile
 from .recipes import get_recipe
 from .train import RunConfig, Trainer, checkpoint, distributed, get_task
 from .train.batches import eval_batches
 from .train.device import select_device
 from .train.engine import seed_everything
 
-# Keys that may change when a run is resumed: extending training is fine, changing the model is not.
-RESUME_KEYS = ("train.epochs", "train.max_steps")
+# Keys that may change when a run is resumed: extending training or moving it to other hardware
+# is fine, changing the model or the optimisation is not.
+RESUME_KEYS = ("train.epochs", "train.max_steps", "train.threads", "train.device")
 
 
 def _normalise(overrides) -> dict:
@@ -112,11 +113,19 @@ class Run:
     def history(self) -> list[dict]:
         return runs.read_metrics(self.path) if self.path else []
 
-    def evaluate(self, split: str = "test", batch_size: int = 1000) -> dict:
+    def evaluate(self, split: str = "test", batch_size: int | None = None, **task_options) -> dict:
+        """Metrics on a split, ``batch_size`` examples at a time (default: the run's
+        ``train.eval_batch_size``); ``task_options`` configure the task (seq2seq: ``beam_size``,
+        ``length_penalty``)."""
+        if task_options and self.model.task != "seq2seq":
+            raise AnnError(f"{', '.join(task_options)} apply to seq2seq runs only, and this is a "
+                           f"{self.model.task} run")
         data = load_split(self.config, split)
         self.model.eval()
         device = next(self.model.parameters()).device
-        return self.task.evaluate(self.model, eval_batches(data, batch_size, device))
+        task = get_task(self.model.task, **task_options) if task_options else self.task
+        batch_size = batch_size or self.config.train.eval_batch_size
+        return task.evaluate(self.model, eval_batches(data, batch_size, device))
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities for preprocessed inputs ``x`` (B, ...)."""
@@ -134,6 +143,8 @@ def load_split(rc: RunConfig, split: str):
     and tokenized as the run asks."""
     entry = registry.dataset_entry(rc.data.name)
     if entry.info.get("task") != "lm":
+        if "max_len" in entry.info and hasattr(rc.model, "max_len"):   # sentences, padded (BERT)
+            return registry.load_dataset(rc.data.name, split, max_len=rc.model.max_len)
         return registry.load_dataset(rc.data.name, split)
     block = getattr(rc.model, "block_size", None)
     if block is None:
@@ -152,6 +163,9 @@ def _load_splits(rc: RunConfig):
         train = dataclasses.replace(train, x=train.x[:n], y=train.y[:n])
     if "vocab_size" in train.info and hasattr(rc.model, "vocab_size"):
         rc.model.vocab_size = train.info["vocab_size"]       # the tokenizer decides the vocabulary
+    for key in ("src_vocab_size", "tgt_vocab_size"):         # seq2seq: a vocabulary per side
+        if key in train.info and hasattr(rc.model, key):
+            setattr(rc.model, key, train.info[key])
     return train, load_split(rc, "val"), load_split(rc, "test")
 
 
@@ -165,12 +179,136 @@ def _augmenter(rc: RunConfig, info: dict):
                                        flip=rc.data.augment_flip, fill=fill)
 
 
+# --- starting weights: train.init_from and pretraining ---------------------------------------
+
+# What a pretraining run takes from the run it starts: the model keys the two configs share
+# (the architecture) except these, and these training keys (where and how it runs).
+PRETRAIN_OWN_MODEL_KEYS = ("dropout",)
+PRETRAIN_SHARED_KEYS = ("seed", "deterministic", "device", "amp", "compile", "threads")
+
+
+def _init_file(source) -> Path:
+    """The weights file ``train.init_from`` names: a finished run directory's
+    ``model.safetensors``, or a ``.safetensors`` file."""
+    path = Path(source).expanduser()
+    file = path / "model.safetensors" if path.is_dir() else path
+    if not file.is_file():
+        why = ("holds no model.safetensors (that run has not finished)" if path.is_dir()
+               else "is neither a run directory nor a weights file")
+        raise AnnError(f"train.init_from={str(source)!r} {why}; give a finished run directory, "
+                       "'scratch', or leave it empty")
+    return file
+
+
+def _check_same_tokenizer(source_dir: Path, run_dir) -> None:
+    import json
+
+    theirs = source_dir / "tokenizer.json"
+    ours = Path(run_dir) / "tokenizer.json" if run_dir is not None else None
+    if ours is None or not theirs.exists() or not ours.exists():
+        return
+    if json.loads(theirs.read_text()) != json.loads(ours.read_text()):
+        raise AnnError(f"{source_dir} was trained with another tokenizer than this run, so its "
+                       "token embeddings stand for other tokens; start from a run on the same "
+                       "data, or set train.init_from=scratch")
+
+
+def copy_matching_weights(model: torch.nn.Module, source, run_dir=None) -> str:
+    """Copy into ``model`` every tensor of ``source`` (a run directory or weights file) whose
+    name and shape match, e.g. a pretrained encoder into a classifier; the rest keep their
+    initialisation. Returns a line saying what was copied."""
+    from safetensors.torch import load_file
+
+    file = _init_file(source)
+    _check_same_tokenizer(file.parent, run_dir)
+    try:
+        tensors = load_file(str(file))
+    except Exception as e:  # safetensors raises several types for a damaged file
+        raise CorruptFile(f"weights file {file} cannot be read ({type(e).__name__}); it is "
+                          "damaged or not a safetensors file") from None
+    own = model.state_dict()
+    fit = {k: v for k, v in tensors.items() if k in own and own[k].shape == v.shape}
+    if not fit:
+        raise AnnError(f"none of the {len(tensors)} tensors in {file} fits this "
+                       f"{type(model).__name__} (names or shapes differ); start from a run of the "
+                       "same architecture, or set train.init_from=scratch")
+    model.load_state_dict(fit, strict=False)
+    fresh = [k for k in own if k not in fit]
+    line = f"started from {file}: copied {len(fit)} of the model's {len(own)} tensors"
+    if fresh:
+        line += f"; new: {', '.join(fresh[:4])}{' ...' if len(fresh) > 4 else ''}"
+    return line
+
+
+def _pretrain_config(rc: RunConfig, name: str) -> RunConfig:
+    """Recipe ``name`` with the architecture of ``rc`` (the model keys the two configs share,
+    but dropout), its device, threads and seed, and ``train.pretrain_steps`` steps if set."""
+    pre = build_config(name)
+    shared = ({f.name for f in dataclasses.fields(pre.model)}
+              & {f.name for f in dataclasses.fields(rc.model)}) - set(PRETRAIN_OWN_MODEL_KEYS)
+    for key in sorted(shared):
+        setattr(pre.model, key, getattr(rc.model, key))
+    for key in PRETRAIN_SHARED_KEYS:
+        setattr(pre.train, key, getattr(rc.train, key))
+    if rc.train.pretrain_steps:
+        pre.train.max_steps = rc.train.pretrain_steps
+    pre.train.init_from = "scratch"
+    cfg.validate(pre)
+    return pre
+
+
+def _pretrain(rc: RunConfig, name: str, run_dir, dist, quiet: bool) -> Path | None:
+    """Train recipe ``name`` into ``RUN_DIR/pretrain``, resume it there, or reuse it when it has
+    finished; returns its weights file (``None`` on processes other than the first, which take
+    the first one's weights when data-parallel training starts)."""
+    import shutil
+
+    folder = Path(run_dir) / "pretrain" if run_dir is not None else None
+    if folder is not None and (folder / "model.safetensors").exists():
+        return folder / "model.safetensors"
+    partial = folder is not None and checkpoint.read_pointer(folder / "checkpoints") is not None
+    if partial:
+        pre = RunConfig.from_dict(runs.read_config(folder))
+    else:
+        if folder is not None:  # stopped before its first checkpoint: nothing worth keeping
+            shutil.rmtree(folder, ignore_errors=True)
+        pre = _pretrain_config(rc, name)
+    if dist.main and not quiet:
+        print(f"ann: {rc.recipe} starts from {name}, trained first in {folder} "
+              "(train.init_from=scratch skips it)", flush=True)
+    _train(pre, folder, partial, dist, quiet)
+    return folder / "model.safetensors" if folder is not None else None
+
+
+def _start_from(rc: RunConfig, model, run_dir, resuming: bool, dist, quiet: bool) -> bool:
+    """Set ``model``'s starting weights as ``train.init_from`` says, pretraining first when the
+    recipe has a pretraining recipe; returns whether to restore the run's own last checkpoint
+    instead (a resumed run that has one: then nothing is pretrained or copied again)."""
+    from .recipes import RECIPES
+
+    source, recipe = rc.train.init_from, RECIPES.get(rc.recipe)
+    if source == "scratch" or (source == "" and (recipe is None or recipe.pretrain is None)):
+        return resuming
+    if resuming and checkpoint.read_pointer(Path(run_dir) / "checkpoints") is not None:
+        return True
+    file = _pretrain(rc, recipe.pretrain, run_dir, dist, quiet) if source == "" else source
+    if file is not None:
+        line = copy_matching_weights(model, file, run_dir)
+        if dist.main and not quiet:
+            print(f"ann: {line}", flush=True)
+    seed_everything(rc.train.seed, rc.train.deterministic)  # the same whichever way it started
+    return False
+
+
 def _prepare(recipe, overrides, out, resume):
     """(config, run folder, resuming?) for a new or resumed run; no file written yet."""
     if resume is None:
         if recipe is None:
             raise AnnError("name a recipe to train (see `ann list`) or give --resume RUN_DIR")
-        return build_config(recipe, overrides), out, False
+        rc = build_config(recipe, overrides)
+        if rc.train.init_from not in ("", "scratch"):
+            _init_file(rc.train.init_from)                    # fail before writing anything
+        return rc, out, False
     path = runs.check_run_dir(resume)
     rc = RunConfig.from_dict(runs.read_config(path))
     if recipe is not None and recipe != rc.recipe:
@@ -215,7 +353,7 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
     seed_everything(tc.seed, tc.deterministic)
     model = registry.build_model(rc.model_name, rc.model).to(dev)
     task = get_task(model.task, **({"label_smoothing": tc.label_smoothing}
-                                   if model.task == "classify" else {}))
+                                   if model.task in ("classify", "seq2seq") else {}))
     run_dir = None
     if resuming:
         run_dir = Path(out)
@@ -224,6 +362,7 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
         fileio.write_json(run_dir / "config.json", rc.to_dict())
         if "tokenizer" in train_data.info:
             fileio.write_json(run_dir / "tokenizer.json", train_data.info["tokenizer"])
+    restore = _start_from(rc, model, run_dir, resuming, dist, quiet)
     if dist.main and not quiet:
         print(f"ann: {'resuming' if resuming else 'training'} {rc.recipe} in {run_dir} "
               f"({sum(p.numel() for p in model.parameters()):,} parameters, {dev}"
@@ -231,7 +370,10 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
     trainer = Trainer(rc, model, task, train_data, val_data, dev, run_dir, dist,
                       _augmenter(rc, train_data.info), quiet)
     if resuming:
-        trainer.restore()
+        if restore:
+            trainer.restore()
+        else:                   # stopped during its pretraining or before its first checkpoint
+            trainer.log.truncate_after(0)
         if dist.main:
             fileio.write_json(run_dir / "config.json", rc.to_dict())
     result = trainer.fit()
@@ -280,6 +422,8 @@ def _report(run: Run, test_data):
     plot_curves(run.history, run.task.metric, run.path / "curves.png")
     if run.model.task == "classify":
         plot_classification(run, test_data, run.path)
+    if run.model.task == "seq2seq" and (run.path / "tokenizer.json").exists():
+        fileio.write_text(run.path / "samples.txt", "\n".join(translation_samples(run, test_data)) + "\n")
     if hasattr(run.model, "generate") and (run.path / "tokenizer.json").exists():
         text = sample_text(run, prompt="", max_new_tokens=300, seed=0, slide=True)
         fileio.write_text(run.path / "samples.txt", text + "\n")
@@ -341,6 +485,95 @@ def _start_ids(tok) -> list[int]:
         except AnnError:
             continue
     return [0]
+
+
+def translate(run: Run, text: str, beam_size: int = 1, length_penalty: float = 0.0,
+              max_len: int | None = None) -> str:
+    """``text`` translated by a seq2seq run: greedy, or beam search when ``beam_size`` > 1 with
+    the GNMT length penalty ``length_penalty``; ``max_len`` caps the output tokens."""
+    if run.model.task != "seq2seq":
+        raise AnnError(f"{run.path} holds a {run.config.model_name} model, which does not translate; "
+                       "use a seq2seq run such as transformer-numbers or transformer-multi30k")
+    if not text.strip():
+        raise AnnError("the text to translate is empty; give a sentence")
+    tok, c = run.tokenizer, run.model.config
+    ids = tok.encode(text)
+    if not ids:
+        raise AnnError(f"the text {text!r} holds no tokens the model reads; give a sentence")
+    if len(ids) + 1 > c.max_src_len:
+        raise AnnError(f"the text is {len(ids)} tokens but this model reads at most "
+                       f"{c.max_src_len - 1} (max_src_len {c.max_src_len} with the end token); "
+                       "shorten it")
+    device = next(run.model.parameters()).device
+    src = torch.tensor([ids + [c.eos_id]], dtype=torch.long, device=device)
+    run.model.eval()
+    return tok.decode(run.model.translate(src, beam_size, length_penalty, max_len)[0])
+
+
+def translation_samples(run: Run, data, n: int = 10) -> list[str]:
+    """Greedy translations of the first ``n`` examples of a seq2seq split, each as three lines:
+    the source, the model's output and the reference (as tokenized, lowercased text)."""
+    tok = run.tokenizer
+    src, tgt = data.batch(slice(0, n))
+    out = run.model.eval().translate(src.to(next(run.model.parameters()).device))
+    return [f"source:    {tok.source.decode(s)}\nmodel:     {tok.decode(h)}\nreference: "
+            f"{tok.decode(t)}\n" for s, h, t in zip(src, out, tgt)]
+
+
+# --- sentence models (BERT): classify text, fill in [MASK] -----------------------------------
+
+def _sentence_rows(run: Run, texts: list[str]) -> torch.Tensor:
+    """``[CLS] pieces [SEP]`` for each text, padded with ``[PAD]``: the input of a BERT run.
+
+    Shapes:
+        texts: B strings -> (B, T) int64, T the longest row.
+    """
+    max_len = getattr(run.model.config, "max_len", None)
+    tok = run.tokenizer
+    if max_len is None or not hasattr(tok, "token_to_id"):
+        raise AnnError(f"{run.path} holds a {run.config.model_name} model, which does not read "
+                       "sentences; use a BERT run such as bert-sst2 or bert-pydoc")
+    cls, sep, pad = (tok.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]"))
+    rows = []
+    for text in texts:
+        if not text.strip():
+            raise AnnError("the text is empty; give a sentence")
+        ids = [cls, *tok.encode(text), sep]
+        if len(ids) > max_len:
+            raise AnnError(f"the text {text[:40] + '...' if len(text) > 40 else text!r} is "
+                           f"{len(ids)} tokens with [CLS] and [SEP], but the model reads at most "
+                           f"{max_len}; shorten it")
+        rows.append(ids)
+    width = max(len(r) for r in rows)
+    x = torch.tensor([r + [pad] * (width - len(r)) for r in rows], dtype=torch.long)
+    return x.to(next(run.model.parameters()).device)
+
+
+def classify_text(run: Run, texts: list[str]) -> torch.Tensor:
+    """Class probabilities (B, num_classes) of each text, for a text-classifier run (bert-sst2)."""
+    if run.model.task != "classify":
+        raise AnnError(f"{run.path} holds a {run.config.model_name} model, which does not "
+                       "classify; use a classifier run such as bert-sst2")
+    return run.predict(_sentence_rows(run, texts)).cpu()
+
+
+def fill_masks(run: Run, text: str, top: int = 5) -> list[list[tuple[str, float]]]:
+    """The ``top`` likeliest tokens and their probabilities at each ``[MASK]`` of ``text``, for
+    a masked-LM run (bert-pydoc, bert-sst2-mlm)."""
+    if run.model.task != "mlm":
+        raise AnnError(f"{run.path} holds a {run.config.model_name} model, which does not fill "
+                       "in masks; use a masked-LM run such as bert-pydoc or bert-sst2-mlm")
+    if top < 1:
+        raise AnnError(f"--top must be at least 1, got {top}")
+    x = _sentence_rows(run, [text])
+    tok = run.tokenizer
+    where = (x[0] == tok.token_to_id("[MASK]")).nonzero().flatten()  # (M,)
+    if len(where) == 0:
+        raise AnnError("the text holds no [MASK]; write [MASK] where a word is to be filled "
+                       "in, e.g. \"the [MASK] sat on the mat\"")
+    probs = run.predict(x)[0, where].cpu()  # (M, V)
+    p, i = probs.topk(min(top, probs.size(-1)), dim=-1)
+    return [[(tok.id_to_token(int(j)), float(q)) for q, j in zip(ps, js)] for ps, js in zip(p, i)]
 
 
 def result_line(run: Run) -> str:

@@ -23,16 +23,25 @@ EXAMPLES = {
   torchrun --nproc_per_node=2 -m ann train cnn-mnist   data parallel, same command""",
     "eval": """examples:
   ann eval runs/cnn-digits-20260101-120000
-  ann eval runs/m3 --split val --json""",
+  ann eval runs/m3 --split val --json
+  ann eval runs/transformer-multi30k-... --beam 5 --length-penalty 0.6   seq2seq: beam search""",
     "predict": """examples:
   ann predict runs/m3 seven.png             a 28x28 grayscale PNG for an MNIST model
-  ann predict runs/cnn-digits-... x.npy     an array on the dataset's raw scale (0-16 for digits)""",
+  ann predict runs/cnn-digits-... x.npy     an array on the dataset's raw scale (0-16 for digits)
+  ann predict runs/bert-sst2-... --text "a gorgeous film" --text "a dull mess"   text classifiers""",
+    "fill": """examples:
+  ann fill runs/bert-pydoc-... "the [MASK] statement raises an exception"
+  ann fill runs/bert-sst2-.../pretrain "a [MASK] film" --top 10 --json""",
     "generate": """examples:
   ann generate runs/gpt-shakespeare-... --prompt "ROMEO:" --max-new-tokens 300
   ann generate runs/g --prompt "The list" --temperature 0.7 --top-k 40 --seed 1
   ann generate runs/gpt-shakespeare-... --max-new-tokens 2000 --slide""",
     "info": """examples:
   ann info runs/m3                          config, results and the layer table""",
+    "translate": """examples:
+  ann translate runs/transformer-multi30k-... "Ein Mann fährt Fahrrad."
+  ann translate runs/t "Zwei Hunde spielen im Schnee." --beam 5 --length-penalty 0.6
+  ann translate runs/transformer-numbers-... 4721""",
 }
 
 
@@ -76,14 +85,27 @@ def _parser() -> Parser:
     s.add_argument("run_dir")
     s.add_argument("--split", default="test", help="train, val or test (default test)")
     s.add_argument("--json", action="store_true", help="print JSON")
+    s.add_argument("--beam", type=int, default=None, help="seq2seq: decode with beam search of "
+                   "this size (default greedy)")
+    s.add_argument("--length-penalty", type=float, default=None, help="seq2seq: GNMT length "
+                   "penalty alpha for beam search (default 0)")
     s.set_defaults(func=cmd_eval)
 
-    s = cmd("predict", "classify image files with a trained run")
+    s = cmd("predict", "classify image files, or sentences (--text), with a trained run")
     s.add_argument("run_dir")
-    s.add_argument("files", nargs="+", metavar="FILE", help="PNG, JPEG or .npy")
+    s.add_argument("files", nargs="*", metavar="FILE", help="PNG, JPEG or .npy")
+    s.add_argument("--text", action="append", default=[], metavar="TEXT",
+                   help="a sentence for a text classifier (repeat for more)")
     s.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_predict)
+
+    s = cmd("fill", "fill in the [MASK] tokens of a sentence with a masked language model")
+    s.add_argument("run_dir")
+    s.add_argument("text", help='a sentence with one or more [MASK], e.g. "the [MASK] sat"')
+    s.add_argument("--top", type=int, default=5, help="candidates per [MASK] (default 5)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_fill)
 
     s = cmd("generate", "write text with a trained language model, token by token")
     s.add_argument("run_dir")
@@ -98,6 +120,16 @@ def _parser() -> Parser:
     s.add_argument("--top-p", type=float, default=None, help="nucleus sampling, in (0, 1]")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.set_defaults(func=cmd_generate)
+
+    s = cmd("translate", "translate a sentence with a trained seq2seq run")
+    s.add_argument("run_dir")
+    s.add_argument("text", help="the sentence in the source language")
+    s.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy)")
+    s.add_argument("--length-penalty", type=float, default=0.0,
+                   help="GNMT length penalty alpha for beam search (default 0; 0.6 is common)")
+    s.add_argument("--max-len", type=int, default=None,
+                   help="most output tokens (default: the model's max_tgt_len - 1)")
+    s.set_defaults(func=cmd_translate)
 
     s = cmd("info", "describe a run: config, results, layer table")
     s.add_argument("run_dir")
@@ -163,7 +195,9 @@ def cmd_eval(args):
     from . import api
 
     run = api.load(args.run_dir)
-    metrics = run.evaluate(args.split)
+    options = {k: v for k, v in (("beam_size", args.beam), ("length_penalty", args.length_penalty))
+               if v is not None}
+    metrics = run.evaluate(args.split, **options)
     if args.json:
         print(json.dumps({"split": args.split, **metrics}))
     else:
@@ -174,23 +208,44 @@ def cmd_predict(args):
     from . import api
     from .data import read_image_file
 
+    if bool(args.files) == bool(args.text):
+        raise AnnError('give image files or --text "a sentence" (one kind, not both)')
     run = api.load(args.run_dir)
     info = run.info
+    if args.text:      # all inputs are checked before any output
+        key, names, probs = "text", args.text, list(api.classify_text(run, args.text))
+    else:
+        if "in_channels" not in info:
+            raise AnnError(f"{args.run_dir} holds a {run.config.model_name} model, which does not "
+                           'read images; give sentences with --text "..."')
+        key, names = "file", args.files
+        probs = [run.predict(read_image_file(f, info))[0] for f in args.files]
     classes = [str(c) for c in info.get("classes", range(run.config.model.num_classes))]
     top = max(1, min(args.top, len(classes)))
-    inputs = [read_image_file(f, info) for f in args.files]   # all checked before any output
     results = []
-    for f, x in zip(args.files, inputs):
-        probs = run.predict(x)[0]
-        p, i = probs.topk(top)
-        results.append({"file": f, "class": classes[i[0]],
+    for name, prob in zip(names, probs):
+        p, i = prob.topk(top)
+        results.append({key: name, "class": classes[i[0]],
                         "top": [[classes[j], round(float(q), 4)] for q, j in zip(p, i)]})
     for r in results:
         if args.json:
             print(json.dumps(r))
         else:
             rest = ", ".join(f"{c} {q:.3f}" for c, q in r["top"])
-            print(f"{r['file']}: {r['class']}  ({rest})")
+            print(f"{r[key] if key == 'file' else json.dumps(r[key])}: {r['class']}  ({rest})")
+
+
+def cmd_fill(args):
+    from . import api
+
+    run = api.load(args.run_dir)
+    masks = api.fill_masks(run, args.text, args.top)
+    if args.json:
+        print(json.dumps({"text": args.text, "masks": [[[t, round(p, 4)] for t, p in m]
+                                                        for m in masks]}))
+        return
+    for n, candidates in enumerate(masks, start=1):
+        print(f"[MASK] {n}: " + ", ".join(f"{t} {p:.3f}" for t, p in candidates))
 
 
 def cmd_generate(args):
@@ -212,6 +267,13 @@ def cmd_generate(args):
     print()
 
 
+def cmd_translate(args):
+    from . import api
+
+    run = api.load(args.run_dir)
+    print(api.translate(run, args.text, args.beam, args.length_penalty, args.max_len))
+
+
 def cmd_info(args):
     from . import api
     from .report.summary import summary
@@ -226,7 +288,9 @@ def cmd_info(args):
               f"{s['steps']} steps, {s['wall_time_s']}s on {s['device']}")
     else:
         print("result    not finished (no summary.json); resume it with --resume")
-    x, _ = run.model.example_batch(1, None)
+    batch = run.model.example_batch(1, None)
+    task = run.task   # a task whose model takes more than batch[0] (seq2seq) says what it takes
+    x = task.inputs(run.model, batch) if hasattr(task, "inputs") else batch[0]
     print()
     print(summary(run.model, x))
 

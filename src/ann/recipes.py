@@ -26,6 +26,7 @@ class Recipe:
     data: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
     reference: str = ""            # the published figure the target is measured against
+    pretrain: str | None = None    # a recipe trained first, whose weights start this one
 
 
 RECIPES: dict[str, Recipe] = {}
@@ -105,6 +106,49 @@ add(Recipe(
     "set; downloads where a network exists)",
     preset="cpu", model_overrides=dict(block_size=128, dropout=0.1),
     train={**NANOGPT_CPU, "batch_size": 32, "max_steps": 4000}))
+
+# Encoder-decoder Transformer (Vaswani et al. 2017). The Multi30k row follows the widely used
+# tutorial (REFERENCES.md): 3+3 layers, width 256, 8 heads, FF 512, dropout 0.1, post-LN, Adam at
+# a constant 5e-4, batch 128, gradients clipped to norm 1, 10 epochs, greedy decoding.
+add(Recipe(
+    "transformer-numbers", "transformer", "transformer", "numbers", "exact_match", 0.99,
+    "encoder-decoder Transformer writing numbers in English words, 4721 -> four thousand seven "
+    "hundred twenty one (embedded; under a minute)",
+    preset="small",
+    train=dict(max_steps=800, batch_size=64, lr=2e-3, warmup_steps=100, grad_clip=1.0,
+               eval_every=200, log_every=50)))
+add(Recipe(
+    "transformer-multi30k", "transformer", "transformer", "multi30k", "bleu", 36.5,
+    "the tutorial's Transformer (3+3 layers, 256 wide) translating Multi30k German -> English; "
+    "BLEU on lowercased word tokens",
+    preset="tutorial",
+    train=dict(epochs=10, batch_size=128, lr=5e-4, schedule="constant", grad_clip=1.0,
+               log_every=50, eval_batch_size=250),
+    reference="tutorial Transformer 3+3x256, 10 epochs: BLEU 36.52"))
+
+# BERT (Devlin et al. 2019) at BERT-Tiny's shape (Turc et al. 2019: 2 layers, 2 heads, 128 wide):
+# masked-LM pretraining, then fine-tuning on the labels with the same encoder. AdamW with warmup
+# and linear decay, weight decay 0.01 and dropout 0.1 as in the paper (appendix A.2, A.3).
+BERT_MLM = dict(batch_size=128, lr=2e-3, warmup_steps=100, schedule="linear", weight_decay=0.01,
+                beta2=0.98, grad_clip=1.0, log_every=20)
+add(Recipe(
+    "bert-pydoc", "transformer", "bert", "pydoc-mlm", "accuracy", 0.35,
+    "BERT masked-LM on Python's documentation, WordPiece (embedded; a few minutes); "
+    "try `ann fill RUN \"the [MASK] statement\"`",
+    preset="L2-H128", train={**BERT_MLM, "batch_size": 32, "max_steps": 600, "eval_every": 200}))
+add(Recipe(  # no dropout: so short a schedule underfits rather than overfits
+    "bert-sst2-mlm", "transformer", "bert", "sst2-mlm", "accuracy", 0.15,
+    "BERT masked-LM pretraining on SST-2's training sentences (no labels), the start of bert-sst2",
+    preset="L2-H128", model_overrides=dict(dropout=0.0),
+    train={**BERT_MLM, "batch_size": 64, "max_steps": 2000, "eval_every": 400}))
+add(Recipe(
+    "bert-sst2", "transformer", "bert-classifier", "sst2", "accuracy", 0.82,
+    "BERT-Tiny pretrained by masked LM on SST-2's sentences (bert-sst2-mlm, run first), then "
+    "fine-tuned on the labels; test = GLUE dev",
+    preset="L2-H128", pretrain="bert-sst2-mlm",
+    train=dict(epochs=1, batch_size=32, lr=5e-4, warmup_steps=200, schedule="linear",
+               weight_decay=0.01, grad_clip=1.0, eval_every=500, log_every=50),
+    reference="BERT-Tiny (Google pretraining) 83.2 GLUE test"))
 
 
 def get_recipe(name: str) -> Recipe:

@@ -3,10 +3,11 @@
 Importing this package registers the built-in datasets (``ann.registry`` imports it on the first
 lookup). ``sources`` finds, downloads and verifies files; ``idx`` reads MNIST-style files;
 ``vision`` holds the image datasets and the image helpers for training and prediction;
-``text`` the language-model datasets and ``tokenizers`` their tokenizers.
+``text`` the language-model datasets and ``tokenizers`` their tokenizers; ``translation`` the
+sentence-pair datasets; ``sentences`` the single-sentence ones for BERT (SST-2, masked-LM corpora).
 """
 
-from . import text, vision
+from . import sentences, text, translation, vision
 from .base import ArrayDataset
 from .idx import read_idx
 from .sources import RemoteFile, fetch
@@ -16,4 +17,4 @@ from .vision import augment_images, preprocess_images, read_image_file
 
 __all__ = ["ArrayDataset", "BPETokenizer", "CharTokenizer", "RemoteFile", "TokenWindows",
            "WordTokenizer", "augment_images", "fetch", "load_tokenizer", "preprocess_images",
-           "read_idx", "read_image_file", "text", "vision"]
+           "read_idx", "read_image_file", "sentences", "text", "translation", "vision"]

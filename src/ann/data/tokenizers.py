@@ -20,12 +20,19 @@ what a dataset's ``info["tokenizer"]`` holds so that a run can save it beside it
 * :class:`BPETokenizer`: byte-level byte-pair encoding trained with the Hugging Face
   ``tokenizers`` library (``pip install tokenizers``). Every string, any unicode, round-trips
   exactly, because the 256 byte symbols are always in the vocabulary.
+* :class:`WordPieceTokenizer`: BERT's WordPiece (Wu et al. 2016, https://arxiv.org/abs/1609.08144)
+  trained with the same library, with special tokens first (``[PAD] [UNK] [CLS] [SEP] [MASK]``
+  by default, ids 0-4) and lowercasing; special tokens written in the text keep their ids.
+* :class:`RegexTokenizer`: lowercased words and punctuation marks (or characters) found by a
+  regular expression, with ``<pad>``, ``<bos>``, ``<eos>``, ``<unk>``: one sentence of a
+  translation pair at a time. :class:`TokenizerPair` keeps a source and a target tokenizer as one.
 """
 
 from __future__ import annotations
 
 import collections
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -280,9 +287,209 @@ class BPETokenizer(Tokenizer):
         return cls(obj["tokenizer"])
 
 
+# ------------------------------------------------------------------------- words by a pattern
+
+class RegexTokenizer(Tokenizer):
+    """Tokens found by a regular expression (lowercased first by default), for sentence pairs.
+
+    Ids 0-3 are ``<pad>``, ``<bos>``, ``<eos>``, ``<unk>`` (:attr:`pad_id` ... :attr:`unk_id`), then
+    the training tokens by descending count (ties alphabetically). ``WORDS`` (the default) takes
+    runs of letters and digits as words and every other visible character as a token of its own,
+    "Ein Mann, 2 Hunde." -> ein / mann / , / 2 / hunde / . ; ``CHARS`` takes each visible
+    character. Unknown tokens become ``<unk>``. ``decode`` joins tokens with single spaces (with
+    none under ``CHARS``), leaves out ``<pad>`` and ``<bos>`` and stops at the first ``<eos>``.
+    """
+
+    kind = "regex"
+    SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
+    pad_id, bos_id, eos_id, unk_id = 0, 1, 2, 3
+    WORDS = r"\w+|[^\w\s]"
+    CHARS = r"\S"
+
+    def __init__(self, words, pattern: str = WORDS, lower: bool = True):
+        words = list(words)
+        if tuple(words[:4]) != self.SPECIALS or len(set(words)) != len(words):
+            raise ValueError(f"words must be distinct and start with {', '.join(self.SPECIALS)}")
+        self.words, self.pattern, self.lower = words, pattern, lower
+        self._re = re.compile(pattern)
+        self._index = {w: i for i, w in enumerate(words)}
+
+    def tokens(self, text: str) -> list[str]:
+        """The tokens of ``text`` as strings (lowercased when ``lower``)."""
+        return self._re.findall(text.lower() if self.lower else text)
+
+    @classmethod
+    def train(cls, texts, min_freq: int = 1, pattern: str = WORDS, lower: bool = True
+              ) -> RegexTokenizer:
+        """Vocabulary: the specials, then every token seen at least ``min_freq`` times in the
+        strings ``texts``."""
+        if min_freq < 1:
+            raise AnnError(f"min_freq must be at least 1, got {min_freq}")
+        probe, counts = cls(cls.SPECIALS, pattern, lower), collections.Counter()
+        for text in texts:
+            counts.update(probe.tokens(text))
+        kept = sorted((w for w, n in counts.items() if n >= min_freq and w not in cls.SPECIALS),
+                      key=lambda w: (-counts[w], w))
+        return cls([*cls.SPECIALS, *kept], pattern, lower)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.words)
+
+    def encode(self, text: str) -> list[int]:
+        index, unk = self._index, self.unk_id
+        return [index.get(w, unk) for w in self.tokens(text)]
+
+    def decode(self, ids) -> str:
+        out = []
+        for i in self._ids(ids):
+            if i == self.eos_id:
+                break
+            if i not in (self.pad_id, self.bos_id):
+                out.append(self.words[i])
+        return ("" if self.pattern == self.CHARS else " ").join(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "format": FORMAT, "pattern": self.pattern, "lower": self.lower,
+                "words": self.words}
+
+    @classmethod
+    def _from_dict(cls, obj):
+        return cls(obj["words"], obj["pattern"], obj["lower"])
+
+
+class TokenizerPair(Tokenizer):
+    """A source and a target tokenizer kept as one (translation runs save it as one
+    ``tokenizer.json``): ``encode`` reads source text, ``decode`` writes target text, and
+    ``vocab_size`` is the target's. The two are ``.source`` and ``.target``."""
+
+    kind = "pair"
+
+    def __init__(self, source: Tokenizer, target: Tokenizer):
+        self.source, self.target = source, target
+
+    @property
+    def vocab_size(self) -> int:
+        return self.target.vocab_size
+
+    def encode(self, text: str) -> list[int]:
+        return self.source.encode(text)
+
+    def decode(self, ids) -> str:
+        return self.target.decode(ids)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "format": FORMAT, "source": self.source.to_dict(),
+                "target": self.target.to_dict()}
+
+    @classmethod
+    def _from_dict(cls, obj):
+        return cls(tokenizer_from_dict(obj["source"], "source tokenizer"),
+                   tokenizer_from_dict(obj["target"], "target tokenizer"))
+
+
+# ------------------------------------------------------------------------------ WordPiece (BERT)
+
+BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+class WordPieceTokenizer(Tokenizer):
+    """BERT's WordPiece held as a Hugging Face ``tokenizers.Tokenizer`` (Devlin et al. 2019).
+
+    Text is cleaned, optionally lowercased (with accents stripped), split into words and
+    punctuation marks, and each word into the longest vocabulary pieces from its start
+    (continuations carry ``##``); a word that cannot be built from pieces becomes ``[UNK]``.
+    The special tokens take the first ids, in the order given to :meth:`train`, and are
+    recognised where they appear in the text (``"the [MASK] sat"``). ``decode`` joins the pieces
+    back; the round trip is exact up to case, accents and the spaces around punctuation.
+    """
+
+    kind = "wordpiece"
+
+    def __init__(self, hf_json: str):
+        self._json = hf_json
+        self._tok = _hf().Tokenizer.from_str(hf_json)
+        self.specials = [t.content for _, t in sorted(self._tok.get_added_tokens_decoder().items())
+                         if t.special]
+
+    @classmethod
+    def train(cls, texts, vocab_size: int = 8192, specials=BERT_SPECIALS, lowercase: bool = True,
+              min_frequency: int = 2) -> WordPieceTokenizer:
+        """Learn about ``vocab_size`` pieces (specials included; fewer when the strings ``texts``
+        run out of pairs seen ``min_frequency`` times) from ``texts``.
+
+        As Hugging Face's ``WordPieceTrainer`` does, the pieces are learned by byte-pair merges
+        within words (Sennrich et al. 2016, https://arxiv.org/abs/1508.07909) and then applied by
+        WordPiece's greedy longest match. The merges are learned with SentencePiece's word-start
+        mark (``▁``) rather than the ``##`` continuation mark, then rewritten to ``##`` form:
+        the library numbers ``##`` symbols in hash order, so its own trainer gives a different
+        vocabulary in every process, and a run must rebuild the same one when it resumes.
+        Every character seen also becomes a word-start piece, so rare words need no ``[UNK]``.
+        """
+        specials = list(dict.fromkeys(specials))
+        if "[UNK]" not in specials:
+            raise AnnError("WordPiece needs '[UNK]' among its special tokens, for words it "
+                           "cannot build from pieces")
+        if vocab_size <= len(specials):
+            raise AnnError(f"vocab_size={vocab_size} leaves no room beside the {len(specials)} "
+                           "special tokens")
+        hf = _hf()
+        bpe = hf.Tokenizer(hf.models.BPE(unk_token="[UNK]"))
+        bpe.normalizer = hf.normalizers.BertNormalizer(lowercase=lowercase)
+        bpe.pre_tokenizer = hf.pre_tokenizers.Sequence([hf.pre_tokenizers.BertPreTokenizer(),
+                                                        hf.pre_tokenizers.Metaspace()])
+        trainer = hf.trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
+                                         special_tokens=specials, show_progress=False)
+        bpe.train_from_iterator(list(texts), trainer=trainer)
+        learned = sorted(bpe.get_vocab().items(), key=lambda kv: kv[1])  # in id order
+        pieces = list(specials)
+        for piece, _ in learned[len(specials):]:
+            if piece.startswith("\u2581"):      # a word start: "▁gor" -> "gor"
+                pieces.append(piece[1:])
+            else:                           # inside a word: "geous" -> "##geous"
+                pieces += [piece] * (len(piece) == 1) + ["##" + piece]
+        vocab = {p: i for i, p in enumerate(dict.fromkeys(q for q in pieces if q))}
+        tok = hf.Tokenizer(hf.models.WordPiece(vocab, unk_token="[UNK]"))
+        tok.normalizer = hf.normalizers.BertNormalizer(lowercase=lowercase)
+        tok.pre_tokenizer = hf.pre_tokenizers.BertPreTokenizer()
+        tok.decoder = hf.decoders.WordPiece()
+        tok.add_special_tokens(specials)
+        return cls(tok.to_str())
+
+    @property
+    def vocab_size(self) -> int:
+        return self._tok.get_vocab_size()
+
+    def token_to_id(self, token: str) -> int:
+        """The id of one token (a piece or a special token such as ``"[MASK]"``)."""
+        i = self._tok.token_to_id(token)
+        if i is None:
+            raise AnnError(f"token {token!r} is not in this WordPiece vocabulary")
+        return i
+
+    def id_to_token(self, i: int) -> str:
+        """The piece or special token of id ``i`` (``"##s"`` for a continuation)."""
+        return self._tok.id_to_token(self._ids([i])[0])
+
+    def encode(self, text: str) -> list[int]:
+        return self._tok.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids) -> str:
+        return self._tok.decode(self._ids(ids), skip_special_tokens=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "format": FORMAT, "tokenizer": self._json}
+
+    @classmethod
+    def _from_dict(cls, obj):
+        return cls(obj["tokenizer"])
+
+
 # ------------------------------------------------------------------------------------ loading
 
 KINDS: dict[str, type[Tokenizer]] = {c.kind: c for c in (CharTokenizer, WordTokenizer, BPETokenizer)}
+KINDS.update({c.kind: c for c in (RegexTokenizer, TokenizerPair)})
+KINDS[WordPieceTokenizer.kind] = WordPieceTokenizer
 
 
 def tokenizer_from_dict(obj: dict[str, Any], origin: str = "tokenizer") -> Tokenizer:

@@ -20,15 +20,18 @@ class TrainConfig:
     optimizer: str = field("adamw", "optimizer", choices=("adamw", "sgd"))
     lr: float = field(1e-3, "peak learning rate", positive=True)
     min_lr: float = field(0.0, "learning rate at the end of the cosine/linear decay", nonneg=True)
-    schedule: str = field("cosine", "learning-rate schedule after warmup",
-                          choices=("cosine", "linear", "constant"))
+    schedule: str = field("cosine", "learning-rate schedule after warmup (noam: Vaswani et al. "
+                          "2017, lr x d_model^-0.5 x min(step^-0.5, step x warmup^-1.5))",
+                          choices=("cosine", "linear", "constant", "noam"))
     warmup_steps: int = field(0, "linear warmup steps from 0 to lr", nonneg=True)
+    noam_d_model: int = field(0, "d_model in the noam schedule (0: the model's d_model)", nonneg=True)
     weight_decay: float = field(0.0, "decoupled weight decay (not on biases and norms)", nonneg=True)
     momentum: float = field(0.9, "SGD momentum", range=(0.0, 1.0))
     beta1: float = field(0.9, "AdamW beta1", range=(0.0, 0.9999))
     beta2: float = field(0.999, "AdamW beta2", range=(0.0, 0.99999))
     grad_clip: float = field(0.0, "clip the global gradient norm to this (0: off)", nonneg=True)
-    label_smoothing: float = field(0.0, "label smoothing for classification", range=(0.0, 0.99))
+    label_smoothing: float = field(0.0, "label smoothing for classification and seq2seq",
+                                   range=(0.0, 0.99))
     eval_every: int = field(0, "evaluate every N steps (0: once per epoch)", nonneg=True)
     log_every: int = field(20, "write a train-loss line every N steps", positive=True)
     checkpoint_every: int = field(0, "save a checkpoint every N steps (0: at each evaluation)",
@@ -42,12 +45,19 @@ class TrainConfig:
                      choices=("auto", "bf16", "off"))
     compile: bool = field(False, "torch.compile the model")
     threads: int = field(0, "torch CPU threads (0: torch's default)", nonneg=True)
+    init_from: str = field("", "starting weights: '' = pretrain with the recipe's pretraining "
+                               "recipe (if any) into RUN_DIR/pretrain; 'scratch'; or a run "
+                               "directory, whose tensors that match by name and shape are copied")
+    pretrain_steps: int = field(0, "optimizer steps of that pretraining run (0: its recipe's)",
+                                nonneg=True)
 
     def __post_check__(self):
         if self.epochs == 0 and self.max_steps == 0:
             raise AnnError("set train.epochs or train.max_steps to a positive number")
         if self.min_lr > self.lr:
             raise AnnError(f"train.min_lr ({self.min_lr}) must not exceed train.lr ({self.lr})")
+        if self.schedule == "noam" and self.warmup_steps == 0:
+            raise AnnError("train.schedule=noam needs train.warmup_steps > 0 (the paper uses 4000)")
 
 
 @dataclass

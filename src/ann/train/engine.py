@@ -94,7 +94,8 @@ class Trainer:
         self.eval_every = self.tc.eval_every or spe
         self.ckpt_every = self.tc.checkpoint_every or self.eval_every
         self.opt = build_optimizer(model, self.tc)
-        self.sched = build_schedule(self.opt, self.total, self.tc)
+        width = getattr(getattr(model, "config", None), "d_model", None)  # for the noam schedule
+        self.sched = build_schedule(self.opt, self.total, self.tc, width)
         self.step, self.best_step, self.best_val, self.bad_evals = 0, 0, {}, 0
         self.train_model = distributed.wrap(torch.compile(model) if self.tc.compile else model,
                                             self.dist, device)

@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from ..errors import AnnError
+
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     """Weight decay on matrices and kernels only: biases, norm scales and 1-d parameters are left
@@ -27,8 +29,11 @@ def build_optimizer(model: torch.nn.Module, tc) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=tc.lr, betas=(tc.beta1, tc.beta2))
 
 
-def lr_factor(step: int, total: int, tc) -> float:
-    """Multiplier of ``tc.lr`` at ``step``: linear warmup, then cosine/linear decay to min_lr."""
+def lr_factor(step: int, total: int, tc, d_model: int | None = None) -> float:
+    """Multiplier of ``tc.lr`` at ``step``: linear warmup, then cosine/linear decay to min_lr;
+    or the noam schedule (``d_model``: the model's width, unless ``tc.noam_d_model`` is set)."""
+    if tc.schedule == "noam":
+        return noam_factor(step, tc.warmup_steps, tc.noam_d_model or d_model)
     if tc.warmup_steps and step < tc.warmup_steps:
         return (step + 1) / tc.warmup_steps
     if tc.schedule == "constant":
@@ -39,5 +44,19 @@ def lr_factor(step: int, total: int, tc) -> float:
     return floor + (1 - floor) * shape
 
 
-def build_schedule(optimizer, total_steps: int, tc):
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total_steps, tc))
+def noam_factor(step: int, warmup_steps: int, d_model: int | None) -> float:
+    """Vaswani et al. 2017, eq. 3: d_model^-0.5 * min(n^-0.5, n * warmup^-1.5), n = step + 1.
+
+    Rises linearly for ``warmup_steps`` steps, peaks at (d_model * warmup_steps)^-0.5, then
+    decays as 1/sqrt(n). ``train.lr`` multiplies it (1.0 for the paper's values).
+    """
+    if not d_model:
+        raise AnnError("train.schedule=noam needs the model width: this model has no d_model, "
+                       "so set train.noam_d_model")
+    n = step + 1
+    return d_model ** -0.5 * min(n ** -0.5, n * warmup_steps ** -1.5)
+
+
+def build_schedule(optimizer, total_steps: int, tc, d_model: int | None = None):
+    return torch.optim.lr_scheduler.LambdaLR(optimizer,
+                                             lambda s: lr_factor(s, total_steps, tc, d_model))

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 
 from ...errors import AnnError
+from .bert import BertClassifier, BertClassifierConfig, BertConfig, BertEncoder, BertMLM, BertMLMConfig
 from .gpt import GPT, GPTConfig
 
 _ACTIVATIONS = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu"}
@@ -69,8 +70,92 @@ def from_hf_gpt2(hf_model) -> GPT:
     return model
 
 
+def _bert_config(hf, cls: type, **extra) -> BertConfig:
+    """A BERT config of class ``cls`` equivalent to a ``transformers.BertConfig``."""
+    if hf.hidden_act != "gelu":
+        raise AnnError(f"BERT activation {hf.hidden_act!r} is not supported; ann's BERT uses the "
+                       "exact GELU ('gelu')")
+    if (getattr(hf, "position_embedding_type", None) or "absolute") != "absolute":
+        raise AnnError("only BERT's absolute position embeddings are supported, not "
+                       f"{hf.position_embedding_type!r}")
+    if getattr(hf, "is_decoder", False):
+        raise AnnError("a BERT configured as a decoder (is_decoder=True) is not supported")
+    return cls(vocab_size=hf.vocab_size, max_len=hf.max_position_embeddings,
+               n_layer=hf.num_hidden_layers, n_head=hf.num_attention_heads, n_embd=hf.hidden_size,
+               d_ff=hf.intermediate_size, n_segments=hf.type_vocab_size,
+               dropout=hf.hidden_dropout_prob, ln_eps=hf.layer_norm_eps,
+               pad_id=hf.pad_token_id or 0, **extra)
+
+
+def _bert_encoder_weights(src: dict, n_layer: int, prefix: str = "") -> dict:
+    """ann ``BertEncoder`` weights, named ``encoder.*``, from a ``BertModel`` state dict."""
+    emb = prefix + "embeddings."
+    out = {"encoder.tok.weight": src[emb + "word_embeddings.weight"],
+           "encoder.pos.weight": src[emb + "position_embeddings.weight"],
+           "encoder.seg.weight": src[emb + "token_type_embeddings.weight"],
+           "encoder.ln.weight": src[emb + "LayerNorm.weight"],
+           "encoder.ln.bias": src[emb + "LayerNorm.bias"]}
+    pairs = (("attn.q_proj", "attention.self.query"), ("attn.k_proj", "attention.self.key"),
+             ("attn.v_proj", "attention.self.value"), ("attn.out_proj", "attention.output.dense"),
+             ("ln1", "attention.output.LayerNorm"), ("mlp.fc", "intermediate.dense"),
+             ("mlp.proj", "output.dense"), ("ln2", "output.LayerNorm"))
+    for i in range(n_layer):
+        for ours, theirs in pairs:
+            for kind in ("weight", "bias"):  # BERT's Linear layers are (out, in), as ours
+                out[f"encoder.blocks.{i}.{ours}.{kind}"] = src[f"{prefix}encoder.layer.{i}.{theirs}.{kind}"]
+    return out
+
+
+def _load(model: torch.nn.Module, weights: dict) -> torch.nn.Module:
+    with torch.no_grad():
+        model.load_state_dict({k: v.detach().contiguous() for k, v in weights.items()}, strict=True)
+    return model
+
+
+def from_hf_bert(hf_model) -> torch.nn.Module:
+    """The ann BERT with the config and weights of a ``transformers`` BERT model.
+
+    ``BertForMaskedLM`` -> :class:`BertMLM`; ``BertForSequenceClassification`` ->
+    :class:`BertClassifier`; a bare ``BertModel`` -> :class:`BertEncoder` (its hidden states;
+    the pooler is dropped). The masked-LM task's ``mask_id`` and ``n_special`` are not in a
+    Hugging Face config: they keep ann's defaults (its tokenizers put five specials first); for
+    Google's vocabularies set ``model.config.mask_id = 103`` and ``n_special = 104`` to train on.
+    """
+    hf = hf_model.config
+    kind = type(hf_model).__name__
+    if kind == "BertModel":
+        conf = _bert_config(hf, BertConfig)
+        src = hf_model.state_dict()
+        weights = {k.removeprefix("encoder."): v
+                   for k, v in _bert_encoder_weights(src, conf.n_layer).items()}
+        return _load(BertEncoder(conf), weights)
+    src = hf_model.state_dict()
+    if kind == "BertForMaskedLM":
+        if not getattr(hf, "tie_word_embeddings", True):
+            raise AnnError("this BertForMaskedLM has an output layer separate from its token "
+                           "embedding (tie_word_embeddings=False); ann's BERT ties them")
+        conf = _bert_config(hf, BertMLMConfig)
+        out = _bert_encoder_weights(src, conf.n_layer, "bert.")
+        p = "cls.predictions."
+        out.update({"mlm.0.weight": src[p + "transform.dense.weight"],
+                    "mlm.0.bias": src[p + "transform.dense.bias"],
+                    "mlm.2.weight": src[p + "transform.LayerNorm.weight"],
+                    "mlm.2.bias": src[p + "transform.LayerNorm.bias"],
+                    "decoder.weight": out["encoder.tok.weight"], "decoder.bias": src[p + "bias"]})
+        return _load(BertMLM(conf), out)
+    conf = _bert_config(hf, BertClassifierConfig, num_classes=hf.num_labels)
+    out = _bert_encoder_weights(src, conf.n_layer, "bert.")
+    out.update({"pooler.0.weight": src["bert.pooler.dense.weight"],
+                "pooler.0.bias": src["bert.pooler.dense.bias"],
+                "classifier.weight": src["classifier.weight"],
+                "classifier.bias": src["classifier.bias"]})
+    return _load(BertClassifier(conf), out)
+
+
 # Hugging Face class name -> converter. Other modules of this family add their converters here.
-CONVERTERS: dict[str, Callable] = {"GPT2LMHeadModel": from_hf_gpt2, "GPT2Model": from_hf_gpt2}
+CONVERTERS: dict[str, Callable] = {"GPT2LMHeadModel": from_hf_gpt2, "GPT2Model": from_hf_gpt2,
+                                  "BertForMaskedLM": from_hf_bert, "BertModel": from_hf_bert,
+                                  "BertForSequenceClassification": from_hf_bert}
 
 
 def from_hf(hf_model) -> torch.nn.Module:

@@ -1,0 +1,425 @@
+"""The Transformer encoder-decoder for sequence-to-sequence tasks such as translation.
+
+Vaswani et al. 2017, "Attention is all you need", https://arxiv.org/abs/1706.03762.
+
+The encoder reads the source with self-attention; the decoder writes the target one token at a
+time with causal self-attention and cross-attention to the encoder output (section 3.1). Token
+embeddings are multiplied by sqrt(d_model) and added to sinusoidal position encodings (sections
+3.4 and 3.5). Each sub-layer is wrapped as in the paper, ``LayerNorm(x + Dropout(sublayer(x)))``
+("post-LN"); ``norm_first`` switches to ``x + Dropout(sublayer(LayerNorm(x)))`` with a final
+LayerNorm after each stack ("pre-LN", Xiong et al. 2020, https://arxiv.org/abs/2002.04745), which
+trains without a learning-rate warmup. The source and target embeddings can be one table when the
+two sides share a vocabulary, and the output projection can reuse the target embedding (section
+3.4; Press & Wolf 2017, https://arxiv.org/abs/1608.05859).
+
+Decoding is greedy or by beam search with the length penalty of GNMT (Wu et al. 2016, eq. 14,
+https://arxiv.org/abs/1609.08144); both keep the decoder's keys and values in a
+:class:`~ann.layers.KVCache` per attention layer, so each step feeds one new token.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...config import field
+from ...errors import AnnError
+from ...layers import (
+    Dropout,
+    Embedding,
+    KVCache,
+    LayerNorm,
+    Linear,
+    MultiHeadAttention,
+    ReLU,
+    SinusoidalPositionalEncoding,
+)
+from ...registry import register_model
+
+LayerCache = tuple[KVCache, KVCache]  # (self-attention, cross-attention) of one decoder layer
+
+
+@dataclass
+class TransformerConfig:
+    src_vocab_size: int = field(32, "source token ids (filled from the dataset)", positive=True)
+    tgt_vocab_size: int = field(32, "target token ids (filled from the dataset)", positive=True)
+    pad_id: int = field(0, "padding id on both sides (filled from the dataset)", nonneg=True)
+    bos_id: int = field(1, "id that starts every target sequence (filled from the dataset)",
+                        nonneg=True)
+    eos_id: int = field(2, "id that ends every sequence (filled from the dataset)", nonneg=True)
+    unk_id: int = field(-1, "id of unknown words, never a BLEU match (filled from the dataset; "
+                        "-1: none)", range=(-1, 2**31 - 1))
+    max_src_len: int = field(64, "longest source in tokens, end token included", positive=True)
+    max_tgt_len: int = field(64, "longest target in tokens, start and end tokens included",
+                             positive=True)
+    n_encoder_layers: int = field(3, "encoder layers", positive=True)
+    n_decoder_layers: int = field(3, "decoder layers", positive=True)
+    d_model: int = field(256, "width of the model (embeddings and every sub-layer output)",
+                         positive=True)
+    n_heads: int = field(8, "attention heads; must divide d_model", positive=True)
+    d_ff: int = field(512, "hidden width of the position-wise feed-forward layers", positive=True)
+    dropout: float = field(0.1, "dropout on embeddings, sub-layer outputs and attention weights",
+                           range=(0.0, 0.95))
+    norm_first: bool = field(False, "pre-LN (LayerNorm before each sub-layer, final norms) "
+                             "instead of the paper's post-LN")
+    share_embeddings: bool = field(False, "one embedding table for source and target (needs one "
+                                   "shared vocabulary)")
+    tie_output: bool = field(False, "the output projection reuses the target embedding weight")
+    ln_eps: float = field(1e-5, "epsilon added to the variance in every LayerNorm", positive=True)
+
+    def __post_check__(self):
+        if self.share_embeddings and self.src_vocab_size != self.tgt_vocab_size:
+            raise AnnError(f"model.share_embeddings needs one vocabulary, but src_vocab_size="
+                           f"{self.src_vocab_size} and tgt_vocab_size={self.tgt_vocab_size}; "
+                           "set model.share_embeddings=false")
+        ids = {"pad_id": self.pad_id, "bos_id": self.bos_id, "eos_id": self.eos_id}
+        if len(set(ids.values())) < 3 or max(ids.values()) >= min(self.src_vocab_size,
+                                                                  self.tgt_vocab_size):
+            raise AnnError(f"model ids {ids} must be distinct and below both vocabulary sizes")
+        if self.max_tgt_len < 2:
+            raise AnnError("model.max_tgt_len must be at least 2 (the start and end tokens)")
+
+
+class FeedForward(nn.Module):
+    """Position-wise feed-forward network, ``Linear(ReLU(Linear(x)))`` (section 3.3).
+
+    Shapes:
+        x (B, T, d_model) -> (B, T, d_model).
+    """
+
+    def __init__(self, c: TransformerConfig):
+        super().__init__()
+        self.fc = Linear(c.d_model, c.d_ff)
+        self.act = ReLU()
+        self.drop = Dropout(c.dropout) if c.dropout > 0 else nn.Identity()  # as torch.nn.Transformer
+        self.proj = Linear(c.d_ff, c.d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.drop(self.act(self.fc(x))))  # (B, T, d_model)
+
+
+class Residual(nn.Module):
+    """Adds one sub-layer's output ``h`` to its input ``x``: post-LN ``norm(x + drop(h))``, or
+    pre-LN ``x + drop(h)`` where the sub-layer read ``pre(x)``.
+
+    Post-LN makes ``post`` the LayerNorm and ``pre`` the identity, pre-LN the other way round, so
+    the layers call both and neither order needs a branch.
+
+    Shapes:
+        x (B, T, d_model), h (B, T, d_model) -> (B, T, d_model).
+    """
+
+    def __init__(self, c: TransformerConfig):
+        super().__init__()
+        norm = LayerNorm(c.d_model, eps=c.ln_eps)
+        self.pre = norm if c.norm_first else nn.Identity()
+        self.post = nn.Identity() if c.norm_first else norm
+        self.drop = Dropout(c.dropout) if c.dropout > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        return self.post(x + self.drop(h))  # (B, T, d_model)
+
+
+class EncoderLayer(nn.Module):
+    """Self-attention over the source, then the feed-forward network.
+
+    Shapes:
+        x (B, S, d_model), src_mask (B, S) bool (True = a real token) -> (B, S, d_model).
+    """
+
+    def __init__(self, c: TransformerConfig):
+        super().__init__()
+        self.self_attn = MultiHeadAttention(c.d_model, c.n_heads, dropout=c.dropout)
+        self.res1 = Residual(c)
+        self.ff = FeedForward(c)
+        self.res2 = Residual(c)
+
+    def forward(self, x: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
+        x = self.res1(x, self.self_attn(self.res1.pre(x), mask=src_mask))  # (B, S, d_model)
+        return self.res2(x, self.ff(self.res2.pre(x)))  # (B, S, d_model)
+
+
+class DecoderLayer(nn.Module):
+    """Causal self-attention over the target so far, cross-attention to the encoder output, then
+    the feed-forward network. With ``cache`` (self, cross) the T target tokens follow the cached
+    ones, and the layer returns ``(y, new_cache)``.
+
+    Shapes:
+        y (B, T, d_model), memory (B, S, d_model), src_mask (B, S) bool -> (B, T, d_model).
+    """
+
+    def __init__(self, c: TransformerConfig):
+        super().__init__()
+        self.self_attn = MultiHeadAttention(c.d_model, c.n_heads, dropout=c.dropout)
+        self.res1 = Residual(c)
+        self.cross_attn = MultiHeadAttention(c.d_model, c.n_heads, dropout=c.dropout)
+        self.res2 = Residual(c)
+        self.ff = FeedForward(c)
+        self.res3 = Residual(c)
+
+    def forward(self, y: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor,
+                cache: LayerCache | None = None):
+        self_cache, cross_cache = cache if cache is not None else (None, None)
+        out = self.self_attn(self.res1.pre(y), causal=True, cache=self_cache)
+        h, self_cache = out if cache is not None else (out, None)
+        y = self.res1(y, h)  # (B, T, d_model)
+        out = self.cross_attn(self.res2.pre(y), context=memory, mask=src_mask, cache=cross_cache)
+        h, cross_cache = out if cache is not None else (out, None)
+        y = self.res2(y, h)  # (B, T, d_model)
+        y = self.res3(y, self.ff(self.res3.pre(y)))  # (B, T, d_model)
+        return y if cache is None else (y, (self_cache, cross_cache))
+
+
+@register_model("transformer", config=TransformerConfig, family="transformer", presets={
+    "tiny": {"src_vocab_size": 16, "tgt_vocab_size": 16, "max_src_len": 12, "max_tgt_len": 12,
+             "n_encoder_layers": 2, "n_decoder_layers": 2, "d_model": 32, "n_heads": 2,
+             "d_ff": 64, "dropout": 0.0},
+    # numbers -> words (embedded): trains in a minute or two on one CPU core.
+    "small": {"n_encoder_layers": 2, "n_decoder_layers": 2, "d_model": 64, "n_heads": 4,
+              "d_ff": 128, "dropout": 0.0},
+    # The widely used tutorial's Multi30k model (REFERENCES.md): 3+3 layers, 256 wide, 8 heads.
+    "tutorial": {"n_encoder_layers": 3, "n_decoder_layers": 3, "d_model": 256, "n_heads": 8,
+                 "d_ff": 512, "dropout": 0.1},
+    # The paper's base model (Table 3): 6+6 layers, 512 wide, 8 heads, FF 2048.
+    "base": {"n_encoder_layers": 6, "n_decoder_layers": 6, "d_model": 512, "n_heads": 8,
+             "d_ff": 2048, "dropout": 0.1},
+})
+class Transformer(nn.Module):
+    """Transformer encoder-decoder (Vaswani et al. 2017).
+
+    ``forward(src, tgt_in)`` gives the next-token logits at every target position (teacher
+    forcing): ``tgt_in`` is the target without its last token, starting with ``bos_id``. Source
+    padding (``pad_id``) is masked in every attention over the source; target padding needs no
+    mask because it only follows the real tokens, which the causal mask already hides it from.
+    :meth:`translate` decodes (greedy or beam search) from the source alone.
+
+    Shapes:
+        src (B, S) int64, S <= max_src_len; tgt_in (B, T) int64, T < max_tgt_len
+        -> logits (B, T, tgt_vocab_size).
+    """
+
+    task = "seq2seq"
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.config = c = config
+        self.src_embed = Embedding(c.src_vocab_size, c.d_model)
+        self.tgt_embed = self.src_embed if c.share_embeddings else Embedding(c.tgt_vocab_size,
+                                                                              c.d_model)
+        self.pos = SinusoidalPositionalEncoding(c.d_model, max(c.max_src_len, c.max_tgt_len))
+        self.drop = Dropout(c.dropout) if c.dropout > 0 else nn.Identity()
+        self.encoder = nn.ModuleList(EncoderLayer(c) for _ in range(c.n_encoder_layers))
+        self.decoder = nn.ModuleList(DecoderLayer(c) for _ in range(c.n_decoder_layers))
+        # Pre-LN leaves each stack's output un-normalised, so both end with a LayerNorm.
+        self.encoder_norm = LayerNorm(c.d_model, eps=c.ln_eps) if c.norm_first else nn.Identity()
+        self.decoder_norm = LayerNorm(c.d_model, eps=c.ln_eps) if c.norm_first else nn.Identity()
+        self.head = Linear(c.d_model, c.tgt_vocab_size)
+        self.apply(self._init_weights)
+        if c.tie_output:
+            self.head.weight = self.tgt_embed.weight
+
+    def _init_weights(self, module: nn.Module):
+        # Glorot-uniform matrices as torch.nn.Transformer; embeddings N(0, 1/d_model) so that after
+        # the sqrt(d_model) scale of section 3.4 they have unit variance, like the position codes.
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=self.config.d_model ** -0.5)
+
+    # --- the forward pass ------------------------------------------------------------------------
+
+    def _embed(self, embed: nn.Embedding, ids: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        x = embed(ids) * math.sqrt(self.config.d_model)  # (B, T, d_model)
+        return self.drop(self.pos(x, offset))
+
+    def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoder output ``memory`` (B, S, d_model) and the source mask (B, S), True at
+        real (non-padding) tokens."""
+        if src.dim() != 2 or src.size(1) == 0:
+            raise AnnError(f"source has shape {tuple(src.shape)}; expected (batch, tokens) with at "
+                           "least one token")
+        if src.size(1) > self.config.max_src_len:
+            raise AnnError(f"source of {src.size(1)} tokens is longer than max_src_len="
+                           f"{self.config.max_src_len}; shorten it or build the model with a larger "
+                           "max_src_len")
+        src_mask = src != self.config.pad_id  # (B, S)
+        x = self._embed(self.src_embed, src)  # (B, S, d_model)
+        for layer in self.encoder:
+            x = layer(x, src_mask)  # (B, S, d_model)
+        return self.encoder_norm(x), src_mask
+
+    def decode(self, tgt_in: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor,
+               cache: list[LayerCache] | None = None):
+        """Decoder output before the projection, (B, T, d_model); with ``cache`` (one
+        ``(KVCache, KVCache)`` per layer, :meth:`empty_cache` to start) ``tgt_in`` follows the
+        cached tokens and the result is ``(y, new_cache)``."""
+        offset = len(cache[0][0]) if cache else 0
+        if offset + tgt_in.size(1) > self.config.max_tgt_len:
+            raise AnnError(f"target of {offset + tgt_in.size(1)} tokens is longer than max_tgt_len="
+                           f"{self.config.max_tgt_len}; build the model with a larger max_tgt_len")
+        y = self._embed(self.tgt_embed, tgt_in, offset)  # (B, T, d_model)
+        new_cache = []
+        for layer, layer_cache in zip(self.decoder, cache or [None] * len(self.decoder)):
+            out = layer(y, memory, src_mask, layer_cache)
+            y, layer_cache = out if cache is not None else (out, None)  # (B, T, d_model)
+            new_cache.append(layer_cache)
+        y = self.decoder_norm(y)
+        return y if cache is None else (y, new_cache)
+
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        memory, src_mask = self.encode(src)  # (B, S, d_model), (B, S)
+        return self.head(self.decode(tgt_in, memory, src_mask))  # (B, T, tgt_vocab_size)
+
+    def empty_cache(self) -> list[LayerCache]:
+        """A fresh decoder cache: a (self-attention, cross-attention) pair per decoder layer."""
+        return [(KVCache(), KVCache()) for _ in self.decoder]
+
+    def example_batch(self, batch_size: int, generator: torch.Generator | None):
+        """A learnable batch ``(src, tgt)``: the target is the source reversed.
+
+        Sources are 1 to max_src_len - 1 random non-special tokens, then ``eos_id`` and padding;
+        targets are ``bos_id``, the same tokens in reverse order, ``eos_id``, padding. Reversal
+        needs attention to source positions, and every target token follows from the source.
+        """
+        c = self.config
+        length = min(c.max_src_len - 1, c.max_tgt_len - 2)
+        low = max(c.pad_id, c.bos_id, c.eos_id) + 1
+        high = min(c.src_vocab_size, c.tgt_vocab_size)
+        if length < 1 or high <= low:
+            raise AnnError("example_batch needs max lengths of at least 2 and 3 and vocabularies "
+                           "with at least one non-special token")
+        lengths = torch.randint(1, length + 1, (batch_size,), generator=generator)
+        tokens = torch.randint(low, high, (batch_size, length), generator=generator)
+        src = torch.full((batch_size, length + 1), c.pad_id)
+        tgt = torch.full((batch_size, length + 2), c.pad_id)
+        for i, n in enumerate(lengths.tolist()):
+            src[i, :n], src[i, n] = tokens[i, :n], c.eos_id
+            tgt[i, 0], tgt[i, 1:n + 1], tgt[i, n + 1] = c.bos_id, tokens[i, :n].flip(0), c.eos_id
+        return src, tgt
+
+    # --- decoding --------------------------------------------------------------------------------
+
+    def _max_len(self, max_len: int | None) -> int:
+        limit = self.config.max_tgt_len - 1  # the start token takes one position
+        if max_len is None:
+            return limit
+        if max_len < 1 or max_len > limit:
+            raise AnnError(f"max_len must be between 1 and {limit} (max_tgt_len - 1), got {max_len}")
+        return max_len
+
+    @torch.no_grad()
+    def translate(self, src: torch.Tensor, beam_size: int = 1, length_penalty: float = 0.0,
+                  max_len: int | None = None) -> torch.Tensor:
+        """Target token ids for each source: greedy when ``beam_size`` is 1, else beam search.
+
+        The result excludes the start token and ends each row with ``eos_id`` (unless ``max_len``
+        tokens ran out first), padded with ``pad_id``. Call ``model.eval()`` first.
+
+        Shapes:
+            src (B, S) int64 -> (B, L) int64, L <= max_len (default max_tgt_len - 1).
+        """
+        if beam_size < 1:
+            raise AnnError(f"beam size must be at least 1, got {beam_size}")
+        if length_penalty < 0:
+            raise AnnError(f"length penalty must be 0 or more, got {length_penalty}")
+        if beam_size == 1:
+            return self.greedy(src, max_len)
+        return self.beam_search(src, beam_size, length_penalty, max_len)
+
+    @torch.no_grad()
+    def greedy(self, src: torch.Tensor, max_len: int | None = None,
+               use_cache: bool = True) -> torch.Tensor:
+        """The most likely next token at each step until every row has ended; see
+        :meth:`translate`. ``use_cache=False`` runs the decoder over the whole prefix at each step
+        (slower, same result)."""
+        c, max_len = self.config, self._max_len(max_len)
+        memory, src_mask = self.encode(src)
+        B = src.size(0)
+        ys = torch.full((B, 1), c.bos_id, dtype=torch.long, device=src.device)  # (B, 1)
+        done = torch.zeros(B, dtype=torch.bool, device=src.device)
+        cache = self.empty_cache() if use_cache else None
+        for _ in range(max_len):
+            if use_cache:
+                y, cache = self.decode(ys[:, -1:], memory, src_mask, cache)  # (B, 1, d_model)
+            else:
+                y = self.decode(ys, memory, src_mask)  # (B, t, d_model)
+            token = self.head(y[:, -1]).argmax(-1)  # (B,)
+            token = token.masked_fill(done, c.pad_id)
+            ys = torch.cat([ys, token[:, None]], dim=1)  # (B, t + 1)
+            done |= token == c.eos_id
+            if done.all():
+                break
+        return ys[:, 1:]
+
+    @torch.no_grad()
+    def beam_search(self, src: torch.Tensor, beam_size: int = 4, length_penalty: float = 0.0,
+                    max_len: int | None = None) -> torch.Tensor:
+        """Beam search over all rows at once; see :meth:`translate`.
+
+        Each row keeps the ``beam_size`` prefixes of highest log-probability. A prefix that has
+        ended stays in the beam with its score fixed (it may only continue with padding, at no
+        cost), so it competes with the open ones; the search stops when every beam has ended or
+        after ``max_len`` steps. The answer is the beam with the highest score / lp, where
+        lp = ((5 + length) / 6) ^ length_penalty (GNMT; 0: plain log-probability) and length counts
+        the tokens up to and including the end token.
+        """
+        c, max_len, K = self.config, self._max_len(max_len), beam_size
+        memory, src_mask = self.encode(src)  # (B, S, d_model), (B, S)
+        B, dev = src.size(0), src.device
+        memory = memory.repeat_interleave(K, dim=0)  # (B*K, S, d_model): row b*K + k is beam k of b
+        src_mask = src_mask.repeat_interleave(K, dim=0)  # (B*K, S)
+        ys = torch.full((B * K, 1), c.bos_id, dtype=torch.long, device=dev)  # (B*K, 1)
+        scores = torch.full((B, K), float("-inf"), device=dev)
+        scores[:, 0] = 0.0  # all beams start equal: keep one so the first step has no duplicates
+        done = torch.zeros(B * K, dtype=torch.bool, device=dev)
+        lengths = torch.zeros(B * K, dtype=torch.long, device=dev)
+        finished_row = torch.full((c.tgt_vocab_size,), float("-inf"), device=dev)
+        finished_row[c.pad_id] = 0.0  # an ended beam can only add padding, for free
+        cache = self.empty_cache()
+        for _ in range(max_len):
+            y, cache = self.decode(ys[:, -1:], memory, src_mask, cache)  # (B*K, 1, d_model)
+            logp = F.log_softmax(self.head(y[:, -1]).float(), dim=-1)  # (B*K, V)
+            logp = torch.where(done[:, None], finished_row, logp)
+            V = logp.size(-1)
+            candidates = (scores.view(B * K, 1) + logp).view(B, K * V)  # (B, K*V)
+            scores, index = candidates.topk(K, dim=-1)  # (B, K)
+            beam = (index // V + torch.arange(B, device=dev)[:, None] * K).view(-1)  # (B*K,)
+            token = (index % V).view(-1)  # (B*K,)
+            ys = torch.cat([ys[beam], token[:, None]], dim=1)  # (B*K, t + 1)
+            lengths = lengths[beam] + (~done[beam]).long()
+            done = done[beam] | (token == c.eos_id)
+            # Beams never move to another source row, whose K copies share one cross-attention
+            # cache; only the self-attention caches follow their beams.
+            cache = [(_select(s, beam), x) for s, x in cache]
+            if done.all():
+                break
+        penalty = ((5.0 + lengths.float()) / 6.0) ** length_penalty  # (B*K,)
+        best = (scores.view(-1) / penalty).view(B, K).argmax(-1)  # (B,)
+        return ys.view(B, K, -1)[torch.arange(B, device=dev), best, 1:]  # (B, L)
+
+    @torch.no_grad()
+    def score(self, src: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Log-probability of each decoded sequence (as :meth:`translate` returns them: no start
+        token, ended by ``eos_id``, padded), summed over the tokens up to and including the end.
+
+        Shapes:
+            src (B, S), tokens (B, L) -> (B,) float.
+        """
+        c = self.config
+        bos = torch.full_like(tokens[:, :1], c.bos_id)
+        logp = F.log_softmax(self(src, torch.cat([bos, tokens[:, :-1]], 1)).float(), -1)  # (B, L, V)
+        picked = logp.gather(-1, tokens[:, :, None])[:, :, 0]  # (B, L)
+        ended = (tokens == c.eos_id).long().cumsum(1)  # (B, L): 1 from the end token on, then more
+        keep = (ended == 0) | ((ended == 1) & (tokens == c.eos_id))
+        return torch.where(keep, picked, 0.0).sum(-1)
+
+
+def _select(cache: KVCache, index: torch.Tensor) -> KVCache:
+    """The cache rows ``index`` (beam reordering); an empty cache stays empty."""
+    return cache if cache.k is None else KVCache(cache.k[index], cache.v[index])
