@@ -240,17 +240,39 @@ def _hf():
     return tokenizers
 
 
-class BPETokenizer(Tokenizer):
+class _HFTokenizer(Tokenizer):
+    """A tokenizer held as a Hugging Face ``tokenizers.Tokenizer``; ann's JSON embeds the
+    library's own JSON."""
+
+    def __init__(self, hf_json: str):
+        self._json = hf_json
+        self._tok = _hf().Tokenizer.from_str(hf_json)
+
+    @property
+    def vocab_size(self) -> int:
+        return self._tok.get_vocab_size()
+
+    def encode(self, text: str) -> list[int]:
+        return self._tok.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids) -> str:
+        return self._tok.decode(self._ids(ids), skip_special_tokens=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "format": FORMAT, "tokenizer": self._json}
+
+    @classmethod
+    def _from_dict(cls, obj):
+        return cls(obj["tokenizer"])
+
+
+class BPETokenizer(_HFTokenizer):
     """Byte-level BPE (the GPT-2 scheme) held as a Hugging Face ``tokenizers.Tokenizer``.
 
     Ids 0-255 are the byte symbols, so any text encodes; ann's JSON embeds the library's own JSON.
     """
 
     kind = "bpe"
-
-    def __init__(self, hf_json: str):
-        self._json = hf_json
-        self._tok = _hf().Tokenizer.from_str(hf_json)
 
     @classmethod
     def train(cls, text: str, vocab_size: int = 2048, min_frequency: int = 2) -> BPETokenizer:
@@ -269,22 +291,6 @@ class BPETokenizer(Tokenizer):
         tok.train_from_iterator(text.splitlines(keepends=True), trainer=trainer)
         return cls(tok.to_str())
 
-    @property
-    def vocab_size(self) -> int:
-        return self._tok.get_vocab_size()
-
-    def encode(self, text: str) -> list[int]:
-        return self._tok.encode(text, add_special_tokens=False).ids
-
-    def decode(self, ids) -> str:
-        return self._tok.decode(self._ids(ids), skip_special_tokens=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "format": FORMAT, "tokenizer": self._json}
-
-    @classmethod
-    def _from_dict(cls, obj):
-        return cls(obj["tokenizer"])
 
 
 # ------------------------------------------------------------------------- words by a pattern
@@ -393,7 +399,7 @@ class TokenizerPair(Tokenizer):
 BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
-class WordPieceTokenizer(Tokenizer):
+class WordPieceTokenizer(_HFTokenizer):
     """BERT's WordPiece held as a Hugging Face ``tokenizers.Tokenizer`` (Devlin et al. 2019).
 
     Text is cleaned, optionally lowercased (with accents stripped), split into words and
@@ -407,8 +413,7 @@ class WordPieceTokenizer(Tokenizer):
     kind = "wordpiece"
 
     def __init__(self, hf_json: str):
-        self._json = hf_json
-        self._tok = _hf().Tokenizer.from_str(hf_json)
+        super().__init__(hf_json)
         self.specials = [t.content for _, t in sorted(self._tok.get_added_tokens_decoder().items())
                          if t.special]
 
@@ -456,10 +461,6 @@ class WordPieceTokenizer(Tokenizer):
         tok.add_special_tokens(specials)
         return cls(tok.to_str())
 
-    @property
-    def vocab_size(self) -> int:
-        return self._tok.get_vocab_size()
-
     def token_to_id(self, token: str) -> int:
         """The id of one token (a piece or a special token such as ``"[MASK]"``)."""
         i = self._tok.token_to_id(token)
@@ -471,18 +472,6 @@ class WordPieceTokenizer(Tokenizer):
         """The piece or special token of id ``i`` (``"##s"`` for a continuation)."""
         return self._tok.id_to_token(self._ids([i])[0])
 
-    def encode(self, text: str) -> list[int]:
-        return self._tok.encode(text, add_special_tokens=False).ids
-
-    def decode(self, ids) -> str:
-        return self._tok.decode(self._ids(ids), skip_special_tokens=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "format": FORMAT, "tokenizer": self._json}
-
-    @classmethod
-    def _from_dict(cls, obj):
-        return cls(obj["tokenizer"])
 
 
 # ------------------------------------------------------------------------------------ loading
