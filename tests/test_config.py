@@ -87,3 +87,10 @@ def test_dataset_defaults_never_override_the_model_context():
     # the text loaders' default window (256) must not replace the preset's block size (64)
     assert build_config("gpt-shakespeare").model.block_size == 64
     assert build_config("gpt-pydoc").model.block_size == 128
+
+
+def test_dataset_specific_data_setting_on_a_dataset_that_ignores_it_fails():
+    with pytest.raises(AnnError, match="does not take data.path"):
+        build_config("cnn-digits", ["data.path=my.csv"])
+    with pytest.raises(AnnError, match="does not take data.fold"):
+        build_config("cnn-digits", ["data.fold=3"])

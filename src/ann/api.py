@@ -78,9 +78,28 @@ def build_config(recipe: str, overrides=None) -> RunConfig:
         cfg.set_key(rc, key, value)
         if key.startswith("model."):
             explicit.add(key.split(".", 1)[1])
-    registry.fill_from_data(rc.model, registry.dataset_entry(rc.data.name).info, explicit)
+    entry = registry.dataset_entry(rc.data.name)
+    _check_data_options(rc, entry)
+    registry.fill_from_data(rc.model, entry.info, explicit)
     cfg.validate(rc)
     return rc
+
+
+# data.* settings every dataset understands; the rest only where the dataset lists them.
+COMMON_DATA_KEYS = ("name", "augment_shift", "augment_flip", "train_subset", "tokenizer")
+
+
+def _check_data_options(rc: RunConfig, entry):
+    """A dataset-specific ``data.*`` setting given to a dataset that does not take it fails
+    instead of being silently ignored."""
+    default = type(rc.data)()
+    for f in dataclasses.fields(rc.data):
+        if f.name in COMMON_DATA_KEYS or f.name in entry.options:
+            continue
+        if getattr(rc.data, f.name) != getattr(default, f.name):
+            takes = ", ".join(f"data.{k}" for k in entry.options) or "none of them"
+            raise AnnError(f"dataset {entry.name!r} does not take data.{f.name} (it takes "
+                           f"{takes}); drop the setting or choose a dataset that reads it")
 
 
 @dataclass
@@ -142,16 +161,17 @@ def load_split(rc: RunConfig, split: str):
     """One split of the run's dataset; text datasets are cut into windows of the model's context
     and tokenized as the run asks."""
     entry = registry.dataset_entry(rc.data.name)
+    options = {k: getattr(rc.data, k) for k in entry.options}
     if entry.info.get("task") != "lm":
         if "max_len" in entry.info and hasattr(rc.model, "max_len"):   # sentences, padded (BERT)
-            return registry.load_dataset(rc.data.name, split, max_len=rc.model.max_len)
-        return registry.load_dataset(rc.data.name, split)
+            return registry.load_dataset(rc.data.name, split, max_len=rc.model.max_len, **options)
+        return registry.load_dataset(rc.data.name, split, **options)
     block = getattr(rc.model, "block_size", None)
     if block is None:
         raise AnnError(f"model {rc.model_name!r} does not read text; dataset {rc.data.name!r} needs "
                        "a language model such as gpt")
     return registry.load_dataset(rc.data.name, split, block_size=block,
-                                 tokenizer=rc.data.tokenizer or None)
+                                 tokenizer=rc.data.tokenizer or None, **options)
 
 
 def _load_splits(rc: RunConfig):

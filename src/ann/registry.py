@@ -34,6 +34,7 @@ class DatasetEntry:
     info: dict[str, Any]       # static facts: task, shapes, classes, normalisation
     embedded: bool             # True: needs no download and nothing in $ANN_DATA_DIR
     splits: tuple[str, ...]
+    options: tuple[str, ...] = ()   # DataConfig fields passed to the loader as keywords
 
 
 MODELS: dict[str, ModelEntry] = {}
@@ -60,10 +61,13 @@ def register_model(name: str, config: type, family: str, presets: dict | None = 
     return wrap
 
 
-def register_dataset(name: str, info: dict, embedded: bool, splits=("train", "val", "test")):
-    """Function decorator: register ``loader(split, **kw)`` under ``name``."""
+def register_dataset(name: str, info: dict, embedded: bool, splits=("train", "val", "test"),
+                     options=()):
+    """Function decorator: register ``loader(split, **kw)`` under ``name``. ``options`` names the
+    ``data.*`` settings (fields of ``ann.train.config.DataConfig``, e.g. ``path``, ``column``,
+    ``fold``) the loader takes as keyword arguments; a run passes their values."""
     def wrap(fn):
-        DATASETS[name] = DatasetEntry(name, fn, dict(info), embedded, tuple(splits))
+        DATASETS[name] = DatasetEntry(name, fn, dict(info), embedded, tuple(splits), tuple(options))
         return fn
     return wrap
 

@@ -214,3 +214,38 @@ def test_bf16_autocast_when_asked_on_cpu():
     t.task.loss = spy
     result = t.fit()
     assert all(seen) and result.best_val["accuracy"] > 0.5
+
+
+class Collated:
+    """A dataset whose batch() joins examples into one structure (as graphs are batched): the
+    engine must ask it for each micro-batch's examples instead of slicing tensors."""
+
+    collated = True
+
+    def __init__(self, base):
+        self.base, self.info, self.asked = base, base.info, []
+
+    def __len__(self):
+        return len(self.base)
+
+    def batch(self, index):
+        self.asked.append(index.tolist() if torch.is_tensor(index) else index)
+        x, y = self.base.batch(index)
+        return x, y
+
+
+def test_collated_dataset_is_asked_per_micro_batch(tmp_path):
+    rc = config(grad_accum=2)
+    seed_everything(0, True)
+    coll = Collated(data())
+    trainer = Trainer(rc, Tiny(), Classification(), coll, data(48, seed=1), torch.device("cpu"),
+                      None, quiet=True)
+    parts = trainer.micro_batches(0)
+    assert len(parts) == 2 and all(len(p[0]) == 8 for p in parts)
+    whole = trainer.batches.indices(0).tolist()
+    assert coll.asked == [whole[:8], whole[8:]]
+    # the same examples, in the same order, as the sliced path gives
+    plain = Trainer(rc, Tiny(), Classification(), data(), data(48, seed=1), torch.device("cpu"),
+                    None, augment=None, quiet=True).micro_batches(0)
+    for a, b in zip(parts, plain):
+        torch.testing.assert_close(a[0], b[0])

@@ -69,6 +69,16 @@ class DataConfig:
     train_subset: int = field(0, "use only the first N training examples (0: all)", nonneg=True)
     tokenizer: str = field("", "tokenizer of a text dataset (empty: the dataset's default)",
                            choices=("", "char", "word", "bpe"))
+    # Settings that only some datasets take (each dataset lists its own in `options` when it
+    # registers); the defaults mean "the dataset's own".
+    path: str = field("", "a file of your own to train on, for datasets that accept one")
+    column: str = field("", "the column of data.path to read (series and tables)")
+    edges: str = field("", "an edge-list file of your own (graph datasets): one 'src,dst' per line")
+    features: str = field("", "a node-feature file of your own (graph datasets)")
+    fold: int = field(0, "the cross-validation fold held out as test (datasets with folds)",
+                      nonneg=True)
+    folds: int = field(10, "the number of cross-validation folds (datasets with folds)",
+                       range=(2, 1000))
 
 
 @dataclass

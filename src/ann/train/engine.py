@@ -123,17 +123,30 @@ class Trainer:
         distributed.barrier(self.dist)
 
     # -- the loop --------------------------------------------------------------------------
-    def train_step(self) -> float:
-        x_all = self.batches.indices(self.step)
+    def micro_batches(self, step: int) -> list[tuple]:
+        """This process's micro-batches of global step ``step``, on the host.
+
+        A dataset whose ``batch`` joins examples into one structure (``collated = True``: graphs
+        batched as one block-diagonal graph) is asked for each micro-batch's examples; any other
+        is asked for the whole global batch, which is augmented and then sliced, so that the
+        augmentation does not depend on the number of processes."""
+        x_all = self.batches.indices(step)
+        share = len(x_all) // self.dist.world
+        micro = share // self.tc.grad_accum
+        parts = range(self.tc.grad_accum)
+        if getattr(self.train_data, "collated", False):
+            own = x_all[self.dist.rank * share:(self.dist.rank + 1) * share]
+            return [self.train_data.batch(own[i * micro:(i + 1) * micro]) for i in parts]
         batch = self.train_data.batch(x_all)
         if self.augment is not None:
-            batch = (self.augment(batch[0], step_generator(self.tc.seed, self.step)),) + batch[1:]
-        share = len(x_all) // self.dist.world
+            batch = (self.augment(batch[0], step_generator(self.tc.seed, step)),) + batch[1:]
         batch = tuple(t[self.dist.rank * share:(self.dist.rank + 1) * share] for t in batch)
-        micro = share // self.tc.grad_accum
+        return [tuple(t[i * micro:(i + 1) * micro] for t in batch) for i in parts]
+
+    def train_step(self) -> float:
         total_loss = 0.0
-        for i in range(self.tc.grad_accum):
-            mb = tuple(t[i * micro:(i + 1) * micro].to(self.device, non_blocking=True) for t in batch)
+        for i, mb in enumerate(self.micro_batches(self.step)):
+            mb = tuple(t.to(self.device, non_blocking=True) for t in mb)
             with distributed.no_sync(self.train_model, i == self.tc.grad_accum - 1):
                 with autocast(self.device, self.tc.amp):
                     loss, _ = self.task.loss(self.train_model, mb)
