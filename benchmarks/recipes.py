@@ -17,6 +17,7 @@ import argparse
 import os
 import platform
 import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -51,7 +52,8 @@ def _entry(summary: dict, seed: int, wall: float) -> dict:
             "train_time_s": summary["wall_time_s"], "steps": summary["steps"]}
 
 
-def _result(name: str, runs: list[dict], parameters: int, command: str, tag: str) -> dict:
+def _result(name: str, runs: list[dict], parameters: int, command: str, tag: str,
+            over: str = "") -> dict:
     recipe = ann.get_recipe(name)
     values = [r["test"][recipe.metric] for r in runs]
     result = {"recipe": name, "tag": tag, "metric": recipe.metric, "target": recipe.target,
@@ -59,6 +61,11 @@ def _result(name: str, runs: list[dict], parameters: int, command: str, tag: str
               "min": min(values), "max": max(values), "reached": all(r["reached"] for r in runs),
               "runs": runs, "parameters": parameters, "command": command,
               "date": time.strftime("%Y-%m-%d"), "machine": machine()}
+    if over:   # --seeds / --folds: the target is met by the mean, and the spread is reported
+        mean = result["mean"]
+        result.update(over=over, values=values, std=statistics.pstdev(values),
+                      reached=bool(mean >= recipe.target if _higher(recipe.metric)
+                                   else mean <= recipe.target))
     fileio.write_json(HERE / "results" / f"{name}{'-' + tag if tag else ''}.json", result)
     return result
 
@@ -88,6 +95,30 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def _higher(metric: str) -> bool:
+    return metric not in ("loss", "perplexity", "rmse", "mse", "mae")
+
+
+def bench_many(name: str, count: int, key: str, overrides: list[str], tag: str = "") -> dict:
+    """``--seeds N`` (key ``train.seed``) or ``--folds K`` (key ``data.fold``): N runs with the key
+    at 0..N-1; the result holds the mean, standard deviation and every value."""
+    runs = []
+    for i in range(count):
+        out = HERE / "results" / "runs" / f"{name}{'-' + tag if tag else ''}-{i}"
+        shutil.rmtree(out, ignore_errors=True)
+        start = time.time()
+        run = ann.train(name, [*overrides, f"{key}={i}"], out=out, quiet=True)
+        runs.append({**_entry(run.summary, run.config.train.seed, time.time() - start),
+                     key.split(".")[1]: i})
+        print(f"{name} {key}={i}: test {run.summary['metric']} "
+              f"{run.summary['test'][run.summary['metric']]:.4f}", flush=True)
+    flag = "--seeds" if key == "train.seed" else "--folds"
+    command = (f"python benchmarks/recipes.py --only {name} {flag} {count}"
+               + (f" --tag {tag}" if tag else "") + "".join(f" {o}" for o in overrides))
+    return _result(name, runs, run.summary["parameters"]["total"], command, tag,
+                   over=f"{count} {'seeds' if key == 'train.seed' else 'folds'}")
+
+
 def bench(name: str, repeat: int, overrides: list[str], tag: str = "") -> dict:
     runs = []
     for i in range(repeat):
@@ -107,6 +138,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default=",".join(RECIPES), help="comma-separated recipe names")
     p.add_argument("--repeat", type=int, default=1, help="runs with seeds 0..N-1")
+    p.add_argument("--seeds", type=int, default=0,
+                   help="runs with train.seed=0..N-1; stores mean, std and every value")
+    p.add_argument("--folds", type=int, default=0,
+                   help="runs with data.fold=0..K-1 (cross-validation); mean, std, values")
     p.add_argument("--tag", default="", help="a variant's name: results/NAME-TAG.json")
     p.add_argument("--record", metavar="RUN_DIR", help="record a finished `ann train` run instead")
     p.add_argument("overrides", nargs="*", help="key=value overrides for every recipe")
@@ -116,6 +151,13 @@ def main(argv=None):
         print(f"{r['recipe']}: test {r['metric']} {r['mean']:.4f}; recorded `{r['command']}`")
         return
     for name in args.only.split(","):
+        if args.seeds or args.folds:
+            key, count = ("data.fold", args.folds) if args.folds else ("train.seed", args.seeds)
+            r = bench_many(name, count, key, args.overrides, args.tag)
+            print(f"{name}: test {r['metric']} {r['mean']:.4f} +- {r['std']:.4f} over "
+                  f"{r['over']} (target {r['target']}: "
+                  f"{'reached' if r['reached'] else 'NOT reached'})", flush=True)
+            continue
         r = bench(name, args.repeat, args.overrides, args.tag)
         print(f"{name}: test {r['metric']} mean {r['mean']:.4f} (min {r['min']:.4f}) target "
               f"{r['target']} -> {'reached' if r['reached'] else 'NOT reached'}; "

@@ -24,6 +24,10 @@ def table() -> str:
             else (lambda v: f"{v:.4f}")
         value = fmt(r["mean"]) if len(runs) == 1 else \
             f"{fmt(r['mean'])} (range {fmt(r['min'])}-{fmt(r['max'])}, {len(runs)} seeds)"
+        if "std" in r:   # --seeds / --folds: mean +- standard deviation over the runs
+            std = f"{100 * r['std']:.2f}" if r["metric"] in ("accuracy", "exact_match") \
+                else f"{r['std']:.4f}"
+            value = f"{fmt(r['mean'])} ± {std} ({r['over']}, range {fmt(r['min'])}-{fmt(r['max'])})"
         label = f"`{r['recipe']}`" + (f" ({r['tag']})" if r.get("tag") else "")
         rows.append(f"| {label} | {r['metric']} {value} | {fmt(r['target'])} | "
                     f"{'yes' if r['reached'] else '**no**'} | {r['reference'] or '-'} | "
@@ -39,6 +43,12 @@ def speed_table() -> str:
             "date |", "|---|---|---|---|---|---|---|---|"]
     for path in sorted((HERE / "results" / "speed").glob("*.json")):
         r = json.loads(path.read_text())
+        if r.get("kind") == "gnn":        # benchmarks/gnn_speed.py: one row per model and graph
+            rows += gnn_speed_rows(r)
+            continue
+        if r.get("kind") == "lstm":       # benchmarks/lstm_speed.py: fast and readable paths
+            rows += lstm_speed_rows(r)
+            continue
         c, m = r["config"], r["machine"]
         work = (f"GPT train step, {c['n_layer']} layers x {c['n_embd']}, {c['n_head']} heads, "
                 f"T {c['block_size']}, B {c['batch_size']}")
@@ -48,6 +58,24 @@ def speed_table() -> str:
                     f"({r['peak_flops'] / 1e9:.0f} GFLOP/s) | `{r['command']}` | "
                     f"{m['cores']} cores, {m['torch_threads']} threads, {m['cpu']} | {r['date']} |")
     return "\n".join(rows)
+
+
+def lstm_speed_rows(r: dict) -> list[str]:
+    c, m = r["config"], r["machine"]
+    work = (f"LSTM LM train step, {c['n_layer']} x {c['hidden']}, vocab {c['vocab_size']}, "
+            f"T {c['block_size']}, B {c['batch_size']}")
+    return [f"| {work}, {label} | {r[key]['tokens_per_s']:,.0f} tokens/s | "
+            f"{r['torch']['tokens_per_s']:,.0f} tokens/s ({r['peer']}) | {r[key + '_vs_torch']:.2f}x | "
+            f"- | `{r['command']}` | {m['cores']} cores, {m['torch_threads']} threads, {m['cpu']} | "
+            f"{r['date']} |" for key, label in (("ann", "fused path"), ("readable", "readable cells"))]
+
+
+def gnn_speed_rows(r: dict) -> list[str]:
+    m = r["machine"]
+    return [f"| {row['model'].upper()} full-batch training epoch, {row['dataset']} | "
+            f"{row['ann_ms']:.1f} ms | {row['pyg_ms']:.1f} ms ({r['peer']}) | "
+            f"{row['speedup']:.2f}x | - | `{r['command']}` | {m['cores']} cores, "
+            f"{m['torch_threads']} threads, {m['cpu']} | {r['date']} |" for row in r["rows"]]
 
 
 def _replace(doc: str, begin: str, end: str, text: str) -> str:

@@ -30,6 +30,20 @@ def _logits(model, batch):
     return task.logits(model, batch) if hasattr(task, "logits") else model(batch[0])
 
 
+# Models fitted in closed form (GMDH, PNN/GRNN, DSN: a `fit` method, see ann.train.fitted) have no
+# output before they are fitted, and their fitted state is sized by the fit. For them the contract
+# fits the example batch first, and "overfitting one batch" means fitting it in closed form.
+def _fits(model) -> bool:
+    return callable(getattr(model, "fit", None))
+
+
+def _fit_on(model, batch):
+    from ann.data import ArrayDataset
+
+    model.fit(ArrayDataset(batch[0], batch[1]))
+    return model
+
+
 def test_registry_has_models():
     assert {"mlp", "lenet", "cnn"} <= set(MODELS)
 
@@ -51,6 +65,8 @@ def test_metadata(name):
 def test_output_shape_and_finite(name):
     model = _build(name).eval()
     batch = _batch(model)
+    if _fits(model):
+        _fit_on(model, _batch(model, batch_size=16, seed=1))
     with torch.no_grad():
         out = _logits(model, batch)
     if model.task == "classify":
@@ -61,6 +77,11 @@ def test_output_shape_and_finite(name):
 @pytest.mark.parametrize("name", MODELS)
 def test_gradient_reaches_every_parameter(name):
     model = _build(name).train()
+    if _fits(model):   # fitted in closed form: the loss of the fitted model is finite
+        _fit_on(model, _batch(model, batch_size=16, seed=1))
+        loss, _ = get_task(model.task).loss(model, _batch(model, batch_size=8))
+        assert torch.isfinite(loss)
+        return
     loss, _ = get_task(model.task).loss(model, _batch(model, batch_size=8))
     assert torch.isfinite(loss)
     loss.backward()
@@ -76,9 +97,15 @@ def test_gradient_reaches_every_parameter(name):
 def test_state_dict_round_trip(name):
     model = _build(name, seed=0)
     batch = _batch(model)
+    if _fits(model):
+        _fit_on(model, _batch(model, batch_size=16, seed=1))
     model.train()
     get_task(model.task).loss(model, batch)   # move BN running statistics off their defaults
     fresh = _build(name, seed=1)
+    if _fits(model):   # fitted state is sized by the fit: the loader sizes it from the weights
+        from ann.train.checkpoint import size_placeholders
+
+        size_placeholders(fresh, model.state_dict())
     fresh.load_state_dict(model.state_dict())
     model.eval()
     fresh.eval()
@@ -91,6 +118,30 @@ def test_overfits_one_small_batch(name):
     model = _build(name).train()
     task = get_task(model.task)
     batch = _batch(model, batch_size=16, seed=1)
+    # Objectives with a floor far above 0 (autoencoders and GANs, issue 6): a GAN's two players
+    # balance rather than drive a loss to 0 (its training is tested in tests/test_gan.py); a
+    # VAE's loss keeps the KL term and the entropy of grey-level pixels, so it must fall by a
+    # fifth instead of reaching 0.05.
+    if model.task in ("adversarial", "image2image"):      # GAN, SRGAN, CycleGAN
+        pytest.skip("two players: no loss goes to 0; see tests/test_gan.py")
+    if getattr(model, "variational", False):
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        first = task.loss(model, batch)[0].item()
+        for _ in range(150):
+            optimizer.zero_grad(set_to_none=True)
+            task.loss(model, batch)[0].backward()
+            optimizer.step()
+        assert task.loss(model, batch)[0].item() < 0.8 * first, f"{name}: loss did not fall"
+        return
+    if _fits(model):   # closed form: fit the batch, then its metric must be (nearly) perfect
+        _fit_on(model, batch).eval()
+        with torch.no_grad():
+            if model.task == "classify":
+                assert (model(batch[0]).argmax(-1) == batch[1]).all(), f"{name}: not separated"
+            else:
+                loss, _ = task.loss(model, batch)
+                assert loss.item() < 0.1 * batch[1].float().var().item(), f"{name}: {loss.item()}"
+        return
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(150):
         optimizer.zero_grad(set_to_none=True)

@@ -26,6 +26,7 @@ from .train import RunConfig, Trainer, checkpoint, distributed, get_task
 from .train.batches import eval_batches
 from .train.device import select_device
 from .train.engine import seed_everything
+from .train.fitted import FittedTrainer
 
 # Keys that may change when a run is resumed: extending training or moving it to other hardware
 # is fine, changing the model or the optimisation is not.
@@ -185,6 +186,9 @@ def _load_splits(rc: RunConfig):
         rc.model.vocab_size = train.info["vocab_size"]       # the tokenizer decides the vocabulary
     for key in ("src_vocab_size", "tgt_vocab_size"):         # seq2seq: a vocabulary per side
         if key in train.info and hasattr(rc.model, key):
+            setattr(rc.model, key, train.info[key])
+    for key in train.info.get("fills", ()):     # other facts only the loaded data knows (a
+        if hasattr(rc.model, key):              # series' scale), named by the dataset
             setattr(rc.model, key, train.info[key])
     return train, load_split(rc, "val"), load_split(rc, "test")
 
@@ -387,8 +391,11 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
         print(f"ann: {'resuming' if resuming else 'training'} {rc.recipe} in {run_dir} "
               f"({sum(p.numel() for p in model.parameters()):,} parameters, {dev}"
               f"{f', {dist.world} processes' if dist.active else ''})", flush=True)
-    trainer = Trainer(rc, model, task, train_data, val_data, dev, run_dir, dist,
-                      _augmenter(rc, train_data.info), quiet)
+    # A model fitted in closed form (GMDH, PNN, DSN: a `fit` method) is fitted by that method;
+    # FittedTrainer records the run as the gradient loop does (see ann.train.fitted).
+    trainer_cls = FittedTrainer if callable(getattr(model, "fit", None)) else Trainer
+    trainer = trainer_cls(rc, model, task, train_data, val_data, dev, run_dir, dist,
+                          _augmenter(rc, train_data.info), quiet)
     if resuming:
         if restore:
             trainer.restore()
@@ -442,6 +449,12 @@ def _report(run: Run, test_data):
     plot_curves(run.history, run.task.metric, run.path / "curves.png")
     if run.model.task == "classify":
         plot_classification(run, test_data, run.path)
+    if run.model.task in ("reconstruct", "adversarial", "image2image"):  # autoencoders, GANs
+        from .generative import report
+
+        report(run, test_data)
+    if hasattr(run.task, "report"):       # a task that draws its own figures (forecasts)
+        run.task.report(run, test_data, run.path)
     if run.model.task == "seq2seq" and (run.path / "tokenizer.json").exists():
         fileio.write_text(run.path / "samples.txt", "\n".join(translation_samples(run, test_data)) + "\n")
     if hasattr(run.model, "generate") and (run.path / "tokenizer.json").exists():
@@ -470,7 +483,9 @@ def stream_text(run: Run, prompt: str, max_new_tokens: int | None, temperature: 
     """
     tok = run.tokenizer
     ids = tok.encode(prompt) if prompt else _start_ids(tok)
-    context = getattr(run.model.config, "block_size", None)
+    # A model without a context limit (a recurrent LM, whose block_size is only its training
+    # window) says so with ``context_length = None``.
+    context = getattr(run.model, "context_length", getattr(run.model.config, "block_size", None))
     if context is not None and len(ids) > context:
         raise AnnError(f"the prompt is {len(ids)} tokens but the model's context is {context}; "
                        "shorten the prompt")

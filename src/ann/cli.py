@@ -28,6 +28,7 @@ EXAMPLES = {
     "predict": """examples:
   ann predict runs/m3 seven.png             a 28x28 grayscale PNG for an MNIST model
   ann predict runs/cnn-digits-... x.npy     an array on the dataset's raw scale (0-16 for digits)
+  ann predict runs/tdnn-fsdd-... 7_theo_3.wav   a WAV recording for an audio model (8 kHz)
   ann predict runs/bert-sst2-... --text "a gorgeous film" --text "a dull mess"   text classifiers""",
     "fill": """examples:
   ann fill runs/bert-pydoc-... "the [MASK] statement raises an exception"
@@ -35,9 +36,14 @@ EXAMPLES = {
     "generate": """examples:
   ann generate runs/gpt-shakespeare-... --prompt "ROMEO:" --max-new-tokens 300
   ann generate runs/g --prompt "The list" --temperature 0.7 --top-k 40 --seed 1
-  ann generate runs/gpt-shakespeare-... --max-new-tokens 2000 --slide""",
+  ann generate runs/gpt-shakespeare-... --max-new-tokens 2000 --slide
+  ann generate runs/dcgan-mnist-... --n 64 --out grid.png          image generators (VAE, GAN)
+  ann generate runs/cgan-mnist-... --n 16 --label 3 --out threes.png""",
     "info": """examples:
   ann info runs/m3                          config, results and the layer table""",
+    "experiment": """examples:
+  ann experiment long-range                 RNN vs LSTM vs GRU vs Transformer on long memory
+  ann experiment long-range --lengths 10,50,100 --steps 200 --out runs/lr""",
     "translate": """examples:
   ann translate runs/transformer-multi30k-... "Ein Mann fährt Fahrrad."
   ann translate runs/t "Zwei Hunde spielen im Schnee." --beam 5 --length-penalty 0.6
@@ -93,7 +99,7 @@ def _parser() -> Parser:
 
     s = cmd("predict", "classify image files, or sentences (--text), with a trained run")
     s.add_argument("run_dir")
-    s.add_argument("files", nargs="*", metavar="FILE", help="PNG, JPEG or .npy")
+    s.add_argument("files", nargs="*", metavar="FILE", help="PNG, JPEG, .npy, or .wav (audio runs)")
     s.add_argument("--text", action="append", default=[], metavar="TEXT",
                    help="a sentence for a text classifier (repeat for more)")
     s.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
@@ -107,7 +113,8 @@ def _parser() -> Parser:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_fill)
 
-    s = cmd("generate", "write text with a trained language model, token by token")
+    s = cmd("generate", "write text with a trained language model, token by token, or images "
+            "with a VAE or GAN")
     s.add_argument("run_dir")
     s.add_argument("--prompt", default=None, help="text to continue (default: start afresh)")
     s.add_argument("--max-new-tokens", type=int, default=None,
@@ -119,6 +126,14 @@ def _parser() -> Parser:
     s.add_argument("--top-k", type=int, default=None, help="sample from the k likeliest tokens")
     s.add_argument("--top-p", type=float, default=None, help="nucleus sampling, in (0, 1]")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--n", type=int, default=None,
+                   help="image generators (VAE, GAN): how many images (default 64)")
+    s.add_argument("--label", type=int, default=None,
+                   help="conditional image generators: the class to draw")
+    s.add_argument("--out", default=None,
+                   help="image generators: the PNG grid to write (default RUN_DIR/generated.png)")
+    s.add_argument("--input", action="append", default=None, metavar="FILE",
+                   help="super-resolution runs: a low-resolution image to upscale (repeat)")
     s.set_defaults(func=cmd_generate)
 
     s = cmd("translate", "translate a sentence with a trained seq2seq run")
@@ -134,6 +149,14 @@ def _parser() -> Parser:
     s = cmd("info", "describe a run: config, results, layer table")
     s.add_argument("run_dir")
     s.set_defaults(func=cmd_info)
+
+    s = cmd("experiment", "run a study that compares models (tables and plots)")
+    s.add_argument("name", help="experiment name: long-range")
+    s.add_argument("--out", help="output folder (default runs/experiment-NAME-DATE-TIME)")
+    s.add_argument("--lengths", help="comma-separated sequence lengths (default 10,20,50,100,200)")
+    s.add_argument("--steps", type=int, help="training steps per model and length (default 200)")
+    s.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    s.set_defaults(func=cmd_experiment)
     return p
 
 
@@ -207,6 +230,7 @@ def cmd_eval(args):
 def cmd_predict(args):
     from . import api
     from .data import read_image_file
+    from .data.audio import read_audio_file
 
     if bool(args.files) == bool(args.text):
         raise AnnError('give image files or --text "a sentence" (one kind, not both)')
@@ -215,11 +239,13 @@ def cmd_predict(args):
     if args.text:      # all inputs are checked before any output
         key, names, probs = "text", args.text, list(api.classify_text(run, args.text))
     else:
-        if "in_channels" not in info:
+        # the run's dataset says how to read a file: audio (a WAV recording) or an image
+        reader = read_audio_file if info.get("modality") == "audio" else read_image_file
+        if "in_channels" not in info and reader is read_image_file:
             raise AnnError(f"{args.run_dir} holds a {run.config.model_name} model, which does not "
                            'read images; give sentences with --text "..."')
         key, names = "file", args.files
-        probs = [run.predict(read_image_file(f, info))[0] for f in args.files]
+        probs = [run.predict(reader(f, info))[0] for f in args.files]
     classes = [str(c) for c in info.get("classes", range(run.config.model.num_classes))]
     top = max(1, min(args.top, len(classes)))
     results = []
@@ -258,6 +284,14 @@ def cmd_generate(args):
     if args.top_p is not None and not 0 < args.top_p <= 1:
         raise AnnError(f"--top-p must be in (0, 1], got {args.top_p}")
     run = api.load(args.run_dir)
+    images = (args.n, args.label, args.out, args.input) != (None,) * 4
+    if images or hasattr(run.model, "sample"):
+        from .generative import generate_to_file  # images: VAE, GAN, super-resolution
+
+        n = 64 if args.n is None else args.n
+        path = generate_to_file(run, n, args.label, args.seed, args.out, args.input)
+        print(f"wrote {len(args.input) if args.input else n} images to {path}")
+        return
     if not hasattr(run.model, "generate_stream"):
         raise AnnError(f"{args.run_dir} holds a {run.config.model_name} model, which does not "
                        "generate text; use a language-model run such as gpt-shakespeare")
@@ -272,6 +306,30 @@ def cmd_translate(args):
 
     run = api.load(args.run_dir)
     print(api.translate(run, args.text, args.beam, args.length_penalty, args.max_len))
+
+
+def cmd_experiment(args):
+    from . import runs
+    from .experiments import experiment_module, run_experiment
+
+    experiment_module(args.name)                 # an unknown name fails before any folder is made
+    options = {}
+    if args.lengths:
+        try:
+            options["lengths"] = tuple(int(n) for n in args.lengths.split(","))
+        except ValueError:
+            raise AnnError(f"--lengths takes comma-separated integers, got {args.lengths!r}") from None
+    if args.steps is not None:
+        if args.steps < 1:
+            raise AnnError(f"--steps must be at least 1, got {args.steps}")
+        options["steps"] = args.steps
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    out = runs.new_run_dir(f"experiment-{args.name}", args.out)
+    run_experiment(args.name, out, **options)
+    print(f"ann: experiment {args.name} done; table, plots and results.json in {out}")
 
 
 def cmd_info(args):

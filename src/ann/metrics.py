@@ -82,3 +82,85 @@ def exact_match(hypotheses: Sequence[Tokens], references: Sequence[Tokens]) -> f
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
     same = sum(list(h) == list(r) for h, r in zip(hypotheses, references))
     return same / max(len(hypotheses), 1)
+
+
+# --- images, scores and distributions (autoencoders and GANs) -------------------------------------
+
+def psnr(mse: float, peak: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB of a mean squared error: ``10 log10(peak^2 / mse)``
+    (infinite for a perfect reconstruction)."""
+    if mse < 0:
+        raise ValueError(f"a mean squared error cannot be negative, got {mse}")
+    return math.inf if mse == 0 else 10.0 * math.log10(peak * peak / mse)
+
+
+def ssim(x, y, peak: float = 1.0, window: int = 7) -> float:
+    """Mean structural similarity of two batches of grayscale images (Wang, Bovik, Sheikh &
+    Simoncelli 2004, "Image quality assessment: from error visibility to structural similarity").
+
+    Local means, variances and covariance come from a uniform ``window`` x ``window`` filter
+    (the variant scikit-image uses by default, with its sample-variance correction), constants
+    K1 = 0.01 and K2 = 0.03; the map is averaged over the pixels a full window covers and then
+    over the images. ``x`` and ``y``: tensors (N, 1, H, W) or (N, H, W) on the scale 0..``peak``.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    x, y = (torch.as_tensor(t, dtype=torch.float64) for t in (x, y))
+    if x.shape != y.shape:
+        raise ValueError(f"ssim needs equal shapes, got {tuple(x.shape)} and {tuple(y.shape)}")
+    if x.ndim == 3:
+        x, y = x[:, None], y[:, None]                              # (N, 1, H, W)
+    c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
+    mean = lambda t: F.avg_pool2d(t, window, stride=1)             # noqa: E731
+    n = window * window
+    correction = n / (n - 1)                                       # sample (co)variances
+    mx, my = mean(x), mean(y)
+    vx = (mean(x * x) - mx * mx) * correction
+    vy = (mean(y * y) - my * my) * correction
+    cxy = (mean(x * y) - mx * my) * correction
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return float(s.mean())
+
+
+def auroc(scores: Sequence[float], labels: Sequence[int]) -> float:
+    """Area under the ROC curve: the probability that a random positive (label 1) scores above a
+    random negative (label 0), ties counting one half (the Mann-Whitney U statistic)."""
+    import numpy as np
+
+    s, y = np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("auroc needs both positive and negative examples")
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s), dtype=np.float64)
+    sorted_s = s[order]
+    # average ranks (1-based) over runs of equal scores
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_s)) + 1]
+    ends = np.r_[starts[1:], len(s)]
+    for a, b in zip(starts, ends):
+        ranks[order[a:b]] = (a + b + 1) / 2.0
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def frechet_distance(features_a, features_b) -> float:
+    """Fréchet distance between Gaussians fitted to two sets of feature vectors (N, D):
+    ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))`` (Dowson & Landau 1982; the formula of
+    Heusel et al. 2017's FID, whatever network the features come from). The matrix square root's
+    trace is taken from the eigenvalues of ``S_a^(1/2) S_b S_a^(1/2)``, which are real and
+    non-negative."""
+    import numpy as np
+
+    a, b = (np.asarray(f, dtype=np.float64) for f in (features_a, features_b))
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"frechet_distance needs two (N, D) arrays of equal D, got {a.shape} "
+                         f"and {b.shape}")
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    s_a, s_b = np.atleast_2d(s_a), np.atleast_2d(s_b)
+    w, v = np.linalg.eigh(s_a)
+    root_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    middle = root_a @ s_b @ root_a
+    eig = np.linalg.eigvalsh((middle + middle.T) / 2)
+    trace_root = np.sqrt(np.clip(eig, 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * trace_root)

@@ -151,6 +151,354 @@ add(Recipe(
     reference="BERT-Tiny (Google pretraining) 83.2 GLUE test"))
 
 
+# Recurrent language models. Zaremba et al. 2014, small (REFERENCES.md): 2 x 200 LSTM, 20 steps,
+# batch 20, SGD lr 1 for 4 epochs then halved every epoch, 13 epochs, clip 5, init +-0.1, no
+# dropout. Their loss is summed over the 20 steps of a window (mean over the batch), ann's is the
+# mean per token: lr 20 and clip 0.25 on the mean are the same update as lr 1 and clip 5 on the
+# sum (the PyTorch word_language_model example uses the same pair).
+ZAREMBA_SMALL = dict(epochs=13, batch_size=20, optimizer="sgd", momentum=0.0, lr=20.0,
+                     schedule="step", decay_start=4, decay_factor=0.5, grad_clip=0.25,
+                     log_every=200, eval_batch_size=1000)
+add(Recipe(
+    "lstm-ptb", "recurrent", "rnn-lm", "ptb", "perplexity", 116.0,
+    "word-level 2x200 LSTM on Penn Treebank, Zaremba et al.'s small configuration (truncated "
+    "BPTT with the state carried across batches)",
+    preset="small", model_overrides=dict(cell="lstm"), train=ZAREMBA_SMALL,
+    reference="Zaremba et al. 2014 small LSTM (2x200): test perplexity 115.91"))
+add(Recipe(
+    "gru-ptb", "recurrent", "rnn-lm", "ptb", "perplexity", 125.0,
+    "word-level 2x200 GRU on Penn Treebank, trained exactly as lstm-ptb (for comparison)",
+    preset="small", model_overrides=dict(cell="gru"), train=ZAREMBA_SMALL,
+    reference="Zaremba et al. 2014 small LSTM (2x200): test perplexity 115.91"))
+add(Recipe(
+    "rnn-ptb", "recurrent", "rnn-lm", "ptb", "perplexity", 160.0,
+    "word-level 2x200 Elman RNN on Penn Treebank, trained as lstm-ptb at a lower lr (for "
+    "comparison: the gap to the LSTM is the gates' worth)",
+    preset="small", model_overrides=dict(cell="rnn"), train={**ZAREMBA_SMALL, "lr": 5.0},
+    reference="Mikolov et al. 2011 (RNN LM, PTB): test perplexity ~141 (with more hidden units)"))
+add(Recipe(
+    "lstm-shakespeare", "recurrent", "rnn-lm", "shakespeare", "loss", 1.7,
+    "character-level 2x256 LSTM on tiny Shakespeare (char-rnn; compare gpt-shakespeare)",
+    preset="small", model_overrides=dict(cell="lstm", block_size=64, n_embd=64, hidden=256),
+    train=dict(max_steps=2000, batch_size=32, lr=3e-3, min_lr=3e-4, grad_clip=1.0,
+               eval_every=500, log_every=50, eval_batch_size=1000),
+    reference="nanoGPT CPU config (GPT 4x128): val loss ~1.88 after 2000 iterations"))
+add(Recipe(
+    "lstm-pydoc", "recurrent", "rnn-lm", "pydoc", "loss", 4.5,
+    "2x256 LSTM with byte-level BPE on Python's own documentation (embedded; compare gpt-pydoc)",
+    preset="small", model_overrides=dict(cell="lstm", block_size=35, n_embd=256, hidden=256,
+                                         dropout=0.1, init_range=0.05),
+    train=dict(max_steps=1500, batch_size=32, lr=3e-3, min_lr=3e-4, grad_clip=1.0,
+               eval_every=500, log_every=50, eval_batch_size=1000)))
+
+# The rarer networks (issue 8). PNN, GRNN, GMDH and DSN are fitted in closed form by the model's
+# own `fit` (ann.train.fitted): `train.epochs=1` only satisfies the config, no gradient loop runs.
+# The tables' test split is fold `data.fold` of a stratified 10-fold split; benchmarks/classical.py
+# runs all ten folds against scikit-learn's k-NN and SVM on the same folds.
+FITTED = dict(epochs=1)
+add(Recipe(
+    "pnn-iris", "other", "pnn", "iris", "accuracy", 0.93,
+    "probabilistic neural network (Specht 1990) on Fisher's iris, sigma by leave-one-out",
+    train=FITTED, reference="k-NN / SVM on the same 10 folds: benchmarks/classical.py"))
+add(Recipe(
+    "pnn-wine", "other", "pnn", "wine", "accuracy", 0.93,
+    "probabilistic neural network on the UCI wine table (13 features, 3 cultivars)",
+    train=FITTED, reference="k-NN / SVM on the same 10 folds: benchmarks/classical.py"))
+add(Recipe(
+    "pnn-breast-cancer", "other", "pnn", "breast-cancer", "accuracy", 0.93,
+    "probabilistic neural network on Wisconsin diagnostic breast cancer (30 features)",
+    train=FITTED, reference="k-NN / SVM on the same 10 folds: benchmarks/classical.py"))
+add(Recipe(
+    "pnn-digits", "other", "pnn", "digits-table", "accuracy", 0.97,
+    "probabilistic neural network on scikit-learn's 8x8 digits as 64 features",
+    train=FITTED, reference="k-NN / SVM on the same 10 folds: benchmarks/classical.py"))
+add(Recipe(
+    "pnn-mnist", "other", "pnn", "mnist", "accuracy", 0.96,
+    "probabilistic neural network storing MNIST's 55,000 training images (784 pixels each)",
+    model_overrides=dict(in_features=784, grid=15),
+    train=dict(FITTED, eval_batch_size=500),
+    reference="k-NN (k=3, L2) 97.05% test (LeCun et al. 1998 table)"))
+add(Recipe(
+    "grnn-diabetes", "other", "grnn", "diabetes", "r2", 0.35,
+    "general regression neural network (Specht 1991) on scikit-learn's diabetes table",
+    train=FITTED, reference="linear regression / k-NN on the same 10 folds: benchmarks/classical.py"))
+add(Recipe(
+    "gmdh-diabetes", "other", "gmdh", "diabetes", "r2", 0.40,
+    "GMDH multilayer iterative algorithm (Ivakhnenko 1971) on scikit-learn's diabetes table; "
+    "the fitted formula and layer diagram are in RUN_DIR/model.txt",
+    train=FITTED, reference="linear regression / MLP on the same 10 folds: benchmarks/classical.py"))
+add(Recipe(
+    "gmdh-breast-cancer", "other", "gmdh-classifier", "breast-cancer", "accuracy", 0.92,
+    "GMDH fitted to the 0/1 diagnosis and thresholded at 0.5 (Wisconsin breast cancer)",
+    train=FITTED, reference="logistic regression / MLP on the same 10 folds: benchmarks/classical.py"))
+add(Recipe(
+    "gmdh-sunspots", "other", "gmdh-forecaster", "sunspots", "rmse", 20.0,
+    "GMDH forecasting next year's sunspot number from the last 20 (embedded series, 1700-2008)",
+    data=dict(window=20), train=FITTED,
+    reference="the linear AR(20) baseline the forecast task reports (ar_rmse)"))
+add(Recipe(
+    "dsn-digits", "other", "dsn", "digits", "accuracy", 0.98,
+    "deep stacking network (Deng & Yu 2011): sigmoid modules with closed-form ridge outputs, "
+    "stacked while validation improves, on scikit-learn's 8x8 digits",
+    model_overrides=dict(in_features=64, hidden=500, max_modules=6, patience=2, refine_epochs=5),
+    train=FITTED, reference="mlp-digits (backprop MLP 64-128-64-10): 97.77% (BENCHMARKS.md)"))
+add(Recipe(
+    "dsn-mnist", "other", "dsn", "mnist", "accuracy", 0.985,
+    "deep stacking network on MNIST: 1,000 sigmoid units per module, weights refined by two "
+    "gradient epochs, upper weights then solved in closed form",
+    preset="mnist", model_overrides=dict(patience=2), train=FITTED,
+    reference="Deng & Yu 2011 DSN: 0.83% test error (unconfirmed, REFERENCES.md); mlp-mnist 98.55%"))
+add(Recipe(
+    "tdnn-chirps", "other", "tdnn", "chirps", "accuracy", 0.95,
+    "Waibel's time-delay network on generated chirps and tones at random onsets (embedded; "
+    "shift invariance in action)",
+    train=dict(epochs=15, batch_size=32, lr=3e-3, weight_decay=1e-4)))
+add(Recipe(
+    "tdnn-fsdd", "other", "tdnn-xvector", "fsdd", "accuracy", 0.97,
+    "x-vector TDNN (dilated convolutions, statistics pooling) on the Free Spoken Digit Dataset, "
+    "log-mel features from torch.stft; customary split (takes 0-4 test)",
+    train=dict(epochs=30, batch_size=32, lr=2e-3, weight_decay=1e-3, warmup_steps=100),
+    reference="FSDD ResNet-18 on mel spectrograms: 95.3% val (REFERENCES.md)"))
+# -- end of issue-8 recipes
+
+
+# Autoencoders (task "reconstruct"): after training, ann.generative measures each use on the test
+# split (k-NN / linear probe on the codes against PCA, AUROC, PSNR, ELBO) and draws its pictures.
+AE_TRAIN = dict(batch_size=128, lr=2e-3, weight_decay=0.0, warmup_steps=100, log_every=50)
+add(Recipe(
+    "ae-digits", "autoencoder", "ae", "digits", "knn_accuracy", 0.75,
+    "fully connected autoencoder with a 2-D code on scikit-learn's digits: the test codes "
+    "scattered beside PCA's, k-NN accuracy in both (embedded; seconds)",
+    preset="digits", train=dict(AE_TRAIN, epochs=150, batch_size=64, eval_every=200),
+    reference="PCA with 2 components on the same split: k-NN accuracy 0.67 (pca_knn_accuracy)"))
+add(Recipe(
+    "ae-mnist", "autoencoder", "ae", "mnist", "probe_accuracy", 0.94,
+    "fully connected autoencoder 784-512-256-32 on MNIST; a linear classifier on the frozen codes",
+    preset="mnist", train=dict(AE_TRAIN, epochs=10),
+    reference="logistic regression on PCA's 32 components of the same images: 0.90 "
+              "(pca_probe_accuracy)"))
+add(Recipe(
+    "dae-mnist", "autoencoder", "dae", "mnist", "psnr", 18.0,
+    "convolutional denoising autoencoder on MNIST with Gaussian noise (std 0.5); PSNR of the "
+    "noisy input vs. the output, and a before/after grid",
+    preset="mnist", train=dict(AE_TRAIN, epochs=5)))
+add(Recipe(
+    "ae-anomaly-breast-cancer", "autoencoder", "ae", "breast-cancer-anomaly", "auroc", 0.9,
+    "fully connected autoencoder trained on benign tumours only; malignant ones scored by "
+    "reconstruction error, AUROC (embedded; seconds)",
+    preset="tabular", train=dict(AE_TRAIN, epochs=300, batch_size=32, lr=1e-3, eval_every=100)))
+add(Recipe(
+    "ae-anomaly-mnist", "autoencoder", "conv-ae", "mnist-anomaly", "auroc", 0.95,
+    "convolutional autoencoder trained on MNIST zeros only (data.normal_classes); the other "
+    "digits scored by reconstruction error, AUROC",
+    preset="mnist", train=dict(AE_TRAIN, epochs=10),
+    reference="Ruff et al. 2018 (Deep SVDD), DCAE baseline, normal class 0: AUROC 0.976"))
+add(Recipe(
+    "vae-mnist", "autoencoder", "vae", "mnist", "nelbo", 100.0,
+    "convolutional VAE with a 20-D latent on MNIST: test negative ELBO in nats per image "
+    "(Bernoulli decoder on grey levels), samples and a latent interpolation grid",
+    preset="mnist", train=dict(AE_TRAIN, epochs=20, lr=1e-3),
+    reference="pytorch/examples VAE (MLP 784-400-20): -ELBO ~106.7 nats after 7 epochs"))
+add(Recipe(
+    "vae-mnist-mlp", "autoencoder", "vae", "mnist", "nelbo", 107.0,
+    "pytorch/examples' VAE (MLP 784-400-20, Adam 1e-3, batch 128) for comparison with vae-mnist",
+    preset="mlp", train=dict(batch_size=128, lr=1e-3, epochs=7, schedule="constant",
+                             log_every=50),
+    reference="pytorch/examples VAE (MLP 784-400-20): -ELBO ~106.7 nats after 7 epochs"))
+
+
+# Forecasting. The target of each series row is the linear AR baseline's test RMSE (sunspots:
+# AR(11) one year ahead, 17.73; Mackey-Glass: AR(50) 10 steps ahead, 0.0345): the recipe reaches
+# it when the network beats that baseline. The naive forecast is far worse on both (29.3, 0.187).
+FORECAST = dict(max_steps=1500, batch_size=32, lr=3e-3, min_lr=1e-4, weight_decay=1e-4,
+                grad_clip=1.0, eval_every=100, log_every=50)
+add(Recipe(
+    "lstm-sunspots", "recurrent", "rnn-forecaster", "sunspots", "rmse", 17.73,
+    "LSTM forecasting yearly sunspot numbers (embedded), against naive and linear AR forecasts; "
+    "your own series: data.path=my.csv data.column=value",
+    preset="small", model_overrides=dict(cell="lstm"), train=FORECAST))
+add(Recipe(
+    "rnn-sunspots", "recurrent", "rnn-forecaster", "sunspots", "rmse", 17.73,
+    "Elman RNN forecasting yearly sunspot numbers (embedded), against the same baselines",
+    preset="small", model_overrides=dict(cell="rnn"), train=FORECAST))
+add(Recipe(
+    "lstm-mackey-glass", "recurrent", "rnn-forecaster", "mackey-glass", "rmse", 0.0345,
+    "LSTM forecasting the chaotic Mackey-Glass series 10 steps ahead (generated), against naive "
+    "and linear AR forecasts",
+    preset="small", model_overrides=dict(cell="lstm", hidden=64), train=FORECAST))
+
+# Graph networks (issue 7). Full-batch node classification: the split is one "example", so a step
+# is an epoch and every step is evaluated. Adam (train.weight_decay=0) at a constant rate; the
+# papers' L2 term is the model's `l2` (added to the loss on the weights each paper decays). The
+# best checkpoint on validation accuracy is tested; early stopping counts evaluations.
+KIPF = dict(epochs=200, batch_size=1, lr=0.01, schedule="constant", weight_decay=0.0,
+            early_stop=100, log_every=10)
+add(Recipe(
+    "gcn-karate", "gnn", "gcn", "karate", "accuracy", 0.9,
+    "GCN (4-4-2, tanh) on Zachary's karate club from 4 labelled members (embedded; seconds); "
+    "plots the 2-D embedding over training",
+    preset="karate", train={**KIPF, "epochs": 300, "early_stop": 0}))
+add(Recipe(
+    "gcn-cora", "gnn", "gcn", "cora", "accuracy", 0.815,
+    "GCN (Kipf & Welling 2017) on Cora, public Planetoid split",
+    preset="kipf", train=KIPF, reference="Kipf & Welling 2017: 81.5% test"))
+add(Recipe(
+    "gcn-citeseer", "gnn", "gcn", "citeseer", "accuracy", 0.703,
+    "GCN (Kipf & Welling 2017) on CiteSeer, public Planetoid split",
+    preset="kipf", train=KIPF, reference="Kipf & Welling 2017: 70.3% test"))
+add(Recipe(
+    "gcn-pubmed", "gnn", "gcn", "pubmed", "accuracy", 0.79,
+    "GCN (Kipf & Welling 2017) on PubMed, public Planetoid split (needs the data: not in the "
+    "offline set; downloads where a network exists)",
+    preset="kipf", train=KIPF, reference="Kipf & Welling 2017: 79.0% test"))
+add(Recipe(
+    "gat-cora", "gnn", "gat", "cora", "accuracy", 0.83,
+    "GAT (Velickovic et al. 2018: 8 heads x 8, dropout 0.6) on Cora, public Planetoid split; "
+    "checkpoint and patience on the validation loss",
+    preset="velickovic", model_overrides=dict(selection="loss"),
+    train={**KIPF, "epochs": 1000, "lr": 0.005, "early_stop": 100},
+    reference="Velickovic et al. 2018: 83.0 +- 0.7% test"))
+add(Recipe(
+    "sage-cora", "gnn", "sage", "cora", "accuracy", 0.79,
+    "GraphSAGE-mean (Hamilton et al. 2017), full neighbourhoods, on Cora, public Planetoid split",
+    model_overrides=dict(l2=5e-4), train=KIPF))
+# Graph classification: GIN-0 (Xu et al. 2019), 5 layers of 32, batch 32, Adam 0.01, dropout 0.5;
+# stratified 10-fold cross-validation (data.fold of data.folds; the next fold validates, and its
+# loss picks the checkpoint: accuracy on ~19 MUTAG graphs is too coarse to select on).
+XU = dict(epochs=200, batch_size=32, lr=0.01, schedule="cosine", weight_decay=0.0, log_every=10)
+add(Recipe(
+    "gin-mutag", "gnn", "gin", "mutag", "accuracy", 0.89,
+    "GIN-0 (Xu et al. 2019) on MUTAG molecules, one fold of 10-fold cross-validation "
+    "(benchmarks: --folds 10)",
+    preset="xu", model_overrides=dict(selection="loss"), train=XU,
+    reference="Xu et al. 2019: 89.4 +- 5.6% (10-fold CV)"))
+add(Recipe(
+    "gin-proteins", "gnn", "gin", "proteins", "accuracy", 0.74,
+    "GIN-0 (Xu et al. 2019) on PROTEINS, one fold of 10-fold cross-validation "
+    "(benchmarks: --folds 10)",
+    preset="xu", model_overrides=dict(selection="loss"), train={**XU, "epochs": 100},
+    reference="Xu et al. 2019: 76.2 +- 2.8% (10-fold CV)"))
+add(Recipe(
+    "gin-sbm", "gnn", "gin", "sbm-graphs", "accuracy", 0.9,
+    "GIN on generated two-block graphs, assortative against disassortative (embedded; seconds)",
+    preset="tiny", model_overrides=dict(num_classes=2), train={**XU, "epochs": 20}))
+add(Recipe(
+    "gcn-custom", "gnn", "gcn", "custom-graph", "accuracy", 0.0,
+    "GCN on your own graph: data.edges=EDGES.csv ('source,target' per line) "
+    "data.features=NODES.csv ('label,f1,f2,...' per node, label -1 = unknown)",
+    preset="kipf", train=KIPF))
+# Recommendation: LightGCN (He et al. 2020: 64 wide, 3 layers, reg 1e-4, batch 2048; Adam at 5e-3
+# rather than the paper's 1e-3, for 40 epochs on one CPU); matrix factorisation is the same
+# recipe with model.layers=0.
+LIGHTGCN = dict(epochs=40, batch_size=2048, lr=5e-3, schedule="constant", weight_decay=0.0,
+                eval_every=0, log_every=20, eval_batch_size=1024)
+add(Recipe(
+    "lightgcn-synthetic", "gnn", "lightgcn", "recsys-synthetic", "recall@20", 0.5,
+    "LightGCN on generated users with planted taste groups (embedded; a minute): Recall@20 and "
+    "NDCG@20 against popularity (in the metrics) and matrix factorisation (model.layers=0)",
+    preset="he", train=LIGHTGCN))
+add(Recipe(
+    "lightgcn-movielens", "gnn", "lightgcn", "movielens-100k", "recall@20", 0.2,
+    "LightGCN on MovieLens 100k, ratings >= 4 as interactions (needs the data: GroupLens forbids "
+    "redistribution, so it is downloaded where a network exists)",
+    preset="he", train=LIGHTGCN))
+add(Recipe(
+    "gcn-linkpred-cora", "gnn", "gcn-link", "cora-links", "auc", 0.9,
+    "GCN encoder + inner-product decoder (GAE, Kipf & Welling 2016) predicting Cora's held-out "
+    "citations (85/5/10 edge split); test AUC",
+    preset="gae", train={**KIPF, "epochs": 200, "early_stop": 50},
+    reference="Kipf & Welling 2016 (GAE): 91.0% AUC on Cora"))
+# -- end of issue-7 recipes
+
+# Sequence classification with recurrent layers.
+add(Recipe(
+    "lstm-digits-rows", "recurrent", "rnn-classifier", "digits", "accuracy", 0.95,
+    "LSTM reading each 8x8 digit one pixel row per step (embedded; seconds)",
+    preset="rows", train=dict(epochs=30, batch_size=32, lr=3e-3, weight_decay=1e-4,
+                              grad_clip=1.0, log_every=50)))
+add(Recipe(
+    "gru-sst2", "recurrent", "rnn-classifier", "sst2", "accuracy", 0.78,
+    "bidirectional GRU over WordPiece tokens, trained from scratch on SST-2 (test = GLUE dev; "
+    "compare bert-sst2)",
+    preset="text", train=dict(epochs=2, batch_size=64, lr=2e-3, weight_decay=1e-4,
+                              grad_clip=1.0, eval_every=500, log_every=50, eval_batch_size=500),
+    reference="Socher et al. 2013: LSTM-style recursive/recurrent baselines ~80-85% (SST-2)"))
+
+# GANs (task "adversarial"): the model steps its two players itself (engine hook
+# `training_step`); samples are judged by ann's own classifier for the dataset (ann.generative:
+# confidence, classes present, a Fréchet distance on its features -- not the Inception FID).
+GAN_TRAIN = dict(batch_size=64, lr=2e-4, beta1=0.5, beta2=0.999, schedule="constant",
+                 log_every=50)
+add(Recipe(
+    "dcgan-digits", "gan", "dcgan", "digits", "confidence", 0.8,
+    "DCGAN on scikit-learn's 8x8 digits; samples judged by mlp-digits (embedded; a minute)",
+    preset="digits", train=dict(GAN_TRAIN, max_steps=3000, eval_every=500, lr=5e-4)))
+add(Recipe(
+    "dcgan-mnist", "gan", "dcgan", "mnist", "confidence", 0.9,
+    "DCGAN (Radford et al. 2016) on MNIST; samples judged by ann's LeNet-5: mean confidence, "
+    "all ten classes present, Fréchet distance on its features",
+    preset="mnist", train=dict(GAN_TRAIN, epochs=5, batch_size=128)))
+add(Recipe(
+    "dcgan-mnist-hinge", "gan", "dcgan", "mnist", "confidence", 0.9,
+    "dcgan-mnist with the stabilised switch: hinge loss and a spectrally normalised "
+    "discriminator (Miyato et al. 2018); model.loss=wgan-gp is the other switch",
+    preset="hinge-sn", train=dict(GAN_TRAIN, epochs=5, batch_size=128, beta1=0.0, beta2=0.9)))
+add(Recipe(
+    "dcgan-fashion", "gan", "dcgan", "fashion-mnist", "confidence", 0.8,
+    "DCGAN on Fashion-MNIST; samples judged by ann's LeNet-5 trained on Fashion-MNIST",
+    preset="mnist", train=dict(GAN_TRAIN, epochs=5, batch_size=128)))
+add(Recipe(
+    "cgan-mnist", "gan", "cgan", "mnist", "label_accuracy", 0.9,
+    "conditional DCGAN on MNIST (label embedding in G, projection in D): the class is chosen "
+    "at sampling time; label accuracy = samples classified as the class asked for",
+    preset="mnist", train=dict(GAN_TRAIN, epochs=5, batch_size=128)))
+
+
+# Super-resolution: 7x7 (average-pooled) MNIST digits to 28x28, against bicubic upsampling.
+SR_TRAIN = dict(batch_size=64, lr=1e-3, beta1=0.5, beta2=0.999, epochs=1, log_every=50,
+                eval_every=430, eval_batch_size=500)
+add(Recipe(
+    "srgan-mnist", "gan", "srgan", "mnist", "psnr", 17.0,
+    "SRGAN-style x4 super-resolution of MNIST (7x7 -> 28x28): pixel + 1e-3 adversarial loss; "
+    "PSNR/SSIM against bicubic upsampling (psnr_bicubic) and srgan-mnist-pixel",
+    preset="mnist", train=SR_TRAIN))
+add(Recipe(
+    "srgan-mnist-pixel", "gan", "srgan", "mnist", "psnr", 17.0,
+    "the srgan-mnist generator trained with the pixel loss alone (SRResNet), for comparison",
+    preset="mnist", model_overrides=dict(adv_weight=0.0), train=SR_TRAIN))
+
+
+# Unpaired style transfer: strokes as written <-> thickened (ann.data.domains); the true
+# translation is known, so PSNR against it (and against doing nothing) measures the transfer.
+add(Recipe(
+    "cyclegan-digits", "gan", "cyclegan", "digits-thick", "psnr", 20.0,
+    "CycleGAN-style transfer between scikit-learn's digits as written and with thickened "
+    "strokes, unpaired; before/after grids (embedded; minutes)",
+    preset="digits", train=dict(GAN_TRAIN, lr=1e-3, max_steps=1500, eval_every=300)))
+add(Recipe(
+    "cyclegan-mnist", "gan", "cyclegan", "mnist-thick", "psnr", 20.0,
+    "CycleGAN-style transfer between MNIST digits as written and with thickened strokes",
+    preset="mnist", train=dict(GAN_TRAIN, max_steps=600, eval_every=200)))
+
+
+# Recurrent translation: Luong et al. 2015's global attention over a bidirectional GRU encoder,
+# the counterpart of transformer-numbers and transformer-multi30k (greedy decoding, BLEU).
+add(Recipe(
+    "seq2seq-attn-numbers", "recurrent", "seq2seq-attn", "numbers", "exact_match", 0.99,
+    "GRU encoder-decoder with attention writing numbers in English words (embedded; compare "
+    "transformer-numbers)",
+    preset="small",
+    train=dict(max_steps=1500, batch_size=64, lr=3e-3, min_lr=1e-4, grad_clip=1.0,
+               eval_every=500, log_every=50)))
+add(Recipe(
+    "seq2seq-attn-multi30k", "recurrent", "seq2seq-attn", "multi30k", "bleu", 30.0,
+    "GRU encoder-decoder with Luong attention translating Multi30k German -> English (compare "
+    "transformer-multi30k); BLEU on lowercased word tokens",
+    preset="base",
+    train=dict(epochs=10, batch_size=128, lr=1e-3, schedule="constant", grad_clip=1.0,
+               log_every=50, eval_batch_size=250),
+    reference="tutorial Transformer 3+3x256, 10 epochs: BLEU 36.52 (transformer-multi30k)"))
+
 def get_recipe(name: str) -> Recipe:
     if name not in RECIPES:
         raise unknown("recipe", name, RECIPES)

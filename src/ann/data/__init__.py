@@ -7,7 +7,23 @@ lookup). ``sources`` finds, downloads and verifies files; ``idx`` reads MNIST-st
 sentence-pair datasets; ``sentences`` the single-sentence ones for BERT (SST-2, masked-LM corpora).
 """
 
-from . import sentences, text, translation, vision
+# Importing a module registers its datasets.
+from . import (
+    anomaly,
+    audio,
+    domains,
+    graphs,
+    links,
+    planetoid,
+    recsys,
+    sentences,
+    series,
+    tabular,
+    text,
+    translation,
+    tudataset,
+    vision,
+)
 from .base import ArrayDataset
 from .idx import read_idx
 from .sources import RemoteFile, fetch
@@ -16,5 +32,7 @@ from .tokenizers import BPETokenizer, CharTokenizer, WordTokenizer, load_tokeniz
 from .vision import augment_images, preprocess_images, read_image_file
 
 __all__ = ["ArrayDataset", "BPETokenizer", "CharTokenizer", "RemoteFile", "TokenWindows",
-           "WordTokenizer", "augment_images", "fetch", "load_tokenizer", "preprocess_images",
-           "read_idx", "read_image_file", "sentences", "text", "translation", "vision"]
+           "WordTokenizer", "anomaly", "audio", "augment_images", "domains", "fetch", "graphs",
+           "links", "load_tokenizer", "planetoid", "preprocess_images", "read_idx",
+           "read_image_file", "recsys", "sentences", "series", "tabular", "text", "translation",
+           "tudataset", "vision"]

@@ -21,13 +21,18 @@ from .conv import Conv2d, ConvBNAct, same_padding
 from .dropout import Dropout, Dropout2d
 from .embedding import Embedding
 from .linear import MLP, Linear
+from .message_passing import GATConv, GCNConv, GINConv, SAGEConv, global_pool
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm, RMSNorm
 from .pooling import AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool2d
 from .positional import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding
+from .recurrent import Recurrent, detach_state, gru_cell, lstm_cell, rnn_cell
 
 __all__ = [
     "ACTIVATIONS",
     "GELU",
+    "GATConv",
+    "GCNConv",
+    "GINConv",
     "KVCache",
     "MLP",
     "AvgPool2d",
@@ -47,6 +52,7 @@ __all__ = [
     "MaxPool2d",
     "MultiHeadAttention",
     "RMSNorm",
+    "SAGEConv",
     "RotaryEmbedding",
     "ReLU",
     "SiLU",
@@ -57,5 +63,11 @@ __all__ = [
     "attention_mask",
     "attention_math",
     "get_activation",
+    "global_pool",
     "same_padding",
+    "Recurrent",
+    "detach_state",
+    "gru_cell",
+    "lstm_cell",
+    "rnn_cell",
 ]

@@ -1,5 +1,5 @@
 """Model families, one folder each; importing a family registers its models (see ann.registry)."""
 
-from . import cnn, transformer
+from . import autoencoder, cnn, gan, gnn, other, recurrent, transformer
 
-__all__ = ["cnn", "transformer"]
+__all__ = ["autoencoder", "cnn", "gan", "gnn", "other", "recurrent", "transformer"]

@@ -12,14 +12,21 @@ class EpochBatches:
     Step ``s`` is batch ``s % steps_per_epoch`` of epoch ``s // steps_per_epoch``; the last
     incomplete batch of an epoch is dropped so every step has the same size (and data-parallel
     shares stay equal). Process ``rank`` of ``world`` takes its contiguous share of each batch.
+
+    ``sequential=True`` reads the examples in order instead, as ``batch_size`` parallel streams
+    (truncated backpropagation through time, Zaremba et al. 2014): the examples are cut into
+    ``batch_size`` contiguous runs of ``steps_per_epoch``, and row ``k`` of step ``s`` is example
+    ``k * steps_per_epoch + s % steps_per_epoch``, so each row continues where it stopped the
+    step before. Over token windows, that is the token stream cut into parallel streams.
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+    def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world: int = 1,
+                 sequential: bool = False):
         if batch_size > n:
             batch_size = n
         if batch_size % world:
             raise ValueError(f"batch size {batch_size} does not split over {world} processes")
-        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.n, self.batch_size, self.seed, self.sequential = n, batch_size, seed, sequential
         self.rank, self.world = rank, world
         self.steps_per_epoch = n // batch_size
         self._epoch, self._perm = -1, None
@@ -33,7 +40,10 @@ class EpochBatches:
     def indices(self, step: int) -> torch.Tensor:
         """This process's example indices for global step ``step``."""
         epoch, pos = divmod(step, self.steps_per_epoch)
-        batch = self._permutation(epoch)[pos * self.batch_size:(pos + 1) * self.batch_size]
+        if self.sequential:
+            batch = torch.arange(self.batch_size) * self.steps_per_epoch + pos
+        else:
+            batch = self._permutation(epoch)[pos * self.batch_size:(pos + 1) * self.batch_size]
         share = self.batch_size // self.world
         return batch[self.rank * share:(self.rank + 1) * share]
 

@@ -47,10 +47,33 @@ def load_weights(model: torch.nn.Module, path, device="cpu"):
     except (SafetensorError, OSError, ValueError) as e:
         raise CorruptFile(f"weights file {path} cannot be read ({_short(e)}); it is damaged or not "
                           "a safetensors file: delete it and resume from an earlier checkpoint") from None
+    size_placeholders(model, tensors)
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     if missing or unexpected:
         raise CorruptFile(f"weights file {path} does not fit this model (missing: "
                           f"{', '.join(missing[:3]) or '-'}; unexpected: {', '.join(unexpected[:3]) or '-'})")
+
+
+def size_placeholders(model: torch.nn.Module, tensors: dict):
+    """Give every empty buffer or parameter of ``model`` the shape its tensor in ``tensors`` has.
+
+    Models fitted in closed form (see ann.train.fitted) hold state whose size is known only
+    after fitting (a PNN's stored training set, a GMDH's layers) in tensors created empty; a
+    fresh model must take the fitted sizes before ``load_state_dict`` can copy them. Tensors
+    that are not empty are never touched, so every other model loads exactly as before.
+    """
+    own = model.state_dict()
+    for key, value in tensors.items():
+        mine = own.get(key)
+        if mine is None or mine.numel() != 0 or mine.shape == value.shape:
+            continue
+        owner_name, _, attr = key.rpartition(".")
+        owner = model.get_submodule(owner_name)
+        fresh = torch.empty(value.shape, dtype=mine.dtype, device=mine.device)
+        if attr in owner._parameters:
+            owner._parameters[attr] = torch.nn.Parameter(fresh, owner._parameters[attr].requires_grad)
+        elif attr in owner._buffers:
+            owner._buffers[attr] = fresh
 
 
 def _short(e: Exception) -> str:

@@ -22,8 +22,12 @@ class TrainConfig:
     min_lr: float = field(0.0, "learning rate at the end of the cosine/linear decay", nonneg=True)
     schedule: str = field("cosine", "learning-rate schedule after warmup (noam: Vaswani et al. "
                           "2017, lr x d_model^-0.5 x min(step^-0.5, step x warmup^-1.5))",
-                          choices=("cosine", "linear", "constant", "noam"))
+                          choices=("cosine", "linear", "constant", "noam", "step"))
     warmup_steps: int = field(0, "linear warmup steps from 0 to lr", nonneg=True)
+    decay_start: int = field(4, "schedule=step: epochs at the full lr before the decay starts",
+                             nonneg=True)
+    decay_factor: float = field(0.5, "schedule=step: lr multiplier at each later epoch's start",
+                                range=(0.0, 1.0))
     noam_d_model: int = field(0, "d_model in the noam schedule (0: the model's d_model)", nonneg=True)
     weight_decay: float = field(0.0, "decoupled weight decay (not on biases and norms)", nonneg=True)
     momentum: float = field(0.9, "SGD momentum", range=(0.0, 1.0))
@@ -79,6 +83,14 @@ class DataConfig:
                       nonneg=True)
     folds: int = field(10, "the number of cross-validation folds (datasets with folds)",
                        range=(2, 1000))
+    window: int = field(0, "past values a forecast reads (series; 0: the dataset's default)",
+                        nonneg=True)
+    horizon: int = field(0, "values ahead a forecast predicts (series; 0: the dataset's default)",
+                         nonneg=True)
+    normal_classes: str = field("", "anomaly detection: the classes counted as normal, "
+                                "comma-separated (empty: the dataset's default)")
+    speaker: str = field("", "audio (fsdd): the speaker held out as test (empty: the customary "
+                         "split, takes 0-4 of every speaker are test)")
 
 
 @dataclass

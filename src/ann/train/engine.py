@@ -85,7 +85,9 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self.augment, self.quiet = augment, quiet or not self.dist.main
         self.log = MetricsLog(self.run_dir / "metrics.jsonl" if self.run_dir else None)
-        self.batches = EpochBatches(len(train), self.tc.batch_size, self.tc.seed, 0, 1)
+        # A task that carries state from step to step (truncated BPTT) reads the data in order.
+        self.batches = EpochBatches(len(train), self.tc.batch_size, self.tc.seed, 0, 1,
+                                    sequential=getattr(task, "sequential", False))
         if self.batches.batch_size % (self.dist.world * self.tc.grad_accum):
             raise AnnError(f"train.batch_size={self.batches.batch_size} must be divisible by "
                            f"processes x train.grad_accum = {self.dist.world * self.tc.grad_accum}")
@@ -95,26 +97,49 @@ class Trainer:
         self.ckpt_every = self.tc.checkpoint_every or self.eval_every
         self.opt = build_optimizer(model, self.tc)
         width = getattr(getattr(model, "config", None), "d_model", None)  # for the noam schedule
-        self.sched = build_schedule(self.opt, self.total, self.tc, width)
+        self.sched = build_schedule(self.opt, self.total, self.tc, width, spe)
+        # A model with several optimizers (a GAN's two players) builds them and takes each step
+        # itself (``configure_optimizers``, ``training_step``); batching, logging, evaluation,
+        # checkpoints, early stopping and resuming stay here. Every optimizer gets the schedule.
+        self.optimizers = self.schedules = None
+        self.step_extras: dict[str, float] = {}
+        if hasattr(model, "training_step"):
+            self._check_model_step()
+            self.optimizers = dict(model.configure_optimizers(self.tc))
+            self.schedules = {k: build_schedule(o, self.total, self.tc, width, spe)
+                              for k, o in self.optimizers.items()}
+            self.opt = next(iter(self.optimizers.values()))
+            self.sched = next(iter(self.schedules.values()))
         self.step, self.best_step, self.best_val, self.bad_evals = 0, 0, {}, 0
         self.train_model = distributed.wrap(torch.compile(model) if self.tc.compile else model,
                                             self.dist, device)
 
     # -- state ---------------------------------------------------------------------------
     def state(self) -> dict:
-        return {"step": self.step, "optimizer": self.opt.state_dict(),
-                "schedule": self.sched.state_dict(), "rng": rng_state(),
-                "best_step": self.best_step, "best_val": self.best_val,
-                "bad_evals": self.bad_evals}
+        state = {"step": self.step, "optimizer": self.opt.state_dict(),
+                 "schedule": self.sched.state_dict(), "rng": rng_state(),
+                 "best_step": self.best_step, "best_val": self.best_val,
+                 "bad_evals": self.bad_evals}
+        if hasattr(self.task, "state_dict"):      # state a task carries between steps (tensors)
+            state["task"] = self.task.state_dict()
+        if self.optimizers is not None:           # a model that steps itself: all its optimizers
+            state["optimizers"] = {k: o.state_dict() for k, o in self.optimizers.items()}
+            state["schedules"] = {k: s.state_dict() for k, s in self.schedules.items()}
+        return state
 
     def restore(self):
         """Continue from the last checkpoint of ``run_dir``."""
         state = checkpoint.load(self.ckpt_dir, "last", self.model, self.device)
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["schedule"])
+        for k, opt in (self.optimizers or {}).items():
+            opt.load_state_dict(state["optimizers"][k])
+            self.schedules[k].load_state_dict(state["schedules"][k])
         set_rng_state(state["rng"])
         self.step, self.best_step = state["step"], state["best_step"]
         self.best_val, self.bad_evals = state["best_val"], state["bad_evals"]
+        if "task" in state:
+            self.task.load_state_dict(state["task"])
         self.log.truncate_after(self.step)
 
     def save(self, best: bool):
@@ -143,8 +168,29 @@ class Trainer:
         batch = tuple(t[self.dist.rank * share:(self.dist.rank + 1) * share] for t in batch)
         return [tuple(t[i * micro:(i + 1) * micro] for t in batch) for i in parts]
 
+    def _check_model_step(self):
+        if self.tc.grad_accum != 1 or self.dist.active:
+            raise AnnError(f"{type(self.model).__name__} takes its own training steps, on one "
+                           "process and without accumulation; set train.grad_accum=1 and run "
+                           "without torchrun")
+
+    def model_step(self) -> float:
+        """One step of a model that steps itself: ``training_step(batch, optimizers, step)``
+        returns its losses as numbers, ``loss`` the one shown and checked."""
+        (batch,) = self.micro_batches(self.step)
+        batch = tuple(t.to(self.device, non_blocking=True) for t in batch)
+        losses = self.model.training_step(batch, self.optimizers, self.step)
+        for schedule in self.schedules.values():
+            schedule.step()
+        self.step_extras = {k: float(v) for k, v in losses.items() if k != "loss"}
+        return float(losses["loss"])
+
     def train_step(self) -> float:
+        if self.optimizers is not None:
+            return self.model_step()
         total_loss = 0.0
+        if hasattr(self.task, "start_step"):      # e.g. reset carried state at an epoch's start
+            self.task.start_step(self.step, self.batches.steps_per_epoch)
         for i, mb in enumerate(self.micro_batches(self.step)):
             mb = tuple(t.to(self.device, non_blocking=True) for t in mb)
             with distributed.no_sync(self.train_model, i == self.tc.grad_accum - 1):
@@ -184,6 +230,8 @@ class Trainer:
         else:
             self.bad_evals += 1
         self.log.write({"step": self.step, "epoch": self.epoch, "split": "val", **val})
+        if self.run_dir is not None and hasattr(self.task, "after_eval"):   # e.g. sample grids
+            self.task.after_eval(self.model, self.run_dir, self.step)
         key = self.task.metric
         bar.extra = {f"val_{key}": val[key]}
         shown = " | ".join(f"val {k} {v:.4f}" for k, v in val.items())
@@ -201,6 +249,7 @@ class Trainer:
         self.model.train()
         bar = Progress(self.total, self.step, self.cfg.recipe or self.cfg.model_name, self.quiet)
         window, last_loss, stopped = [], float("nan"), False
+        extras: dict[str, float] = {}             # other losses a self-stepping model reports
         try:
             while self.step < self.total and not stopped:
                 loss = self.train_step()
@@ -209,12 +258,14 @@ class Trainer:
                                    "train.lr or set train.grad_clip=1.0")
                 self.step += 1
                 window.append(loss)
+                extras = {k: extras.get(k, 0.0) + v for k, v in self.step_extras.items()}
                 bar.update(loss=loss)
                 if self.step % self.tc.log_every == 0 or self.step == self.total:
                     last_loss = distributed.mean_across(self.dist, sum(window) / len(window))
                     self.log.write({"step": self.step, "epoch": self.epoch, "split": "train",
-                                    "loss": last_loss, "lr": self.sched.get_last_lr()[0]})
-                    window = []
+                                    "loss": last_loss, "lr": self.sched.get_last_lr()[0],
+                                    **{k: v / len(window) for k, v in extras.items()}})
+                    window, extras = [], {}
                 if self.step % self.eval_every == 0 or self.step == self.total:
                     stopped = self._on_eval(bar, last_loss)
                 elif self.step % self.ckpt_every == 0:

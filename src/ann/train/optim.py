@@ -29,19 +29,33 @@ def build_optimizer(model: torch.nn.Module, tc) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=tc.lr, betas=(tc.beta1, tc.beta2))
 
 
-def lr_factor(step: int, total: int, tc, d_model: int | None = None) -> float:
-    """Multiplier of ``tc.lr`` at ``step``: linear warmup, then cosine/linear decay to min_lr;
-    or the noam schedule (``d_model``: the model's width, unless ``tc.noam_d_model`` is set)."""
+def lr_factor(step: int, total: int, tc, d_model: int | None = None,
+              steps_per_epoch: int | None = None) -> float:
+    """Multiplier of ``tc.lr`` at ``step``: linear warmup, then cosine/linear decay to min_lr,
+    or a step decay per epoch; or the noam schedule (``d_model``: the model's width, unless
+    ``tc.noam_d_model`` is set)."""
     if tc.schedule == "noam":
         return noam_factor(step, tc.warmup_steps, tc.noam_d_model or d_model)
     if tc.warmup_steps and step < tc.warmup_steps:
         return (step + 1) / tc.warmup_steps
     if tc.schedule == "constant":
         return 1.0
+    if tc.schedule == "step":
+        return step_factor(step, tc.decay_start, tc.decay_factor, steps_per_epoch)
     progress = min(1.0, (step - tc.warmup_steps) / max(1, total - tc.warmup_steps))
     floor = tc.min_lr / tc.lr
     shape = 0.5 * (1 + math.cos(math.pi * progress)) if tc.schedule == "cosine" else 1 - progress
     return floor + (1 - floor) * shape
+
+
+def step_factor(step: int, decay_start: int, decay_factor: float,
+                steps_per_epoch: int | None) -> float:
+    """The learning rate stays for ``decay_start`` epochs, then is multiplied by ``decay_factor``
+    at the start of every later epoch (Zaremba et al. 2014: 4 epochs at lr 1, then halved)."""
+    if not steps_per_epoch:
+        raise AnnError("train.schedule=step needs the number of steps per epoch")
+    epoch = step // steps_per_epoch
+    return decay_factor ** max(0, epoch - decay_start + 1)
 
 
 def noam_factor(step: int, warmup_steps: int, d_model: int | None) -> float:
@@ -57,6 +71,7 @@ def noam_factor(step: int, warmup_steps: int, d_model: int | None) -> float:
     return d_model ** -0.5 * min(n ** -0.5, n * warmup_steps ** -1.5)
 
 
-def build_schedule(optimizer, total_steps: int, tc, d_model: int | None = None):
-    return torch.optim.lr_scheduler.LambdaLR(optimizer,
-                                             lambda s: lr_factor(s, total_steps, tc, d_model))
+def build_schedule(optimizer, total_steps: int, tc, d_model: int | None = None,
+                   steps_per_epoch: int | None = None):
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, total_steps, tc, d_model, steps_per_epoch))

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import AnnError, unknown
+from .regression import Regression
 
 
 class Classification:
@@ -253,7 +254,15 @@ def until_eos(ids: list[int], eos_id: int) -> list[int]:
 
 
 TASKS = {"classify": Classification, "lm": LanguageModeling, "mlm": MaskedLanguageModeling,
-         "seq2seq": Seq2Seq}
+         "seq2seq": Seq2Seq, "regression": Regression}
+
+# The other families' tasks live in their own modules, imported last because they build on the
+# classes above: autoencoders and GANs, graphs, recurrent streams and forecasts.
+from .tasks_generative import GENERATIVE_TASKS  # noqa: E402
+from .tasks_graph import GRAPH_TASKS  # noqa: E402
+from .tasks_recurrent import RECURRENT_TASKS  # noqa: E402
+
+TASKS.update({**GENERATIVE_TASKS, **GRAPH_TASKS, **RECURRENT_TASKS})
 
 
 def get_task(name: str, **kwargs):

@@ -1,0 +1,449 @@
+"""What the generative families do after training, ``ann generate`` for image models, and the
+experiments of issue 6 that span several runs.
+
+After a run of an autoencoder, GAN or image-to-image model, :func:`report` measures its use on
+the test split, adds the figures to ``summary.json``'s ``test`` section and draws the pictures in
+the run folder:
+
+* autoencoders: ``reconstructions.png``; on labelled data (digits, MNIST) k-NN accuracy (k = 5)
+  and a linear probe (logistic regression) on the frozen codes, each beside PCA at the same
+  dimension, and with a 2-D code ``codes.png`` (the test codes beside PCA's); on anomaly data
+  (labels normal/anomaly) the AUROC of the reconstruction error; a denoiser's ``denoising.png``
+  (clean, corrupted, denoised); a VAE's ``samples.png`` and ``interpolation.png``;
+* GANs: ``samples.png`` and figures from ann's own classifier (:func:`sample_quality`);
+* super-resolution: ``superres.png``; style transfer: ``cyclegan.png``.
+
+A figure the recipe names as its metric becomes the run's reported metric. Experiments over
+several runs: :func:`compression_curve` (error against code size, beside PCA) and
+:func:`augmentation_experiment` (a classifier on few labels, with and without cGAN samples).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .errors import AnnError
+from .report import generative as plots
+from .train.batches import eval_batches
+
+LOWER_IS_BETTER = ("loss", "nelbo", "mse", "fd_pixels", "fd_classifier")
+MAX_FIT = 20000      # training examples the k-NN and the linear probe fit on (all for small data)
+
+
+@torch.no_grad()
+def _codes(model, data, device, limit: int | None = None) -> np.ndarray:
+    n = len(data) if limit is None else min(limit, len(data))
+    x = data.x[:n]
+    out = [model.encode(x[i:i + 1000].to(device)).float().cpu() for i in range(0, n, 1000)]
+    return torch.cat(out).numpy()
+
+
+@torch.no_grad()
+def _scores(model, data, device) -> np.ndarray:
+    """Per-example anomaly scores: the model's loss on each (reconstruction error)."""
+    generator = torch.Generator(device=device).manual_seed(0)
+    return torch.cat([model.losses(x, generator)["loss"].float().cpu()
+                      for x, _ in eval_batches(data, 1000, device)]).numpy()
+
+
+def _fit_and_score(train_x, train_y, test_x, test_y) -> dict[str, float]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    knn = KNeighborsClassifier(5).fit(train_x, train_y)
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(train_x, train_y)
+    return {"knn_accuracy": float(knn.score(test_x, test_y)),
+            "probe_accuracy": float(probe.score(test_x, test_y))}
+
+
+def code_uses(model, train, test, device, folder=None) -> dict[str, float]:
+    """k-NN and linear-probe accuracy on the codes, and on PCA at the same dimension (fitted on
+    the same training examples in data space); with a 2-D code, a scatter plot of both."""
+    from sklearn.decomposition import PCA
+
+    n = min(MAX_FIT, len(train))
+    codes_train, codes_test = _codes(model, train, device, n), _codes(model, test, device)
+    y_train, y_test = train.y[:n].numpy(), test.y.numpy()
+    flat = lambda d, k: model.to_data(d.x[:k]).flatten(1).numpy()  # noqa: E731
+    pca = PCA(codes_train.shape[1], random_state=0).fit(flat(train, n))
+    pca_train, pca_test = pca.transform(flat(train, n)), pca.transform(flat(test, len(test)))
+    ours = _fit_and_score(codes_train, y_train, codes_test, y_test)
+    theirs = _fit_and_score(pca_train, y_train, pca_test, y_test)
+    uses = {**ours, **{f"pca_{k}": v for k, v in theirs.items()}}
+    if folder is not None and codes_train.shape[1] == 2:
+        classes = [str(c) for c in test.info.get("classes", range(int(y_test.max()) + 1))]
+        plots.plot_codes([(f"autoencoder codes (k-NN accuracy {ours['knn_accuracy']:.3f})",
+                           codes_test),
+                          (f"PCA, 2 components (k-NN accuracy {theirs['knn_accuracy']:.3f})",
+                           pca_test)], y_test, classes, folder / "codes.png")
+    return uses
+
+
+@torch.no_grad()
+def _pictures(model, test, device, folder):
+    if not model.config.images:
+        return
+    x = test.x[:16].to(device)
+    plots.plot_rows([model.to_data(x), model(x)], ["test", "reconstructed"],
+                    folder / "reconstructions.png", "test images and their reconstructions")
+    if hasattr(model.config, "corruption"):                      # a denoiser
+        noisy = model.corrupt(x, torch.Generator(device=device).manual_seed(0))
+        plots.plot_rows([model.to_data(x), model.to_data(noisy), model(noisy)],
+                        ["clean", "corrupted", "denoised"], folder / "denoising.png",
+                        f"denoising ({model.config.corruption}, noise {model.config.noise})")
+    if hasattr(model, "sample"):
+        g = torch.Generator(device=device).manual_seed(0)
+        plots.save_grid(model.sample(64, g), folder / "samples.png")
+        plots.save_grid(interpolate(model, test.x[:16].to(device), 10), folder /
+                        "interpolation.png", nrow=10)
+
+
+@torch.no_grad()
+def interpolate(model, x: torch.Tensor, steps: int) -> torch.Tensor:
+    """Decoded points on the straight lines between the codes of consecutive pairs of ``x``:
+    (len(x) // 2 * steps, C, H, W), one row of ``steps`` images per pair."""
+    z = model.encode(x)                                          # (N, latent)
+    a, b = z[0::2][:len(z) // 2], z[1::2][:len(z) // 2]          # (P, latent) each
+    t = torch.linspace(0, 1, steps, device=z.device)[None, :, None]
+    line = a[:, None] * (1 - t) + b[:, None] * t                 # (P, steps, latent)
+    return model.output(model.decode(line.flatten(0, 1)))
+
+
+def report(run, test_data):
+    """Measure a generative run's uses, draw its pictures, and add the figures to its summary
+    (see the module docstring; GANs: :func:`gan_report`)."""
+    from . import fileio
+    from .api import load_split
+    from .metrics import auroc
+    from .recipes import RECIPES
+
+    model, folder = run.model.eval(), run.path
+    device = next(model.parameters()).device
+    if model.task == "adversarial":
+        uses = gan_report(run, test_data)
+    elif model.task == "image2image":
+        uses = sr_report(run, test_data) if hasattr(model, "low_res") else cycle_report(run, test_data)
+    else:
+        _pictures(model, test_data, device, folder)
+        uses = {}
+        if test_data.info.get("classes") == ["normal", "anomaly"]:
+            uses["auroc"] = auroc(_scores(model, test_data, device), test_data.y.numpy())
+        elif test_data.info.get("task") == "classify":
+            uses = code_uses(model, load_split(run.config, "train"), test_data, device, folder)
+    s = run.summary
+    s["test"].update(uses)
+    recipe = RECIPES.get(run.config.recipe)
+    if recipe is not None and recipe.metric in s["test"]:
+        s["metric"] = recipe.metric
+        value = s["test"][recipe.metric]
+        lower = recipe.metric in LOWER_IS_BETTER
+        s["reached"] = bool(value <= recipe.target if lower else value >= recipe.target)
+    fileio.write_json(folder / "summary.json", s)
+
+
+# --- ann generate: images from a generative run -------------------------------------------------
+
+MAX_BATCH = 256      # images generated per forward pass (more are generated batch by batch)
+MAX_IMAGES = 10000   # most images one call writes into a grid
+
+
+def generate_images(run, n: int = 64, label: int | None = None, seed: int = 0) -> torch.Tensor:
+    """``n`` images (n, C, H, W) in [0, 1] from a generative run (a VAE or a GAN), in batches
+    of at most ``MAX_BATCH``; ``label`` picks the class of a conditional model."""
+    model = run.model.eval()
+    if not hasattr(model, "sample") or model.task == "image2image":
+        hint = (" (it maps images to images: give them with --input FILE)"
+                if model.task == "image2image" else "")
+        raise AnnError(f"{run.path} holds a {run.config.model_name} model, which does not "
+                       f"generate images{hint}; use a VAE or GAN run such as vae-mnist or "
+                       "dcgan-digits")
+    if not 1 <= n <= MAX_IMAGES:
+        raise AnnError(f"--n must be between 1 and {MAX_IMAGES}, got {n}")
+    conditional = getattr(model, "conditional", False)
+    if label is not None:
+        classes = run.info.get("classes", [])
+        if not conditional:
+            raise AnnError(f"{run.path} holds an unconditional {run.config.model_name} model; "
+                           "drop --label, or use a conditional run such as cgan-mnist")
+        if not 0 <= label < model.config.num_classes:
+            raise AnnError(f"--label {label} is outside this model's classes 0-"
+                           f"{model.config.num_classes - 1}"
+                           + (f" ({', '.join(map(str, classes))})" if classes else ""))
+    device = next(model.parameters()).device
+    g = torch.Generator(device=device).manual_seed(seed)
+    out = []
+    for start in range(0, n, MAX_BATCH):
+        k = min(MAX_BATCH, n - start)
+        out.append((model.sample(k, g, label) if conditional else model.sample(k, g)).cpu())
+    return torch.cat(out)
+
+
+def generate_to_file(run, n: int = 64, label: int | None = None, seed: int = 0, out=None,
+                     inputs: list | None = None):
+    """``ann generate`` for image generators: ``n`` images in one PNG grid at ``out`` (default
+    ``RUN_DIR/generated.png``), about square; with ``inputs`` (super-resolution runs), those
+    low-resolution image files upscaled instead. Returns the path."""
+    from pathlib import Path
+
+    path = Path(out) if out is not None else run.path / "generated.png"
+    if path.suffix.lower() != ".png":
+        raise AnnError(f"--out {path} must name a .png file")
+    if not path.parent.is_dir():
+        raise AnnError(f"--out {path}: folder {path.parent} does not exist; create it first")
+    images = super_resolve(run, inputs) if inputs else generate_images(run, n, label, seed)
+    plots.save_grid(images, path, max(1, math.ceil(math.sqrt(len(images)))))
+    return path
+
+
+# --- GANs: judged by ann's own classifier ---------------------------------------------------------
+
+# The classifier that judges a GAN's samples, per dataset: a recipe and its overrides. It is
+# trained once into the cache (~/.cache/ann/judges/DATASET, or $ANN_CACHE_DIR) and reused.
+JUDGES = {"digits": ("mlp-digits", {}),
+          "mnist": ("lenet-mnist", {"train.epochs": 2}),
+          "fashion-mnist": ("lenet-mnist", {"data.name": "fashion-mnist", "train.epochs": 3})}
+MAX_JUDGED = 10000    # samples and test images compared
+
+
+def judge(dataset: str, quiet: bool = True):
+    """ann's own classifier for ``dataset`` (a :class:`~ann.api.Run`), trained on first use."""
+    import shutil
+
+    from . import api
+    from .data.sources import cache_dir
+
+    if dataset not in JUDGES:
+        raise AnnError(f"no judging classifier for dataset {dataset!r}; GAN samples are judged "
+                       f"on {', '.join(JUDGES)}")
+    folder = cache_dir() / "judges" / dataset
+    if (folder / "model.safetensors").exists() and (folder / "summary.json").exists():
+        return api.load(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    recipe, overrides = JUDGES[dataset]
+    threads = {"train.threads": torch.get_num_threads()}
+    api.train(recipe, {**overrides, **threads}, out=folder, quiet=quiet)
+    return api.load(folder)
+
+
+@torch.no_grad()
+def judge_images(judge_run, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """The judge's penultimate features (N, F) and class probabilities (N, K) of images in
+    [0, 1] (N, C, H, W), standardised as its dataset is."""
+    model, info = judge_run.model.eval(), judge_run.info
+    head = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    seen = []
+    hook = head.register_forward_hook(lambda m, inputs, out: seen.append(inputs[0].detach()))
+    probs = []
+    try:
+        for i in range(0, len(images), 1000):
+            x = (images[i:i + 1000].float() - info["mean"]) / info["std"]
+            probs.append(torch.softmax(model(x).float(), -1))
+    finally:
+        hook.remove()
+    return torch.cat(seen).flatten(1).numpy(), torch.cat(probs).numpy()
+
+
+def sample_quality(run, test_data, judge_run, seed: int = 0) -> dict[str, float]:
+    """Figures of a GAN's samples under ann's own classifier (not the Inception network, so
+    ``fd_classifier`` is not comparable with published FIDs):
+
+    * ``fd_classifier``: Fréchet distance between the classifier's penultimate features of
+      ``n`` samples and of ``n`` test images (n = the test split, at most 10,000);
+      ``fd_classifier_real`` is the same between the test and validation images, the floor;
+    * ``confidence``: the mean top class probability of the samples;
+    * ``classes_present``: classes that receive at least 1/(4K) of the samples (K classes);
+      ``class_entropy``: the entropy of the predicted classes over log K (1: all equally often);
+    * conditional models: ``label_accuracy``, the share of samples classified as the class
+      they were drawn for (classes in turn)."""
+    from .api import load_split
+    from .metrics import frechet_distance
+
+    model = run.model.eval()
+    n = min(MAX_JUDGED, len(test_data))
+    g = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    sizes = [min(MAX_BATCH, n - i) for i in range(0, n, MAX_BATCH)]
+    samples = torch.cat([model.sample(k, g).cpu() for k in sizes])
+    # a conditional model's sample() draws the classes in turn, starting afresh in each batch
+    wanted = np.concatenate([np.arange(k) % model.config.num_classes for k in sizes])
+    to_unit = lambda d: (d.x[:n] * d.info["std"] + d.info["mean"]).clamp(0, 1)  # noqa: E731
+    f_fake, p_fake = judge_images(judge_run, samples)
+    f_test, _ = judge_images(judge_run, to_unit(test_data))
+    f_val, _ = judge_images(judge_run, to_unit(load_split(run.config, "val")))
+    k = p_fake.shape[1]
+    counts = np.bincount(p_fake.argmax(1), minlength=k) / len(p_fake)
+    nonzero = counts[counts > 0]
+    out = {"fd_classifier": frechet_distance(f_fake, f_test),
+           "fd_classifier_real": frechet_distance(f_val, f_test),
+           "confidence": float(p_fake.max(1).mean()),
+           "classes_present": int((counts >= 1 / (4 * k)).sum()),
+           "class_entropy": float(-(nonzero * np.log(nonzero)).sum() / np.log(k))}
+    if getattr(model, "conditional", False):
+        out["label_accuracy"] = float((p_fake.argmax(1) == wanted).mean())
+    return out
+
+
+def gan_report(run, test_data) -> dict[str, float]:
+    """Sample grids and the judged figures of a GAN run."""
+    model, folder = run.model.eval(), run.path
+    device = next(model.parameters()).device
+    if getattr(model, "conditional", False):
+        k = model.config.num_classes
+        rows = [model.sample(10, torch.Generator(device=device).manual_seed(c), c)
+                for c in range(k)]
+        plots.save_grid(torch.cat(rows), folder / "samples.png", nrow=10)
+    else:
+        plots.save_grid(model.sample(64, torch.Generator(device=device).manual_seed(0)),
+                        folder / "samples.png")
+    if run.config.data.name not in JUDGES:       # no classifier to judge by: the pictures only
+        return {}
+    return sample_quality(run, test_data, judge(run.config.data.name))
+
+
+# --- super-resolution ------------------------------------------------------------------------------
+
+@torch.no_grad()
+def sr_report(run, test_data) -> dict[str, float]:
+    """``superres.png``: rows of low-resolution inputs (enlarged), bicubic upsampling, the
+    model's output and the originals, on the first 12 test images."""
+    from .models.gan.srgan import bicubic
+
+    model = run.model.eval()
+    device = next(model.parameters()).device
+    x = test_data.x[:12].to(device)
+    lr = model.low_res(x)
+    f = model.config.factor
+    hr = (x * model.config.std + model.config.mean).clamp(0, 1)
+    plots.plot_rows([F_nearest(lr, f), bicubic(lr, f), model(lr), hr],
+                    [f"input {lr.shape[-1]}x{lr.shape[-1]}", "bicubic", "model", "original"],
+                    run.path / "superres.png", f"super-resolution x{f}")
+    return {}
+
+
+def F_nearest(x: torch.Tensor, factor: int) -> torch.Tensor:  # noqa: N802
+    return torch.nn.functional.interpolate(x, scale_factor=factor, mode="nearest")
+
+
+def super_resolve(run, files: list) -> torch.Tensor:
+    """Upscale low-resolution image files (PNG/JPEG on 0-255 or .npy on the dataset's raw
+    scale) with a super-resolution run; returns (N, C, S, S) in [0, 1]."""
+    from .data import read_image_file
+
+    if run.model.task != "image2image":
+        raise AnnError(f"{run.path} holds a {run.config.model_name} model, which does not "
+                       "map images to images; use a run such as srgan-mnist or cyclegan-digits")
+    c = run.model.config
+    small = {**run.info, "in_channels": c.in_channels,
+             "image_size": c.image_size // getattr(c, "factor", 1)}
+    images = torch.cat([read_image_file(f, small) for f in files])
+    lr = (images * small["std"] + small["mean"]).clamp(0, 1)   # standardised -> [0, 1]
+    return run.model.eval()(lr.to(next(run.model.parameters()).device)).cpu()
+
+
+# --- compression: error against code size, beside PCA -------------------------------------------
+
+def compression_curve(recipe: str = "ae-digits", sizes=(2, 4, 8, 16, 32), folder="runs/compression",
+                      overrides=None) -> dict:
+    """Train ``recipe`` once per code size (``model.code_size``) and fit PCA with as many
+    components on the same training images; measure the test reconstruction error (mean squared
+    error per pixel, data in [0, 1]) and mean per-image PSNR of both. Writes
+    ``FOLDER/compression.png`` (PSNR against code size), ``compression_mse.png`` and
+    ``compression.json``; returns the figures."""
+    from pathlib import Path
+
+    from sklearn.decomposition import PCA
+
+    from . import api, fileio
+
+    folder = Path(folder)
+    out = {"recipe": recipe, "sizes": list(sizes), "ae_mse": [], "ae_psnr": [], "pca_mse": [],
+           "pca_psnr": []}
+    for size in sizes:
+        run = api.train(recipe, {**(overrides or {}), "model.code_size": size},
+                        out=folder / f"code-{size}", quiet=True)
+        out["ae_mse"].append(run.summary["test"]["mse"])
+        out["ae_psnr"].append(run.summary["test"]["psnr"])
+        train, test = api.load_split(run.config, "train"), api.load_split(run.config, "test")
+        x_train = run.model.to_data(train.x[:MAX_FIT]).flatten(1).numpy()    # (N, D) in [0, 1]
+        x_test = run.model.to_data(test.x).flatten(1).numpy()
+        pca = PCA(size, random_state=0).fit(x_train)
+        recon = np.clip(pca.inverse_transform(pca.transform(x_test)), 0, 1)
+        mse = ((recon - x_test) ** 2).mean(1)
+        out["pca_mse"].append(float(mse.mean()))
+        out["pca_psnr"].append(float((10 * np.log10(1 / np.maximum(mse, 1e-10))).mean()))
+    curves = lambda key: {"autoencoder": out[f"ae_{key}"], "PCA": out[f"pca_{key}"]}  # noqa: E731
+    plots.plot_compression(list(sizes), curves("psnr"), "test PSNR (dB)",
+                           folder / "compression.png", f"{recipe}: PSNR against code size")
+    plots.plot_compression(list(sizes), curves("mse"), "test MSE per pixel",
+                           folder / "compression_mse.png", f"{recipe}: error against code size")
+    fileio.write_json(folder / "compression.json", out)
+    return out
+
+
+@torch.no_grad()
+def cycle_report(run, test_data) -> dict[str, float]:
+    """``cyclegan.png``: domain A test images, their translation, the true translation, then
+    domain B images and their translation back to A."""
+    model = run.model.eval()
+    x = test_data.x[:12].to(next(model.parameters()).device)
+    a, b, truth = model.split(x)
+    plots.plot_rows([a, model.generator["ab"](a), truth, b, model.generator["ba"](b)],
+                    ["A", "A -> B", "true B", "B", "B -> A"], run.path / "cyclegan.png",
+                    "unpaired translation: strokes as written (A) and thickened (B)")
+    return {}
+
+
+# --- data augmentation with a conditional GAN -------------------------------------------------------
+
+def _fit_classifier(x: torch.Tensor, y: torch.Tensor, test, steps: int, seed: int) -> float:
+    """Train ann's LeNet-5 (an MLP for images under 12x12) on standardised images ``x`` with
+    labels ``y`` (Adam 1e-3, batch 64, ``steps`` steps) and return its test accuracy."""
+    from .registry import create_model
+
+    torch.manual_seed(seed)
+    name = "lenet" if x.shape[-1] >= 12 else "mlp"          # LeNet-5 needs 12x12 or more
+    model = create_model(name, image_size=x.shape[-1], num_classes=10)
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        idx = torch.randint(0, len(x), (64,), generator=g)
+        loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        pred = torch.cat([model(test.x[i:i + 1000]).argmax(-1) for i in range(0, len(test), 1000)])
+    return float((pred == test.y).float().mean())
+
+
+def augmentation_experiment(cgan_dir, n_real: int = 100, n_fake: int = 5000, steps: int = 1500,
+                            seeds=(0, 1, 2)) -> dict:
+    """A classifier trained on ``n_real`` labelled training images (the first ``n_real // 10``
+    of each class) with and without ``n_fake`` samples of a conditional GAN run (classes in
+    turn, labelled with the class asked for); test accuracy of both, averaged over ``seeds``."""
+    from . import api
+
+    run = api.load(cgan_dir)
+    if not getattr(run.model, "conditional", False):
+        raise AnnError(f"{cgan_dir} is not a conditional GAN run; train cgan-mnist first")
+    train, test = api.load_split(run.config, "train"), api.load_split(run.config, "test")
+    per_class = max(1, n_real // 10)
+    keep = torch.cat([torch.nonzero(train.y == c).flatten()[:per_class] for c in range(10)])
+    real_x, real_y = train.x[keep], train.y[keep]
+    g = torch.Generator().manual_seed(0)
+    fake = torch.cat([run.model.sample(min(MAX_BATCH, n_fake - i), g)     # classes in turn
+                      for i in range(0, n_fake, MAX_BATCH)])
+    fake_y = torch.cat([torch.arange(min(MAX_BATCH, n_fake - i)) % 10
+                        for i in range(0, n_fake, MAX_BATCH)])
+    fake_x = (fake - train.info["mean"]) / train.info["std"]
+    both_x, both_y = torch.cat([real_x, fake_x]), torch.cat([real_y, fake_y])
+    real = [_fit_classifier(real_x, real_y, test, steps, s) for s in seeds]
+    mixed = [_fit_classifier(both_x, both_y, test, steps, s) for s in seeds]
+    return {"n_real": len(keep), "n_fake": n_fake, "steps": steps, "seeds": list(seeds),
+            "accuracy_real": sum(real) / len(real), "accuracy_real_plus_gan":
+            sum(mixed) / len(mixed), "runs_real": real, "runs_real_plus_gan": mixed}

@@ -1,0 +1,149 @@
+"""GANs (issue 6): the engine's hook for models that step themselves (exact resume), training
+on embedded digits judged by ann's own classifier, the stabilised switches, the Fréchet
+distance against scipy, and `ann generate` with its bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+import ann
+from ann import generative
+from ann.metrics import frechet_distance
+from ann.registry import create_model
+from ann.train.checkpoint import load_weights
+from helpers import ann as ann_cli
+from helpers import fails_cleanly
+
+
+@pytest.fixture(scope="module")
+def judges(tmp_path_factory):
+    """One cache for the module, so that the digits judge (mlp-digits) is trained once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+def test_frechet_distance_matches_scipy():
+    from scipy import linalg
+
+    rng = np.random.RandomState(0)
+    a, b = rng.randn(200, 5), rng.randn(150, 5) @ rng.randn(5, 5) + 1.0
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    want = ((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * linalg.sqrtm(s_a @ s_b).real)
+    assert frechet_distance(a, b) == pytest.approx(want, rel=1e-6)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_spectral_norm_bounds_the_discriminator():
+    torch.manual_seed(0)
+    model = create_model("dcgan", "tiny", spectral_norm=True, loss="hinge").train()
+    x, y = model.example_batch(8, torch.Generator().manual_seed(0))
+    for _ in range(20):                       # power iterations run in training forwards
+        model.score((x, y))
+    conv = model.discriminator.features[0]
+    sigma = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2)
+    assert sigma.item() == pytest.approx(1.0, abs=0.05)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.discriminator.modules())
+
+
+@pytest.mark.parametrize("loss", ["hinge", "wgan-gp"])
+def test_stabilised_losses_train(loss):
+    torch.manual_seed(0)
+    model = create_model("cgan", "tiny", loss=loss, spectral_norm=loss == "hinge")
+    opts = model.configure_optimizers(ann.build_config("dcgan-digits").train)
+    batch = model.example_batch(16, torch.Generator().manual_seed(0))
+    for step in range(3):
+        out = model.training_step(batch, opts, step)
+        assert np.isfinite(out["loss"]) and {"d_loss", "g_loss"} <= set(out)
+
+
+def _weights(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path / "model.safetensors"))
+
+
+def test_resumed_gan_equals_uninterrupted(tmp_path, judges, monkeypatch):
+    monkeypatch.setenv("ANN_CACHE_DIR", str(judges))
+    common = {"train.threads": 1, "train.deterministic": True, "train.eval_every": 10,
+              "model.g_width": 8, "model.d_width": 8}
+    ann.train("dcgan-digits", {**common, "train.max_steps": 30}, out=tmp_path / "a", quiet=True)
+    ann.train("dcgan-digits", {**common, "train.max_steps": 20}, out=tmp_path / "b", quiet=True)
+    ann.train(resume=tmp_path / "b", overrides={"train.max_steps": 30}, quiet=True)
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    state = torch.load(next((tmp_path / "b" / "checkpoints").glob("step-*/state.pt")),
+                       weights_only=True)
+    assert set(state["optimizers"]) == {"generator", "discriminator"}
+    assert len(list((tmp_path / "a" / "samples").glob("step-*.png"))) == 3
+
+
+def test_dcgan_digits_samples_are_recognised(tmp_path, judges, monkeypatch):
+    monkeypatch.setenv("ANN_CACHE_DIR", str(judges))
+    run = ann.train("dcgan-digits", {"train.threads": 1, "train.max_steps": 1200,
+                                     "train.eval_every": 600, "model.g_width": 16,
+                                     "model.d_width": 16}, out=tmp_path / "r", quiet=True)
+    t = run.summary["test"]
+    assert t["confidence"] >= 0.7 and t["classes_present"] >= 8, t
+    assert t["fd_classifier"] > 0 and (tmp_path / "r" / "samples.png").exists()
+
+
+def test_generate_cli_and_bad_input(tmp_path, judges, monkeypatch):
+    monkeypatch.setenv("ANN_CACHE_DIR", str(judges))
+    ann.train("cgan-mnist", {"data.name": "digits", "train.threads": 1, "train.max_steps": 10,
+                             "model.g_width": 8, "model.d_width": 8},
+              out=tmp_path / "c", quiet=True)
+    env = {"ANN_CACHE_DIR": judges}
+    ann_cli("generate", tmp_path / "c", "--n", "12", "--label", "3", "--out", tmp_path / "g.png",
+            **env)
+    assert (tmp_path / "g.png").stat().st_size > 100
+    fails_cleanly(ann_cli("generate", tmp_path / "c", "--label", "10", check=False, **env),
+                  "outside", "0-9")
+    fails_cleanly(ann_cli("generate", tmp_path / "c", "--n", "100000", check=False, **env),
+                  "--n")
+    fails_cleanly(ann_cli("generate", tmp_path / "c", "--out", tmp_path / "g.jpg", check=False,
+                          **env), ".png")
+    run = ann.load(tmp_path / "c")
+    monkeypatch.setattr(generative, "MAX_BATCH", 5)       # more images than one batch holds
+    images = generative.generate_images(run, 12, label=2)
+    assert images.shape == (12, 1, 8, 8) and 0 <= images.min() and images.max() <= 1
+    load_weights(create_model("cgan", **{k: getattr(run.config.model, k) for k in (
+        "g_width", "d_width", "image_size", "z_dim")}), tmp_path / "c" / "model.safetensors")
+
+
+def test_srgan_beats_bicubic_and_checks_input_size(tmp_path):
+    run = ann.train("srgan-mnist", {"data.name": "digits", "model.factor": 2, "train.epochs": 0,
+                                    "train.max_steps": 200, "train.eval_every": 100,
+                                    "train.threads": 1, "model.width": 16, "model.blocks": 2},
+                    out=tmp_path / "sr", quiet=True)
+    t = run.summary["test"]
+    assert t["psnr"] > t["psnr_bicubic"] + 0.3 and t["ssim"] > t["ssim_bicubic"], t
+    assert (tmp_path / "sr" / "superres.png").exists()
+    small = np.random.RandomState(0).randint(0, 17, (4, 4)).astype(np.float32)
+    np.save(tmp_path / "small.npy", small)
+    np.save(tmp_path / "big.npy", np.zeros((8, 8), np.float32))
+    ann_cli("generate", tmp_path / "sr", "--input", tmp_path / "small.npy", "--out",
+            tmp_path / "up.png")
+    assert (tmp_path / "up.png").exists()
+    fails_cleanly(ann_cli("generate", tmp_path / "sr", "--input", tmp_path / "big.npy",
+                          check=False), "(8, 8)", "(1, 4, 4)")
+    fails_cleanly(ann_cli("generate", tmp_path / "sr", "--n", "4", check=False),
+                  "--input")
+
+
+def test_cyclegan_translates_and_augmentation_runs(tmp_path, judges, monkeypatch):
+    monkeypatch.setenv("ANN_CACHE_DIR", str(judges))
+    run = ann.train("cyclegan-digits", {"train.threads": 1, "train.max_steps": 150,
+                                        "train.eval_every": 150, "model.width": 8,
+                                        "model.blocks": 1, "model.d_width": 8},
+                    out=tmp_path / "cyc", quiet=True)
+    t = run.summary["test"]
+    assert t["psnr"] > t["psnr_identity"] + 2.0, t       # closer to the truth than doing nothing
+    assert (tmp_path / "cyc" / "cyclegan.png").exists()
+    ann.train("cgan-mnist", {"data.name": "digits", "train.threads": 1, "train.max_steps": 10,
+                             "model.g_width": 8, "model.d_width": 8}, out=tmp_path / "c",
+              quiet=True)
+    out = generative.augmentation_experiment(tmp_path / "c", n_real=50, n_fake=60, steps=20,
+                                             seeds=(0,))
+    assert out["n_real"] == 50 and 0 <= out["accuracy_real_plus_gan"] <= 1

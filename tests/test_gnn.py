@@ -1,0 +1,136 @@
+"""Graph networks end to end: convergence on embedded graphs within a small budget, the recipes
+from the command line, and the user's own graph with every kind of bad input."""
+
+import json
+
+import pytest
+import torch
+
+import ann
+from ann.data.graphs import karate_club
+from ann.errors import AnnError
+from ann.registry import create_model, load_dataset
+from ann.train.tasks import get_task
+from helpers import ann as ann_cli
+from helpers import fails_cleanly
+
+
+def test_gcn_learns_sbm_in_process(tmp_path):
+    """Full-batch GCN on a generated block model beats the features alone (>= 0.85 test)."""
+    run = ann.train("gcn-karate", {"data.name": "sbm", "model.hidden": "16", "train.epochs": 25,
+                                   "train.threads": 1}, out=tmp_path / "run", quiet=True)
+    assert run.summary["test"]["accuracy"] >= 0.85, run.summary["test"]
+
+
+def test_gat_and_sage_learn_sbm():
+    data = {s: load_dataset("sbm", s).batch(0) for s in ("train", "test")}
+    for name in ("gat", "sage"):
+        torch.manual_seed(0)
+        model = create_model(name, "tiny", in_channels=16, num_classes=3)
+        task = get_task(model.task)
+        opt = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
+        for _ in range(60):
+            opt.zero_grad()
+            task.loss(model, data["train"])[0].backward()
+            opt.step()
+        model.eval()
+        acc = task.evaluate(model, [data["test"]])["accuracy"]
+        assert acc >= 0.85, (name, acc)
+
+
+def test_gin_learns_sbm_graphs(tmp_path):
+    run = ann.train("gin-sbm", {"train.epochs": 8, "train.threads": 1}, out=tmp_path / "run",
+                    quiet=True)
+    assert run.summary["test"]["accuracy"] >= 0.9, run.summary["test"]
+
+
+def test_gcn_karate_plots_embedding(tmp_path, capsys):
+    run = ann.train("gcn-karate", {"train.epochs": 50, "train.threads": 1}, out=tmp_path / "run",
+                    quiet=True)
+    assert run.summary["test"]["accuracy"] >= 0.85
+    assert (tmp_path / "run" / "embedding.png").stat().st_size > 1000
+    loaded = ann.load(tmp_path / "run")
+    graph = karate_club()
+    assert loaded.model(graph.x, graph.edge_index).shape == (34, 2)
+    from ann.cli import main
+
+    main(["info", str(tmp_path / "run")])                    # the layer table runs the model
+    assert "GCNConv" in capsys.readouterr().out
+
+
+def test_recipes_listed():
+    out = {r.name for r in ann.list_recipes()}
+    for name in ("gcn-karate", "gcn-cora", "gat-cora", "sage-cora", "gcn-citeseer", "gcn-pubmed",
+                 "gin-mutag", "gin-proteins", "gcn-custom"):
+        assert name in out
+
+
+@pytest.fixture
+def user_graph(tmp_path):
+    edges, nodes = tmp_path / "edges.csv", tmp_path / "nodes.csv"
+    pairs = [(i, (i + 1) % 30) for i in range(30)] + [(i, (i + 2) % 30) for i in range(30)]
+    edges.write_text("\n".join(f"{a},{b}" for a, b in pairs) + "\n5,5\n")   # and a self-loop
+    rows = [f"{i % 2},{1.0 if i % 2 else 0.0},{0.0 if i % 2 else 1.0},0.5" for i in range(30)]
+    nodes.write_text("\n".join(rows + ["-1,0,0,0"]) + "\n")                 # node 30: isolated
+    return edges, nodes
+
+
+def test_gcn_custom_trains(user_graph, tmp_path):
+    edges, nodes = user_graph
+    run = ann.train("gcn-custom", {"data.edges": str(edges), "data.features": str(nodes),
+                                   "train.epochs": 15, "train.threads": 1},
+                    out=tmp_path / "run", quiet=True)
+    assert run.summary["test"]["accuracy"] >= 0.8, run.summary
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["in_channels"] == 3
+
+
+def test_gcn_custom_bad_line_cli(user_graph):
+    edges, nodes = user_graph
+    edges.write_text("0,1\n1,oops\n")
+    proc = ann_cli("train", "gcn-custom", f"data.edges={edges}", f"data.features={nodes}",
+                   "train.epochs=2", check=False)
+    fails_cleanly(proc, "line 2", "'1,oops'", "source,target")
+
+
+@pytest.mark.parametrize("edge_text,node_text,words", [
+    ("0,1\n1,2,3\n", None, ["line 2", "two node indices"]),
+    ("0,1\n1,99\n", None, ["node 99", "past the 31 nodes"]),
+    ("0,1\n-3,2\n", None, ["negative"]),
+    ("# nothing\n", None, ["holds no edges"]),
+    ("0,1\n", "0,1,0\n1,0\n", ["line 2", "1 features", "earlier lines have 2"]),
+    ("0,1\n", "0,1,0\nx,0,1\n", ["line 2", "label and numbers"]),
+    ("0,1\n", "0,1,0\n-1,0,1\n", ["labels 1 nodes", "at least 3"]),
+])
+def test_gcn_custom_bad_input(user_graph, edge_text, node_text, words):
+    """The same one-line errors as above, in process (the CLI prints exactly the message)."""
+    edges, nodes = user_graph
+    edges.write_text(edge_text)
+    if node_text is not None:
+        nodes.write_text(node_text)
+    with pytest.raises(AnnError) as err:
+        load_dataset("custom-graph", "train", edges=str(edges), features=str(nodes))
+    line = str(err.value)
+    assert "\n" not in line
+    for w in words:
+        assert w in line, line
+
+
+def test_gcn_custom_feature_rows_must_match(user_graph):
+    edges, nodes = user_graph
+    nodes.write_text("0,1,0\n1,0,1\n1,1,1\n")         # 3 nodes, but edges name node 29
+    with pytest.raises(AnnError, match="node 29.*add features"):
+        load_dataset("custom-graph", "train", edges=str(edges), features=str(nodes))
+
+
+def test_gcn_custom_needs_files():
+    with pytest.raises(AnnError, match="data.edges=EDGES.csv"):
+        load_dataset("custom-graph", "train")
+
+
+def test_selection_on_validation_loss():
+    model = create_model("gat", "tiny", selection="loss")
+    task = get_task(model.task)
+    assert (task.metric, task.higher_is_better) == ("loss", False)
+    assert get_task(create_model("gcn", "tiny").task).metric == "accuracy"
+    batch = model.example_batch(6, torch.Generator().manual_seed(0))
+    assert set(task.evaluate(model.eval(), [batch])) == {"loss", "accuracy"}
