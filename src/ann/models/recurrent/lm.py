@@ -23,6 +23,7 @@ from ...errors import AnnError
 from ...layers import Dropout, Embedding, Linear, Recurrent
 from ...layers.recurrent import CELLS
 from ...registry import register_model
+from ..examples import recurrence_tokens
 from ..transformer.gpt import sample
 
 
@@ -94,14 +95,8 @@ class RecurrentLM(nn.Module):
     def example_batch(self, batch_size: int, generator: torch.Generator):
         """``(x, y)`` int64 (B, block_size): s[t+1] = (s[t] + s[t-1] + 1) mod vocab_size from a
         random start, so each target follows from the two tokens before it."""
-        c = self.config
-        s = [torch.randint(0, c.vocab_size, (batch_size,), generator=generator)]
-        prev = torch.zeros_like(s[0])
-        for _ in range(c.block_size):
-            s.append((s[-1] + prev + 1) % c.vocab_size)
-            prev = s[-2]
-        seq = torch.stack(s, dim=1)  # (B, block_size + 1)
-        return seq[:, :-1], seq[:, 1:]
+        return recurrence_tokens(batch_size, self.config.block_size, self.config.vocab_size,
+                                 generator)
 
     def generate_stream(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                         top_k: int | None = None, top_p: float | None = None,

@@ -36,6 +36,7 @@ from ...layers import (
     MultiHeadAttention,
 )
 from ...registry import register_model
+from ..examples import recurrence_tokens
 
 
 @dataclass
@@ -172,14 +173,8 @@ class GPT(nn.Module):
         every target is determined by the prefix (attention to the previous token is needed) and a
         model can drive the loss to zero.
         """
-        c = self.config
-        s = [torch.randint(0, c.vocab_size, (batch_size,), generator=generator)]
-        prev = torch.zeros_like(s[0])
-        for _ in range(c.block_size):
-            s.append((s[-1] + prev + 1) % c.vocab_size)
-            prev = s[-2]
-        seq = torch.stack(s, dim=1)  # (B, block_size + 1)
-        return seq[:, :-1], seq[:, 1:]
+        return recurrence_tokens(batch_size, self.config.block_size, self.config.vocab_size,
+                                 generator)
 
     # --- generation ----------------------------------------------------------------------------
 
