@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from ann.errors import AnnError
+from ann.models.sampling import sample
 from ann.models.transformer import GPT, GPTConfig, from_hf_gpt2
-from ann.models.transformer.gpt import sample
 from ann.registry import create_model
 
 

@@ -24,7 +24,7 @@ from ...layers import Dropout, Embedding, Linear, Recurrent
 from ...layers.recurrent import CELLS
 from ...registry import register_model
 from ..examples import recurrence_tokens
-from ..transformer.gpt import sample
+from ..sampling import check_sampling, sample
 
 
 @dataclass
@@ -103,13 +103,7 @@ class RecurrentLM(nn.Module):
                         generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
         """Yield ``max_new_tokens`` sampled tokens, one (B, 1) tensor at a time, after reading
         the prompt ``idx`` (B, T); the arguments are those of GPT's ``generate_stream``."""
-        if idx.dim() != 2 or idx.size(1) == 0:
-            raise AnnError(f"prompt has shape {tuple(idx.shape)}; expected (batch, tokens) with at "
-                           "least one token")
-        if max_new_tokens < 0:
-            raise AnnError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
-        if temperature < 0:
-            raise AnnError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+        check_sampling(idx, max_new_tokens, temperature, top_k, top_p)
         return self._stream(idx, max_new_tokens, temperature, top_k, top_p, generator)
 
     @torch.no_grad()

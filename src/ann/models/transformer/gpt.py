@@ -37,6 +37,7 @@ from ...layers import (
 )
 from ...registry import register_model
 from ..examples import recurrence_tokens
+from ..sampling import check_sampling, sample
 
 
 @dataclass
@@ -203,17 +204,7 @@ class GPT(nn.Module):
         tokens at every step (learned absolute positions cannot slide), which gives the same
         tokens as ``use_cache=False`` without its speed-up.
         """
-        if idx.dim() != 2 or idx.size(1) == 0:
-            raise AnnError(f"prompt has shape {tuple(idx.shape)}; expected (batch, tokens) with at "
-                           "least one token")
-        if max_new_tokens < 0:
-            raise AnnError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
-        if temperature < 0:
-            raise AnnError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
-        if top_k is not None and top_k < 1:
-            raise AnnError(f"top_k must be a positive integer or None, got {top_k}")
-        if top_p is not None and not 0 < top_p <= 1:
-            raise AnnError(f"top_p must be in (0, 1] or None, got {top_p}")
+        check_sampling(idx, max_new_tokens, temperature, top_k, top_p)
         return self._stream(idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache)
 
     @torch.no_grad()
@@ -229,27 +220,3 @@ class GPT(nn.Module):
             token = sample(logits[:, -1], temperature, top_k, top_p, generator)  # (B, 1)
             idx = torch.cat([idx, token], dim=1)  # (B, T + 1)
             yield token
-
-
-def sample(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-           top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-    """One token id per row from next-token logits; greedy when temperature == 0.
-
-    Shapes:
-        logits (B, V) -> token ids (B, 1) int64.
-    """
-    if temperature == 0:
-        return logits.argmax(dim=-1, keepdim=True)  # (B, 1)
-    logits = logits.float() / temperature
-    if top_k is not None and top_k < logits.size(-1):
-        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]  # (B, 1)
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if top_p is not None and top_p < 1:
-        sorted_logits, order = logits.sort(dim=-1, descending=True)  # (B, V)
-        probs = sorted_logits.softmax(dim=-1)
-        # Drop a token when the tokens ranked above it already reach top_p; the first always stays.
-        drop = probs.cumsum(dim=-1) - probs >= top_p
-        sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
-        logits = torch.empty_like(logits).scatter_(-1, order, sorted_logits)  # back to vocab order
-    probs = logits.softmax(dim=-1)  # (B, V)
-    return torch.multinomial(probs, 1, generator=generator)  # (B, 1)
