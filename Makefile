@@ -3,7 +3,6 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-RECIPE ?= cnn-digits
 
 .PHONY: install demo test lint bench clean
 
@@ -15,15 +14,15 @@ $(STAMP): pyproject.toml constraints/cpu.txt
 	@if $(PY) -c "import torch" >/dev/null 2>&1; then \
 	    echo "ann: using the torch already installed for $(PY)"; \
 	    $(PY) -m venv --system-site-packages $(VENV); \
-	    $(BIN)/pip install -q -e ".[dev,peers]"; \
+	    $(BIN)/pip install -q -e ".[dev,peers,export]"; \
 	else \
 	    $(PY) -m venv $(VENV); \
-	    $(BIN)/pip install -q -c constraints/cpu.txt -e ".[dev,peers]"; \
+	    $(BIN)/pip install -q -c constraints/cpu.txt -e ".[dev,peers,export]"; \
 	fi
 	@touch $(STAMP)
 
 demo: install
-	$(BIN)/ann train $(RECIPE)
+	$(BIN)/ann tour
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -35,4 +34,4 @@ bench: install
 	$(BIN)/python benchmarks/recipes.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs tour test-artifacts .pytest_cache

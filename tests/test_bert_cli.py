@@ -123,6 +123,14 @@ def test_fill(run):
     assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1
 
 
+def test_pretraining_report_fills_the_datasets_example_masks(run):
+    from ann.data.sentences import SST2_MLM_INFO
+
+    lines = (run / "pretrain" / "samples.txt").read_text().splitlines()
+    assert lines[0::2] == list(SST2_MLM_INFO["fill_examples"])
+    assert all(len(line.split(",")) == 5 for line in lines[1::2])      # five candidates each
+
+
 def test_bad_inputs(run, tmp_path):
     fails_cleanly(cli("fill", run / "pretrain", "a gorgeous film"), "no [MASK]")
     fails_cleanly(cli("fill", run, "a [MASK] film"), "does not fill in masks")

@@ -163,3 +163,9 @@ def test_missing_dataset_offline_names_the_files(tmp_path):
 def test_debug_shows_the_traceback():
     proc = ann("--debug", "train", "cnn-digts", check=False)
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_augmentation_is_refused_where_targets_would_not_move_with_the_pixels(tmp_path):
+    proc = ann("train", "detector-shapes-quick", "data.augment_flip=true", "train.max_steps=1",
+               "--out", tmp_path / "d", check=False)
+    fails_cleanly(proc, "augment", "classification only")

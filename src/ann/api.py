@@ -193,12 +193,23 @@ def _load_splits(rc: RunConfig):
     return train, load_split(rc, "val"), load_split(rc, "test")
 
 
+# Tasks whose targets do not move with the pixels: shifting or flipping an input image keeps its
+# target right. (A mask, a box or a caption that says "left of" would have to move with it.)
+AUGMENTABLE_TASKS = ("classify",)
+
+
 def _augmenter(rc: RunConfig, info: dict):
     if not (rc.data.augment_shift or rc.data.augment_flip):
         return None
     from .data import augment_images
 
-    fill = -info["mean"] / info["std"]          # the standardised value of a raw-0 background pixel
+    if info.get("task") not in AUGMENTABLE_TASKS:
+        raise AnnError(f"data.augment_shift and data.augment_flip move the pixels of an image but "
+                       f"not its {info.get('task', 'target')} target; they apply to image "
+                       f"classification only: drop them")
+    # the standardised value of a raw-0 background pixel (one per channel where the stats are)
+    fill = -torch.as_tensor(info["mean"], dtype=torch.float64) / torch.as_tensor(info["std"],
+                                                                                 dtype=torch.float64)
     return lambda x, g: augment_images(x, g, shift=rc.data.augment_shift,
                                        flip=rc.data.augment_flip, fill=fill)
 
@@ -449,12 +460,22 @@ def _report(run: Run, test_data):
     plot_curves(run.history, run.task.metric, run.path / "curves.png")
     if run.model.task == "classify":
         plot_classification(run, test_data, run.path)
+    if hasattr(run.model, "rollout"):     # attention rollout over test images (ViT): rollout.png
+        from .report.attention import report_rollout
+
+        report_rollout(run, test_data)
     if run.model.task in ("reconstruct", "adversarial", "image2image"):  # autoencoders, GANs
         from .generative import report
 
         report(run, test_data)
     if hasattr(run.task, "report"):       # a task that draws its own figures (forecasts)
         run.task.report(run, test_data, run.path)
+    if run.model.task == "mlm" and (run.path / "tokenizer.json").exists():
+        lines = [f"{text}\n  " + ", ".join(f"{t} {p:.2f}" for t, p in fills[0])
+                 for text in run.info.get("fill_examples", ())
+                 for fills in [fill_masks(run, text)]]
+        if lines:
+            fileio.write_text(run.path / "samples.txt", "\n".join(lines) + "\n")
     if run.model.task == "seq2seq" and (run.path / "tokenizer.json").exists():
         fileio.write_text(run.path / "samples.txt", "\n".join(translation_samples(run, test_data)) + "\n")
     if hasattr(run.model, "generate") and (run.path / "tokenizer.json").exists():
@@ -543,6 +564,49 @@ def translate(run: Run, text: str, beam_size: int = 1, length_penalty: float = 0
     src = torch.tensor([ids + [c.eos_id]], dtype=torch.long, device=device)
     run.model.eval()
     return tok.decode(run.model.translate(src, beam_size, length_penalty, max_len)[0])
+
+
+def caption_images(run: Run, files, beam_size: int = 1) -> list[str]:
+    """A caption for each image file (PNG/JPEG/.npy of the run's image size and channels; a
+    picture of another size or channel count is refused, not resized), for a captioning run
+    (captioner-shapes): greedy, or beam search when ``beam_size`` > 1."""
+    from .data.vision import read_image_file
+    from .train.tasks_multimodal import decode_rows
+
+    if run.model.task != "caption":
+        raise AnnError(f"{run.path} holds a {run.config.model_name} model, which does not caption "
+                       "images; use a captioning run such as captioner-shapes")
+    device = next(run.model.parameters()).device
+    images = torch.cat([read_image_file(f, run.info) for f in files]).to(device)
+    out = run.model.eval().translate(images, beam_size)
+    return decode_rows(run.tokenizer, out.cpu(), run.model.config.eos_id)
+
+
+def text_to_text(run: Run, prompt: str, beam_size: int = 1, max_len: int | None = None) -> str:
+    """The output text of a T5 run (t5-tasks, t5-multi30k-sst2, t5-pretrain-pydoc) for
+    ``prompt``, which must start with one of the run's task prefixes when its dataset has them
+    ("sst2 sentence: a gorgeous film"): greedy, or beam search when ``beam_size`` > 1."""
+    if run.model.task not in ("text2text", "span_corrupt"):
+        raise AnnError(f"{run.path} holds a {run.config.model_name} model, which does not map "
+                       "text to text; use a T5 run such as t5-tasks")
+    if not prompt or not prompt.strip():
+        raise AnnError('--prompt is empty; give a task prefix and text, e.g. "sort: 3 1 2"')
+    prefixes = run.info.get("prefixes") or []
+    if prefixes and not any(prompt.strip().lower().startswith(p.lower()) for p in prefixes):
+        raise AnnError(f"the prompt starts with no task prefix this model knows "
+                       f"({prompt.strip().split(' ')[0]!r}); start it with one of: "
+                       f"{', '.join(prefixes)}")
+    tok, c = run.tokenizer, run.model.config
+    ids = tok.encode(prompt.strip())
+    if len(ids) + 1 > c.max_src_len:
+        raise AnnError(f"the prompt is {len(ids)} tokens but this model reads at most "
+                       f"{c.max_src_len - 1} (max_src_len {c.max_src_len} with the end token); "
+                       "shorten it")
+    device = next(run.model.parameters()).device
+    src = torch.tensor([ids + [c.eos_id]], dtype=torch.long, device=device)
+    out = run.model.eval().translate(src, beam_size, 0.0, max_len)[0].tolist()
+    out = out[:out.index(c.eos_id)] if c.eos_id in out else out
+    return tok.decode([i for i in out if i != c.pad_id])
 
 
 def translation_samples(run: Run, data, n: int = 10) -> list[str]:

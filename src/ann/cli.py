@@ -38,12 +38,32 @@ EXAMPLES = {
   ann generate runs/g --prompt "The list" --temperature 0.7 --top-k 40 --seed 1
   ann generate runs/gpt-shakespeare-... --max-new-tokens 2000 --slide
   ann generate runs/dcgan-mnist-... --n 64 --out grid.png          image generators (VAE, GAN)
-  ann generate runs/cgan-mnist-... --n 16 --label 3 --out threes.png""",
+  ann generate runs/cgan-mnist-... --n 16 --label 3 --out threes.png
+  ann generate runs/captioner-shapes-... --image scene.png [--beam 3]   caption a 32x32 picture
+  ann generate runs/t5-tasks-... --prompt "sort: 5 2 9 1" [--beam 4]     text-to-text (T5)""",
     "info": """examples:
   ann info runs/m3                          config, results and the layer table""",
     "experiment": """examples:
   ann experiment long-range                 RNN vs LSTM vs GRU vs Transformer on long memory
   ann experiment long-range --lengths 10,50,100 --steps 200 --out runs/lr""",
+    "tour": """examples:
+  ann tour                                  every family, about 10 minutes; open tour/report.html
+  ann tour --only cnn,gpt,vae --budget 120  three families, shorter training
+  ann tour --list                           the families and their recipes""",
+    "scratch": """examples:
+  ann scratch digits                         the NumPy MLP, trained by hand-written gradients
+  ann scratch digits --model cnn --epochs 20 the NumPy CNN (conv, batch norm, max pooling)""",
+    "explain": """examples:
+  ann explain                                every term in the glossary
+  ann explain backpropagation
+  ann explain bias term                      several words need no quotes""",
+    "export": """examples:
+  ann export runs/cnn-digits-... --format onnx              writes RUN_DIR/model.onnx
+  ann export runs/gpt-pydoc-... --format onnx --out gpt.onnx""",
+    "bench": """examples:
+  ann bench --list                           the benchmarks and what each runs
+  ann bench --only cnn-digits,mlp-digits     run these, then regenerate BENCHMARKS.md
+  ann bench --render                         only regenerate the tables from stored results""",
     "translate": """examples:
   ann translate runs/transformer-multi30k-... "Ein Mann fährt Fahrrad."
   ann translate runs/t "Zwei Hunde spielen im Schnee." --beam 5 --length-penalty 0.6
@@ -104,6 +124,10 @@ def _parser() -> Parser:
                    help="a sentence for a text classifier (repeat for more)")
     s.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
     s.add_argument("--json", action="store_true", help="print JSON")
+    s.add_argument("--out", default=None, help="segmentation and detection runs: the PNG to write "
+                   "with the predicted mask or boxes drawn (one input file)")
+    s.add_argument("--threshold", type=float, default=None,
+                   help="detection runs: the lowest score of a box to report, in [0, 1]")
     s.set_defaults(func=cmd_predict)
 
     s = cmd("fill", "fill in the [MASK] tokens of a sentence with a masked language model")
@@ -134,6 +158,10 @@ def _parser() -> Parser:
                    help="image generators: the PNG grid to write (default RUN_DIR/generated.png)")
     s.add_argument("--input", action="append", default=None, metavar="FILE",
                    help="super-resolution runs: a low-resolution image to upscale (repeat)")
+    s.add_argument("--image", action="append", default=None, metavar="FILE",
+                   help="captioning runs: a picture to caption, of the run's size (repeat)")
+    s.add_argument("--beam", type=int, default=1,
+                   help="captioning and text-to-text runs: beam size (default 1: greedy)")
     s.set_defaults(func=cmd_generate)
 
     s = cmd("translate", "translate a sentence with a trained seq2seq run")
@@ -157,6 +185,44 @@ def _parser() -> Parser:
     s.add_argument("--steps", type=int, help="training steps per model and length (default 200)")
     s.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     s.set_defaults(func=cmd_experiment)
+
+    s = cmd("scratch", "train a NumPy network by hand-written backpropagation (ann.scratch)")
+    s.add_argument("dataset", help="the dataset: digits")
+    s.add_argument("--model", default="mlp", help="mlp or cnn (default mlp)")
+    s.add_argument("--epochs", type=int, default=None, help="epochs (default: the full budget, 40)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.set_defaults(func=cmd_scratch)
+
+    s = cmd("explain", "explain a term of the field, with the ann code that embodies it")
+    s.add_argument("term", nargs="*", help="the term (default: list every term)")
+    s.set_defaults(func=cmd_explain)
+
+    s = cmd("export", "export a trained run's model to another format (ONNX)")
+    s.add_argument("run_dir")
+    s.add_argument("--format", default="onnx", choices=("onnx",), help="the format (default onnx)")
+    s.add_argument("--out", default=None, help="the file to write (default RUN_DIR/model.onnx)")
+    s.set_defaults(func=cmd_export)
+
+    s = cmd("bench", "run the long benchmarks and regenerate the tables of BENCHMARKS.md "
+            "(from a checkout of the repository)")
+    s.add_argument("--only", default=None, help="comma-separated benchmark names (see --list)")
+    s.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    s.add_argument("--render", action="store_true",
+                   help="run nothing: only regenerate the tables from the stored results")
+    s.add_argument("--dry-run", action="store_true",
+                   help="print the commands that would run, run nothing, write nothing")
+    s.set_defaults(func=cmd_bench)
+
+    s = cmd("tour", "train one small network of every family on embedded data and write an "
+            "HTML report of what each learned")
+    s.add_argument("--budget", type=float, default=None,
+                   help="total training time to aim at, in seconds on 2 cores (default 600); "
+                        "training budgets scale with it")
+    s.add_argument("--only", default=None, help="comma-separated families (default: all; see --list)")
+    s.add_argument("--out", default="tour", help="folder for the runs and report.html (default tour)")
+    s.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    s.add_argument("--list", action="store_true", help="list the tour's families and recipes")
+    s.set_defaults(func=cmd_tour)
     return p
 
 
@@ -236,6 +302,15 @@ def cmd_predict(args):
         raise AnnError('give image files or --text "a sentence" (one kind, not both)')
     run = api.load(args.run_dir)
     info = run.info
+    if hasattr(run.task, "predict_files") and args.files:
+        # tasks whose answer is not a class (masks, boxes) read and answer files themselves
+        for line in run.task.predict_files(run, args.files, out=args.out, threshold=args.threshold,
+                                           as_json=args.json):
+            print(line)
+        return
+    if args.out is not None or args.threshold is not None:
+        raise AnnError(f"--out and --threshold apply to segmentation and detection runs; "
+                       f"{args.run_dir} holds a {run.config.model_name} model")
     if args.text:      # all inputs are checked before any output
         key, names, probs = "text", args.text, list(api.classify_text(run, args.text))
     else:
@@ -284,6 +359,21 @@ def cmd_generate(args):
     if args.top_p is not None and not 0 < args.top_p <= 1:
         raise AnnError(f"--top-p must be in (0, 1], got {args.top_p}")
     run = api.load(args.run_dir)
+    if run.model.task in ("text2text", "span_corrupt"):          # T5: prompt in, text out
+        if args.prompt is None:
+            raise AnnError(f'{args.run_dir} is a text-to-text run; give --prompt "PREFIX: text"')
+        if args.beam < 1:
+            raise AnnError(f"--beam must be at least 1, got {args.beam}")
+        print(api.text_to_text(run, args.prompt, args.beam))
+        return
+    if args.image is not None or run.model.task == "caption":   # image captioning
+        if not args.image:
+            raise AnnError(f"{args.run_dir} is a captioning run; give --image PICTURE.png")
+        if args.beam < 1:
+            raise AnnError(f"--beam must be at least 1, got {args.beam}")
+        for f, text in zip(args.image, api.caption_images(run, args.image, args.beam)):
+            print(text if len(args.image) == 1 else f"{f}: {text}")
+        return
     images = (args.n, args.label, args.out, args.input) != (None,) * 4
     if images or hasattr(run.model, "sample"):
         from .generative import generate_to_file  # images: VAE, GAN, super-resolution
@@ -330,6 +420,61 @@ def cmd_experiment(args):
     out = runs.new_run_dir(f"experiment-{args.name}", args.out)
     run_experiment(args.name, out, **options)
     print(f"ann: experiment {args.name} done; table, plots and results.json in {out}")
+
+
+def cmd_tour(args):
+    from . import tour
+
+    if args.list:
+        print(_table([[st.family, st.recipe, f"{st.seconds:g} s"] for st in tour.STOPS],
+                     ["family", "recipe", "time (2 cores)"]))
+        return
+    budget = tour.DEFAULT_BUDGET if args.budget is None else args.budget
+    legs, report = tour.run_tour(args.only, budget, args.out, args.threads, debug=args.debug)
+    failed = [leg.stop.family for leg in legs if leg.error]
+    print(f"ann: tour report in {report}" + (f" ({len(failed)} families failed: "
+                                             f"{', '.join(failed)})" if failed else ""))
+    if failed:
+        raise SystemExit(1)
+
+
+def cmd_scratch(args):
+    from .scratch.digits import train_digits
+
+    if args.dataset != "digits":
+        raise AnnError(f"ann scratch trains on 'digits' only, not {args.dataset!r}: "
+                       "ann scratch digits [--model mlp|cnn]")
+    print(f"{'epoch':>5}  {'loss':>8}  {'train acc':>9}  {'val acc':>7}  {'seconds':>7}")
+    result = train_digits(args.model, args.epochs, args.seed, on_epoch=lambda r: print(
+        f"{r['epoch']:>5}  {r['loss']:>8.4f}  {r['train_accuracy']:>9.2%}  "
+        f"{r['val_accuracy']:>7.2%}  {r['seconds']:>7.2f}", flush=True))
+    print(f"test accuracy {result.test_accuracy:.2%} (weights of epoch {result.best_epoch}, the best "
+          f"on validation), {result.wall_time_s:.1f} s")
+
+
+def cmd_explain(args):
+    from . import glossary
+
+    if not args.term:
+        print(glossary.listing())
+        return
+    print(glossary.explain(" ".join(args.term)))
+
+
+def cmd_export(args):
+    from .export import export_run
+
+    path, inputs = export_run(args.run_dir, args.format, args.out)
+    print(f"ann: wrote {path} (inputs: {inputs}; output: output)")
+
+
+def cmd_bench(args):
+    from . import bench
+
+    if args.list:
+        print(bench.listing())
+        return
+    bench.run(args.only, render_only=args.render, dry_run=args.dry_run)
 
 
 def cmd_info(args):

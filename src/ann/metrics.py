@@ -164,3 +164,68 @@ def frechet_distance(features_a, features_b) -> float:
     eig = np.linalg.eigvalsh((middle + middle.T) / 2)
     trace_root = np.sqrt(np.clip(eig, 0, None)).sum()
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * trace_root)
+
+
+# --- segmentation: per-pixel classes (U-Net, FCN) -------------------------------------------------
+# All of them read one confusion matrix accumulated over a whole split (rows: true class, columns:
+# predicted class, as scikit-learn's ``confusion_matrix``), so a split's figures do not depend on
+# how it was cut into batches. A class that is neither present nor predicted has no IoU or Dice
+# (NaN) and is left out of the means, as the PASCAL VOC and Cityscapes evaluations do.
+
+def confusion_matrix(pred, target, num_classes: int):
+    """(K, K) int64 counts of (true class, predicted class) pairs over all pixels of ``pred`` and
+    ``target`` (tensors of equal shape holding classes 0..K-1)."""
+    import torch
+
+    pred, target = torch.as_tensor(pred).flatten().long(), torch.as_tensor(target).flatten().long()
+    if pred.shape != target.shape:
+        raise ValueError(f"pred has {pred.numel()} values but target has {target.numel()}")
+    pairs = target * num_classes + pred
+    return torch.bincount(pairs, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def iou_per_class(cm):
+    """Intersection over union of each class, TP / (TP + FP + FN); NaN where the union is empty.
+    (Jaccard 1912; the segmentation measure of PASCAL VOC, Everingham et al. 2010.)"""
+    import torch
+
+    cm = torch.as_tensor(cm, dtype=torch.float64)
+    tp = cm.diagonal()
+    union = cm.sum(0) + cm.sum(1) - tp
+    return torch.where(union > 0, tp / union.clamp(min=1), torch.full_like(tp, float("nan")))
+
+
+def dice_per_class(cm):
+    """Dice coefficient (= F1) of each class, 2 TP / (2 TP + FP + FN); NaN where the class is
+    neither present nor predicted (Dice 1945)."""
+    import torch
+
+    cm = torch.as_tensor(cm, dtype=torch.float64)
+    tp = cm.diagonal()
+    total = cm.sum(0) + cm.sum(1)
+    return torch.where(total > 0, 2 * tp / total.clamp(min=1), torch.full_like(tp, float("nan")))
+
+
+def _nanmean(values) -> float:
+    import torch
+
+    kept = values[~torch.isnan(values)]
+    return float(kept.mean()) if len(kept) else float("nan")
+
+
+def mean_iou(cm) -> float:
+    """The mean of :func:`iou_per_class` over the classes that have one (background included)."""
+    return _nanmean(iou_per_class(cm))
+
+
+def mean_dice(cm) -> float:
+    """The mean of :func:`dice_per_class` over the classes that have one (background included)."""
+    return _nanmean(dice_per_class(cm))
+
+
+def pixel_accuracy(cm) -> float:
+    """The share of pixels whose predicted class is the true one."""
+    import torch
+
+    cm = torch.as_tensor(cm, dtype=torch.float64)
+    return float(cm.diagonal().sum() / cm.sum()) if cm.sum() > 0 else float("nan")

@@ -11,15 +11,20 @@ sentence-pair datasets; ``sentences`` the single-sentence ones for BERT (SST-2, 
 from . import (
     anomaly,
     audio,
+    captions,
+    detection,
     domains,
     graphs,
     links,
     planetoid,
     recsys,
+    scenes,
+    segmentation,
     sentences,
     series,
     tabular,
     text,
+    text2text,
     translation,
     tudataset,
     vision,
@@ -32,7 +37,7 @@ from .tokenizers import BPETokenizer, CharTokenizer, WordTokenizer, load_tokeniz
 from .vision import augment_images, preprocess_images, read_image_file
 
 __all__ = ["ArrayDataset", "BPETokenizer", "CharTokenizer", "RemoteFile", "TokenWindows",
-           "WordTokenizer", "anomaly", "audio", "augment_images", "domains", "fetch", "graphs",
-           "links", "load_tokenizer", "planetoid", "preprocess_images", "read_idx",
-           "read_image_file", "recsys", "sentences", "series", "tabular", "text", "translation",
-           "tudataset", "vision"]
+           "WordTokenizer", "anomaly", "audio", "augment_images", "captions", "detection", "domains",
+           "fetch", "graphs", "links", "load_tokenizer", "planetoid", "preprocess_images", "read_idx",
+           "read_image_file", "recsys", "scenes", "segmentation", "sentences", "series", "tabular",
+           "text", "text2text", "translation", "tudataset", "vision"]

@@ -68,12 +68,16 @@ SST2_MLM_INFO = {
     "task": "mlm", "vocab_size": VOCAB_SIZE, "max_len": SST2_MAX_LEN, **_SPECIAL_IDS,
     "description": "SST-2 (GLUE) sentences without labels, for masked-LM pretraining",
     "source": SST2_ZIP,
+    # sentences whose [MASK] a trained model fills in for its report (samples.txt)
+    "fill_examples": ("a [MASK] film .", "the acting is [MASK] .", "one of the [MASK] movies of the year ."),
 }
 PYDOC_MLM_INFO = {
     "task": "mlm", "vocab_size": VOCAB_SIZE, "max_len": PYDOC_MAX_LEN, **_SPECIAL_IDS,
     "description": "Python's documentation topics as rows of WordPiece tokens, for masked-LM "
                    "(embedded): 90/5/5% train/val/test",
     "source": "https://docs.python.org/3/ (the pydoc_data.topics module of the standard library)",
+    "fill_examples": ("the [MASK] statement", "a function [MASK] a value", "raise a [MASK] error",
+                      "for each [MASK] in the list"),
 }
 
 

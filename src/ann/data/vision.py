@@ -170,14 +170,18 @@ def train_val_indices() -> dict[str, np.ndarray]:
     return {"val": np.sort(perm[:VAL_SIZE]), "train": np.sort(perm[VAL_SIZE:])}
 
 
-def _load_idx_split(dataset: str, split: str) -> ArrayDataset:
+def idx_split_arrays(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Raw images (N, 28, 28) uint8 and labels (N,) of ``mnist`` or ``fashion-mnist`` for one
+    split, carved as the registered datasets carve them (for datasets built from these images)."""
     parts = _idx_arrays(dataset, tuple(data_dirs()))
     if split == "test":
-        images, labels = parts["test"]
-    else:
-        idx = train_val_indices()[split]
-        images, labels = parts["train"][0][idx], parts["train"][1][idx]
-    return _dataset(images, labels, _IDX_INFO[dataset])
+        return parts["test"]
+    idx = train_val_indices()[split]
+    return parts["train"][0][idx], parts["train"][1][idx]
+
+
+def _load_idx_split(dataset: str, split: str) -> ArrayDataset:
+    return _dataset(*idx_split_arrays(dataset, split), _IDX_INFO[dataset])
 
 
 @register_dataset("mnist", info=MNIST_INFO, embedded=False)

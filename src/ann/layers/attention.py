@@ -66,18 +66,24 @@ def attention_mask(mask: torch.Tensor | None, causal: bool, T: int, S: int,
 
 
 def attention_math(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
-                   dropout_p: float = 0.0, training: bool = False
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+                   dropout_p: float = 0.0, training: bool = False, scale: float | None = None,
+                   bias: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """softmax(Q K^T / sqrt(hs)) V written out; returns the output and the attention weights.
 
     A query whose keys are all masked gets zero weights (and a zero output), as PyTorch's fused
-    kernel does, rather than the NaN a plain softmax over all -inf gives.
+    kernel does, rather than the NaN a plain softmax over all -inf gives. ``scale`` replaces the
+    1 / sqrt(hs) factor (T5 uses 1: it folds the factor into the query initialisation), and
+    ``bias`` is added to the scores before the softmax (T5's relative position bias).
 
     Shapes:
         q (B, nh, T, hs), k and v (B, nh, S, hs), mask broadcastable to (B, nh, T, S) bool
-        (True = attend) or None -> output (B, nh, T, hs), weights (B, nh, T, S).
+        (True = attend) or None, bias broadcastable to (B, nh, T, S) float or None
+        -> output (B, nh, T, hs), weights (B, nh, T, S).
     """
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, nh, T, S)
+    scores = q @ k.transpose(-2, -1)  # (B, nh, T, S)
+    scores = scores / math.sqrt(q.size(-1)) if scale is None else scores * scale
+    if bias is not None:
+        scores = scores + bias
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # all-masked rows: 0/0 -> 0
@@ -97,9 +103,14 @@ class MultiHeadAttention(nn.Module):
         kv_dim: feature size of ``context`` for cross-attention (default ``d_model``).
         impl: ``"sdpa"`` (fused ``scaled_dot_product_attention``) or ``"math"``
             (:func:`attention_math`); same results up to float rounding.
+        scale: factor on the scores Q K^T (default 1 / sqrt(hs); T5 uses 1).
+        head_dim: size of each head (default d_model / n_heads); the heads together may then be
+            narrower or wider than ``d_model`` (T5 v1.1 has 6 heads of 64 in a width of 512).
 
-    ``forward(x, context=None, mask=None, causal=False, cache=None)``: ``mask`` is a key-padding
-    mask, True = attend, over all S keys (cached ones included); ``causal`` hides later positions.
+    ``forward(x, context=None, mask=None, causal=False, cache=None, bias=None)``: ``mask`` is a
+    key-padding mask, True = attend, over all S keys (cached ones included); ``causal`` hides
+    later positions; ``bias`` (broadcastable to (B, nh, T, S)) is added to the scores before the
+    softmax, e.g. a relative position bias.
     Passing a :class:`KVCache` returns ``(output, new_cache)`` instead of the output alone. In
     self-attention the new keys/values are appended; in cross-attention the projected ``context``
     is cached on the first call and reused afterwards (``context`` is then ignored).
@@ -109,19 +120,22 @@ class MultiHeadAttention(nn.Module):
     """
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True,
-                 kv_dim: int | None = None, impl: str = "sdpa"):
+                 kv_dim: int | None = None, impl: str = "sdpa", scale: float | None = None,
+                 head_dim: int | None = None):
         super().__init__()
-        if d_model % n_heads:
+        if head_dim is None and d_model % n_heads:
             raise AnnError(f"d_model={d_model} is not divisible by n_heads={n_heads}; "
                            "pick n_heads that divides d_model")
         if impl not in IMPLS:
             raise unknown("attention impl", impl, IMPLS)
         kv_dim = d_model if kv_dim is None else kv_dim
+        inner = d_model if head_dim is None else n_heads * head_dim  # all heads side by side
         self.d_model, self.n_heads, self.dropout, self.impl = d_model, n_heads, dropout, impl
-        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.k_proj = nn.Linear(kv_dim, d_model, bias=bias)
-        self.v_proj = nn.Linear(kv_dim, d_model, bias=bias)
-        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.scale, self.inner = scale, inner
+        self.q_proj = nn.Linear(d_model, inner, bias=bias)
+        self.k_proj = nn.Linear(kv_dim, inner, bias=bias)
+        self.v_proj = nn.Linear(kv_dim, inner, bias=bias)
+        self.out_proj = nn.Linear(inner, d_model, bias=bias)
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         B, T, _ = x.shape
@@ -138,24 +152,33 @@ class MultiHeadAttention(nn.Module):
             k, v = cache.k, cache.v
         return k, v, cache
 
-    def _attend(self, q, k, v, mask, causal):
+    def _attend(self, q, k, v, mask, causal, bias=None):
         T, S = q.size(2), k.size(2)
         p = self.dropout if self.training else 0.0
         if self.impl == "math":
-            return attention_math(q, k, v, attention_mask(mask, causal, T, S, q.device), p, self.training)[0]
-        if causal and mask is None and T == S:  # lets PyTorch pick the flash kernel
-            return F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
+            return attention_math(q, k, v, attention_mask(mask, causal, T, S, q.device), p,
+                                  self.training, self.scale, bias)[0]
+        if causal and mask is None and T == S and bias is None:  # lets PyTorch pick flash
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True,
+                                                  scale=self.scale)
         attn_mask = attention_mask(mask, causal, T, S, q.device)
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
+        if bias is not None:  # one float mask: the bias, and -inf where a key is hidden
+            attn_mask = bias if attn_mask is None else bias.masked_fill(~attn_mask, float("-inf"))
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p,
+                                              scale=self.scale)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
-                mask: torch.Tensor | None = None, causal: bool = False, cache: KVCache | None = None):
+                mask: torch.Tensor | None = None, causal: bool = False, cache: KVCache | None = None,
+                bias: torch.Tensor | None = None):
         B, T, _ = x.shape
         q = self._split(self.q_proj(x))  # (B, nh, T, hs)
         k, v, cache = self._keys_values(x, context, cache)  # (B, nh, S, hs)
-        y = self._attend(q, k, v, mask, causal)  # (B, nh, T, hs)
-        y = self.out_proj(y.transpose(1, 2).reshape(B, T, self.d_model))  # (B, T, d_model)
+        y = self._attend(q, k, v, mask, causal, bias)  # (B, nh, T, hs)
+        y = self.out_proj(y.transpose(1, 2).reshape(B, T, self.inner))  # (B, T, d_model)
         return y if cache is None else (y, cache)
 
     def extra_repr(self) -> str:
-        return f"d_model={self.d_model}, n_heads={self.n_heads}, dropout={self.dropout}, impl={self.impl!r}"
+        extra = "" if self.inner == self.d_model else f", inner={self.inner}"
+        extra += "" if self.scale is None else f", scale={self.scale}"
+        return (f"d_model={self.d_model}, n_heads={self.n_heads}, dropout={self.dropout}, "
+                f"impl={self.impl!r}{extra}")

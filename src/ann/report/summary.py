@@ -85,6 +85,11 @@ def _record(model: nn.Module, example_input) -> list[tuple[str, str, str, int, i
     return rows
 
 
+def layer_rows(model: nn.Module, example_input) -> list[tuple[str, str, str, int, int]]:
+    """(name, type, output shape, weights, biases) per traced module call on ``example_input``."""
+    return _record(model, example_input)
+
+
 def summary(model: nn.Module, example_input) -> str:
     """The layer table of ``model`` on ``example_input`` (a tensor, or a tuple of arguments).
 

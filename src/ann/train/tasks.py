@@ -256,16 +256,22 @@ def until_eos(ids: list[int], eos_id: int) -> list[int]:
 TASKS = {"classify": Classification, "lm": LanguageModeling, "mlm": MaskedLanguageModeling,
          "seq2seq": Seq2Seq, "regression": Regression}
 
-# The other families' tasks live in their own modules, imported last because they build on the
-# classes above: autoencoders and GANs, graphs, recurrent streams and forecasts.
-from .tasks_generative import GENERATIVE_TASKS  # noqa: E402
-from .tasks_graph import GRAPH_TASKS  # noqa: E402
-from .tasks_recurrent import RECURRENT_TASKS  # noqa: E402
-
-TASKS.update({**GENERATIVE_TASKS, **GRAPH_TASKS, **RECURRENT_TASKS})
-
-
 def get_task(name: str, **kwargs):
     if name not in TASKS:
         raise unknown("task", name, TASKS)
     return TASKS[name](**kwargs)
+
+
+# The other families' tasks live in their own modules, imported last because they build on the
+# classes above: autoencoders and GANs, graphs, recurrent streams and forecasts, segmentation,
+# detection, text-to-text (T5), and the multimodal ones (CLIP, captioning).
+from .tasks_detection import DETECTION_TASKS  # noqa: E402
+from .tasks_generative import GENERATIVE_TASKS  # noqa: E402
+from .tasks_graph import GRAPH_TASKS  # noqa: E402
+from .tasks_multimodal import MULTIMODAL_TASKS  # noqa: E402
+from .tasks_recurrent import RECURRENT_TASKS  # noqa: E402
+from .tasks_segmentation import SEGMENTATION_TASKS  # noqa: E402
+from .tasks_text2text import TEXT2TEXT_TASKS  # noqa: E402
+
+TASKS.update({**GENERATIVE_TASKS, **GRAPH_TASKS, **RECURRENT_TASKS, **SEGMENTATION_TASKS,
+              **DETECTION_TASKS, **TEXT2TEXT_TASKS, **MULTIMODAL_TASKS})

@@ -117,7 +117,7 @@ class Autoencoder(nn.Module):
         return self.encoder(x)                               # (B, code)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z).view(len(z), *self.config.shape)
+        return self.decoder(z).view(z.shape[0], *self.config.shape)    # (B, *shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.output(self.decode(self.encode(x)))      # same shape as x, data space

@@ -3,8 +3,20 @@
 from .bert import BertClassifier, BertClassifierConfig, BertConfig, BertMLM, BertMLMConfig
 from .gpt import GPT, GPTConfig
 from .hf import from_hf, from_hf_bert, from_hf_gpt2, from_hf_pretrained
+from .hf_t5 import from_hf_t5
 from .seq2seq import Transformer, TransformerConfig
+from .t5 import T5, T5Config, T5SpanCorruption
 
 __all__ = ["BertClassifier", "BertClassifierConfig", "BertConfig", "BertMLM", "BertMLMConfig",
            "GPT", "GPTConfig", "Transformer", "TransformerConfig", "from_hf", "from_hf_bert", "from_hf_gpt2",
            "from_hf_pretrained"]
+__all__ += ["T5", "T5Config", "T5SpanCorruption", "from_hf_t5"]
+
+# Vision Transformer, CLIP and the image captioner (issue 4); hf_vision adds their converters.
+from .captioner import Captioner, CaptionerConfig  # noqa: E402
+from .clip import CLIP, CLIPConfig  # noqa: E402
+from .hf_vision import from_hf_clip, from_hf_vit  # noqa: E402
+from .vit import ViT, ViTConfig  # noqa: E402
+
+__all__ += ["CLIP", "CLIPConfig", "Captioner", "CaptionerConfig", "ViT", "ViTConfig",
+            "from_hf_clip", "from_hf_vit"]

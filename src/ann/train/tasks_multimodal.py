@@ -1,0 +1,264 @@
+"""Tasks on images paired with text (``ann.data.captions``): CLIP's contrastive objective and
+captioning. Registered in ``TASKS`` by ``tasks.py``.
+
+A batch is ``(images, tokens, labels, prompts)`` (see :class:`ann.data.captions.ImageTextDataset`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import AnnError
+from .tasks import Seq2Seq, _config, until_eos
+
+
+def _inner(model):
+    """The model inside DistributedDataParallel / torch.compile wrappers."""
+    inner = getattr(model, "module", model)
+    return getattr(inner, "_orig_mod", inner)
+
+
+def same_text(tokens: torch.Tensor) -> torch.Tensor:
+    """(B, B) float: 1 where rows i and j hold the same caption (the diagonal always)."""
+    return (tokens[:, None, :] == tokens[None, :, :]).all(-1).float()
+
+
+def contrastive_loss(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """CLIP's symmetric cross-entropy over the image-by-text logits (Radford et al. 2021, fig. 3):
+    each image must pick its own text among the batch's, and each text its own image.
+
+    One departure, for generated captions that repeat: texts identical to an image's own caption
+    are not negatives; the target spreads evenly over them (with unique captions this is CLIP's
+    one-hot target exactly).
+
+    Shapes:
+        logits (B, B) row i = image i against every text, tokens (B, L) -> scalar.
+    """
+    target = same_text(tokens)
+    target = target / target.sum(1, keepdim=True)  # (B, B), rows sum to 1; symmetric
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
+
+
+def _hits(sims: torch.Tensor, query_ids: torch.Tensor, item_ids: torch.Tensor, k: int) -> torch.Tensor:
+    """Per query, whether one of the ``k`` most similar items carries the query's caption id."""
+    top = sims.topk(min(k, sims.size(1)), dim=1).indices  # (Q, k)
+    return (item_ids[top] == query_ids[:, None]).any(1)
+
+
+def retrieval_recall(img: torch.Tensor, txt: torch.Tensor, caption_ids: torch.Tensor,
+                     chunk: int = 1024) -> dict[str, float]:
+    """Recall@1 and @5 of image -> text and text -> image retrieval over a whole split.
+
+    A retrieved text is right when it is the query image's caption (or an identical one); a
+    retrieved image is right when its caption is the query text.
+
+    Shapes:
+        img (N, E), txt (N, E) L2-normalised, caption_ids (N,) int64 (equal ids = equal text).
+    """
+    out = {"i2t_r1": 0.0, "i2t_r5": 0.0, "t2i_r1": 0.0, "t2i_r5": 0.0}
+    n = len(img)
+    for start in range(0, n, chunk):
+        q = slice(start, start + chunk)
+        s_it = img[q] @ txt.t()  # (q, N)
+        s_ti = txt[q] @ img.t()  # (q, N)
+        for k in (1, 5):
+            out[f"i2t_r{k}"] += _hits(s_it, caption_ids[q], caption_ids, k).sum().item()
+            out[f"t2i_r{k}"] += _hits(s_ti, caption_ids[q], caption_ids, k).sum().item()
+    return {key: v / max(n, 1) for key, v in out.items()}
+
+
+class Contrastive:
+    """CLIP: symmetric contrastive loss with the model's learned temperature.
+
+    ``evaluate`` gives the loss (batch by batch, as in training), ``zero_shot`` accuracy (each
+    image with a class label is given the class whose prompt embeds closest; the prompts are the
+    dataset's, e.g. "a photo of the digit seven") and retrieval recall@1/@5 over the whole split
+    in both directions (``i2t_r1`` ... ``t2i_r5``). ``zero_shot`` selects the best checkpoint.
+    """
+
+    name = "contrastive"
+    metric = "zero_shot"
+    higher_is_better = True
+
+    def inputs(self, model, batch) -> tuple:
+        """The model's arguments for a batch: images and caption tokens."""
+        return batch[0], batch[1]
+
+    def logits(self, model, batch) -> torch.Tensor:
+        return model(*self.inputs(model, batch))  # (B, B)
+
+    def loss(self, model, batch):
+        return contrastive_loss(self.logits(model, batch).float(), batch[1]), {}
+
+    @torch.no_grad()
+    def embed(self, model, batches):
+        """Normalised image and text embeddings of a split, its token rows, labels and the class
+        prompts' embeddings (or ``None``), plus the mean loss."""
+        m = _inner(model)
+        imgs, txts, toks, labels, prompts, total = [], [], [], [], None, 0.0
+        for batch in batches:
+            images, tokens, y = batch[0], batch[1], batch[2]
+            i = F.normalize(m.encode_image(images).float(), dim=-1)  # (B, E)
+            t = F.normalize(m.encode_text(tokens).float(), dim=-1)  # (B, E)
+            total += contrastive_loss(m.scale().float() * i @ t.t(), tokens).item() * len(y)
+            imgs.append(i), txts.append(t), toks.append(tokens), labels.append(y)
+            if prompts is None and len(batch) > 3 and batch[3].numel():
+                prompts = F.normalize(m.encode_text(batch[3]).float(), dim=-1)  # (K, E)
+        width = max(t.size(1) for t in toks)
+        toks = [F.pad(t, (0, width - t.size(1)), value=_config(model).pad_id) for t in toks]
+        return (torch.cat(imgs), torch.cat(txts), torch.cat(toks), torch.cat(labels), prompts,
+                total)
+
+    @torch.no_grad()
+    def evaluate(self, model, batches) -> dict[str, float]:
+        img, txt, toks, labels, prompts, total = self.embed(model, batches)
+        out = {"loss": total / max(len(img), 1)}
+        known = labels >= 0
+        if prompts is not None and known.any():
+            pred = (img[known] @ prompts.t()).argmax(-1)
+            out["zero_shot"] = (pred == labels[known]).float().mean().item()
+        else:
+            out["zero_shot"] = float("nan")
+        ids = torch.unique(toks, dim=0, return_inverse=True)[1]  # (N,) equal text, equal id
+        out.update(retrieval_recall(img, txt, ids))
+        return out
+
+    @torch.no_grad()
+    def predict(self, model, batch) -> torch.Tensor:
+        """``batch = (images, texts)``: probabilities over the texts for each image, (B, K)."""
+        return torch.softmax(model(batch[0], batch[1]).float(), dim=-1)
+
+    def predict_files(self, run, files, out=None, threshold=None, as_json=False) -> list[str]:
+        """The dataset's class prompts ranked for each image file (zero-shot classification)."""
+        import json
+
+        from ..data.captions import caption_rows
+        from ..data.vision import read_image_file
+
+        if out is not None or threshold is not None:
+            raise AnnError("--out and --threshold apply to segmentation and detection runs, not "
+                           "to a CLIP run")
+        prompts = run.info["classes"]
+        device = next(run.model.parameters()).device
+        texts = caption_rows(run.tokenizer, prompts, run.model.config.max_len).to(device)
+        images = torch.cat([read_image_file(f, run.info) for f in files]).to(device)
+        probs = self.predict(run.model.eval(), (images, texts)).cpu()
+        lines = []
+        for f, p in zip(files, probs):
+            top = p.topk(min(3, len(p)))
+            ranked = [(prompts[int(i)], float(q)) for q, i in zip(*top)]
+            lines.append(json.dumps({"file": str(f), "top": ranked}) if as_json else
+                         f"{f}: " + ", ".join(f"{t!r} {q:.3f}" for t, q in ranked))
+        return lines
+
+    def report(self, run, test_data, path) -> None:
+        plot_retrieval(run, test_data, path / "retrieval.png")
+
+
+class Captioning(Seq2Seq):
+    """Image to caption: teacher-forced cross-entropy over the caption's words; ``evaluate``
+    decodes every image (greedy unless ``beam_size`` > 1) and scores ``exact_match`` (the
+    caption equals the generator's, word for word: it selects the best checkpoint) and corpus
+    ``bleu`` (BLEU-4 on word ids), with the loss, perplexity and token accuracy of
+    :class:`~ann.train.tasks.Seq2Seq`, whose evaluation this is (the source is the image)."""
+
+    name = "caption"
+    metric = "exact_match"
+
+    def inputs(self, model, batch):
+        tgt = self.trim(batch[1], _config(model).pad_id)
+        return batch[0], tgt[:, :-1]
+
+    def predict_files(self, run, files, out=None, threshold=None, as_json=False) -> list[str]:
+        """A caption for each image file."""
+        import json
+
+        from ..api import caption_images
+
+        if out is not None or threshold is not None:
+            raise AnnError("--out and --threshold apply to segmentation and detection runs, not "
+                           "to a captioning run")
+        captions = caption_images(run, files, self.beam_size)
+        return [json.dumps({"file": str(f), "caption": c}) if as_json else f"{f}: {c}"
+                for f, c in zip(files, captions)]
+
+    def report(self, run, test_data, path) -> None:
+        plot_captions(run, test_data, path / "captions.png", path / "captions.txt")
+
+
+def decode_rows(tok, rows: torch.Tensor, eos_id: int) -> list[str]:
+    """Token rows (as ``translate`` returns them) to caption strings."""
+    return [tok.decode(until_eos(r, eos_id)) for r in rows.tolist()]
+
+
+# --- pictures for the run directory -------------------------------------------------------------
+
+def _picture(x: torch.Tensor, info: dict):
+    """One standardised image (C, H, W) as something ``imshow`` draws, and its colour map."""
+    from ..report.attention import _pictures
+
+    pic = _pictures(x[None], info)[0]  # (H, W, C) in [0, 1]
+    return (pic, None) if pic.shape[-1] == 3 else (pic[:, :, 0], "gray")
+
+
+@torch.no_grad()
+def plot_retrieval(run, data, path, queries: int = 6, k: int = 5) -> None:
+    """``retrieval.png``: for the first test captions, the ``k`` test images CLIP ranks highest
+    (a green title marks an image whose caption is the query, or of the query image's class)."""
+    from ..report.plots import _save, plt
+
+    model = run.model.eval()
+    device = next(model.parameters()).device
+    n = min(len(data), 500)
+    images, tokens = data.batch(slice(0, n))[:2]
+    img = F.normalize(model.encode_image(images.to(device)).float(), dim=-1)
+    txt = F.normalize(model.encode_text(tokens[:queries].to(device)).float(), dim=-1)
+    top = (txt @ img.t()).topk(min(k, n), dim=1).indices.cpu()  # (queries, k)
+    fig, axes = plt.subplots(len(top), k, figsize=(1.5 * k + 2.5, 1.6 * len(top)), squeeze=False)
+    for q, row in enumerate(top):
+        for j, i in enumerate(row.tolist()):
+            pic, cmap = _picture(images[i], run.info)
+            ax = axes[q, j]
+            ax.imshow(pic, cmap=cmap, vmin=0, vmax=1)
+            ax.set_xticks([]), ax.set_yticks([])
+            same_class = int(data.labels[q]) >= 0 and int(data.labels[i]) == int(data.labels[q])
+            right = same_class or data.captions[i] == data.captions[q]
+            ax.set_title(f"#{j + 1}", fontsize=7, color="green" if right else "red")
+        axes[q, 0].set_ylabel(data.captions[q], fontsize=7, rotation=0, ha="right", va="center")
+    fig.suptitle(f"text -> image retrieval among {n} test images (green: the query's caption "
+                 "or class)", fontsize=9)
+    _save(fig, path)
+
+
+@torch.no_grad()
+def plot_captions(run, data, png, txt, n: int = 12) -> None:
+    """``captions.png`` (test images titled with the model's greedy caption, green when it is the
+    true caption word for word) and ``captions.txt`` (model and truth for 50 test images)."""
+    from .. import fileio
+    from ..report.plots import _save, plt
+
+    model = run.model.eval()
+    device = next(model.parameters()).device
+    m = min(len(data), 50)
+    images = data.batch(slice(0, m))[0]
+    made = decode_rows(run.tokenizer, model.translate(images.to(device)).cpu(), model.config.eos_id)
+    lines = [f"{'ok ' if h == t else 'BAD'} model: {h}\n    truth: {t}"
+             for h, t in zip(made, data.captions[:m])]
+    fileio.write_text(txt, "\n".join(lines) + "\n")
+    cols = 4
+    rows = -(-min(n, m) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < min(n, m):
+            pic, cmap = _picture(images[i], run.info)
+            ax.imshow(pic, cmap=cmap, vmin=0, vmax=1)
+            words = made[i].split()
+            title = " ".join(words[:5]) + ("\n" + " ".join(words[5:]) if len(words) > 5 else "")
+            ax.set_title(title, fontsize=8, color="green" if made[i] == data.captions[i] else "red")
+    fig.suptitle("greedy captions of test images (green: exactly the true caption)", fontsize=9)
+    _save(fig, png)
+
+
+MULTIMODAL_TASKS = {"contrastive": Contrastive, "caption": Captioning}

@@ -1,0 +1,177 @@
+"""Semantic segmentation: a class for every pixel (U-Net, FCN).
+
+Registered in ``ann.train.tasks.TASKS`` as ``segment``. A batch is ``(x, y)``: pictures
+(B, C, H, W) and masks (B, H, W) of class indices, 0 the background. The model returns scores
+(B, K, H, W). The loss is the model config's ``loss``: per-pixel cross-entropy, the soft Dice loss
+(Milletari, Navab & Ahmadi 2016, "V-Net", https://arxiv.org/abs/1606.04797, here averaged over
+classes), or their sum. Evaluation accumulates one confusion matrix over the whole split and
+reports mean IoU (the metric, higher is better), the IoU of every class, pixel accuracy and the
+mean Dice coefficient (see the segmentation section of :mod:`ann.metrics`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import AnnError, CorruptFile
+from ..metrics import confusion_matrix, iou_per_class, mean_dice, mean_iou, pixel_accuracy
+from .tasks import _config
+
+# ``ann predict`` on pictures of another size than the training size: the networks are fully
+# convolutional, so any height and width that are multiples of 2^depth work; beyond this many
+# times the training size (either way) objects are at scales the model never saw, and a huge
+# picture would also need memory the user did not expect, so it is refused.
+MAX_SCALE = 4
+
+
+def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """1 - the mean over classes of the soft Dice coefficient of the softmax probabilities:
+    ``(2 sum(p t) + eps) / (sum(p) + sum(t) + eps)`` over the batch's pixels, ``eps`` smoothing
+    classes absent from the batch towards 1.
+
+    Shapes:
+        logits (B, K, H, W), target (B, H, W) int64 -> scalar.
+    """
+    probs = torch.softmax(logits.float(), dim=1)                              # (B, K, H, W)
+    onehot = F.one_hot(target, logits.size(1)).permute(0, 3, 1, 2).float()  # (B, K, H, W)
+    dims = (0, 2, 3)
+    inter = (probs * onehot).sum(dims)                                         # (K,)
+    card = probs.sum(dims) + onehot.sum(dims)                                  # (K,)
+    return 1.0 - ((2 * inter + eps) / (card + eps)).mean()
+
+
+class Segmentation:
+    """Per-pixel classification; mean IoU selects the model (higher is better)."""
+
+    name = "segment"
+    metric = "mean_iou"
+    higher_is_better = True
+
+    def loss(self, model, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        x, y = batch
+        logits = model(x).float()                             # (B, K, H, W)
+        kind = _config(model).loss
+        ce = F.cross_entropy(logits, y) if kind != "dice" else logits.new_zeros(())
+        dice = soft_dice_loss(logits, y) if kind != "ce" else logits.new_zeros(())
+        return ce + dice, {}
+
+    @torch.no_grad()
+    def evaluate(self, model, batches) -> dict[str, float]:
+        """Cross-entropy per pixel (``loss``), ``mean_iou``, ``pixel_accuracy``, mean ``dice`` and
+        ``iou_<class>`` for every class, from one confusion matrix over the split."""
+        c = _config(model)
+        cm = torch.zeros(c.num_classes, c.num_classes, dtype=torch.int64)
+        total, count = 0.0, 0
+        for x, y in batches:
+            logits = model(x).float()                         # (B, K, H, W)
+            total += F.cross_entropy(logits, y, reduction="sum").item()
+            count += y.numel()
+            cm += confusion_matrix(logits.argmax(1).cpu(), y.cpu(), c.num_classes)
+        out = {"loss": total / max(count, 1), "mean_iou": mean_iou(cm),
+               "pixel_accuracy": pixel_accuracy(cm), "dice": mean_dice(cm)}
+        names = class_names(model)
+        out.update({f"iou_{n}": float(v) for n, v in zip(names, iou_per_class(cm))})
+        return out
+
+    @torch.no_grad()
+    def predict(self, model, x) -> torch.Tensor:
+        """Class probabilities per pixel, (B, K, H, W)."""
+        return torch.softmax(model(x).float(), dim=1)
+
+    def report(self, run, test_data, folder):
+        """``overlays.png``: test pictures, their true masks and the predicted ones."""
+        from ..report.segmentation import save_overlays
+
+        n = min(8, len(test_data))
+        x, y = test_data.batch(slice(0, n))
+        model = run.model.eval()
+        with torch.no_grad():
+            pred = model(x.to(next(model.parameters()).device)).argmax(1).cpu()   # (n, H, W)
+        save_overlays(test_data.raw(slice(0, n)), y, pred, Path(folder) / "overlays.png",
+                      _config(model).num_classes)
+
+    def predict_files(self, run, files, out=None, threshold=None, as_json=False) -> list[str]:
+        """Segment picture files: one line per file with the share of pixels given to each class
+        (or one JSON object per file); ``out`` receives the coloured mask of the one file."""
+        from ..report.segmentation import save_mask
+
+        if threshold is not None:
+            raise AnnError("--threshold applies to detection runs; a segmentation run gives every "
+                           "pixel its likeliest class, drop --threshold")
+        if out is not None and len(files) != 1:
+            raise AnnError(f"--out writes the mask of one picture, but {len(files)} were given; "
+                           "predict them one at a time")
+        if out is not None and Path(out).suffix.lower() != ".png":
+            raise AnnError(f"--out {out}: the mask is written as PNG; give a file name ending .png")
+        model, info = run.model.eval(), run.info
+        pictures = [read_picture(f, info, model.size_multiple) for f in files]   # check all first
+        names = class_names(model)
+        lines = []
+        for file, x in zip(files, pictures):
+            with torch.no_grad():
+                pred = model(x.to(next(model.parameters()).device)).argmax(1)[0].cpu()   # (H, W)
+            counts = torch.bincount(pred.flatten(), minlength=len(names)).double()
+            shares = {n: float(v) for n, v in zip(names, counts / counts.sum())}
+            if out is not None:
+                save_mask(pred, out, len(names))
+            if as_json:
+                lines.append(json.dumps({"file": str(file), "width": pred.shape[1],
+                                         "height": pred.shape[0], "fractions": shares}))
+            else:
+                shown = ", ".join(f"{n} {100 * v:.1f}%" for n, v in shares.items())
+                lines.append(f"{file}: {shown}")
+        if out is not None and not as_json:
+            lines.append(f"mask written to {out}")
+        return lines
+
+
+def class_names(model) -> list[str]:
+    c = _config(model)
+    return list(c.classes) if c.classes else [str(k) for k in range(c.num_classes)]
+
+
+def read_picture(path, info: dict, multiple: int) -> torch.Tensor:
+    """A PNG/JPEG picture as the standardised (1, C, H, W) tensor a segmentation model takes.
+
+    Fully convolutional networks take any size whose sides are multiples of ``multiple``
+    (2^depth) and no more than :data:`MAX_SCALE` times larger or smaller than the training size;
+    any other size is refused with a message saying which sizes work (nothing is resized
+    silently, since a resized picture's mask would not match its pixels).
+    """
+    from PIL import Image
+
+    from ..data.vision import PICTURE_EXTENSIONS, _picture_pixels, preprocess_images
+
+    path = Path(path)
+    if not path.is_file():
+        raise AnnError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise AnnError(f"{path} is an empty file (0 bytes); give a PNG or JPEG picture")
+    if path.suffix.lower() not in PICTURE_EXTENSIONS:
+        raise AnnError(f"{path}: unsupported file type {path.suffix or '(no extension)'!r}; a "
+                       f"segmentation run reads {', '.join(PICTURE_EXTENSIONS)} pictures")
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        first = (str(e).splitlines() or [type(e).__name__])[0]
+        raise CorruptFile(f"{path} is not a readable image ({first}); check the file or export "
+                          "it again") from None
+    side = info["image_size"]
+    small, large = max(multiple, side // MAX_SCALE), side * MAX_SCALE
+    if w % multiple or h % multiple or not (small <= min(w, h) and max(w, h) <= large):
+        raise AnnError(f"{path} is {w}x{h}, but this model takes sides that are multiples of "
+                       f"{multiple} from {small} to {large} pixels (it was trained on {side}x{side}; "
+                       f"pictures are not resized); crop or pad it, e.g. to {side}x{side}")
+    pixels = _picture_pixels(path, {**info, "image_size": (h, w)})          # (H, W, C) uint8
+    return preprocess_images(pixels.transpose(2, 0, 1)[None].astype(np.float32) * (info["scale"] / 255),
+                             {**info, "image_size": (h, w)})
+
+
+
+SEGMENTATION_TASKS = {"segment": Segmentation}

@@ -1,0 +1,300 @@
+"""T5's objectives (Raffel et al. 2020, https://arxiv.org/abs/1910.10683).
+
+* ``text2text``: supervised text to text, many tasks in one model told apart by a prefix of the
+  input. Trained as ``seq2seq`` (teacher forcing, cross-entropy per output token); evaluated by
+  greedy decoding with exact match and BLEU overall *and per task*. The model's config names the
+  tasks (``tasks``: ``name=first token id`` of each prefix, filled from the dataset), so the
+  evaluation can tell an example's task from its first input token.
+* ``span_corrupt``: T5's unsupervised pretraining (section 3.1.4). About 15% of each row's
+  tokens are dropped in spans of mean length 3 (:func:`random_spans_mask`); each span is
+  replaced in the input by one sentinel ``<extra_id_i>`` and the target lists the sentinels,
+  each followed by its dropped span: "Thank you <X> me to your party <Y> week" -> "<X> for
+  inviting <Y> last <Z>" (the paper's figure 2). :func:`span_corrupt` and :func:`restore_spans`
+  go there and back exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import AnnError
+from .tasks import Seq2Seq, _config, until_eos
+
+# --- span corruption -----------------------------------------------------------------------------
+
+
+def _partition(n: int, parts: int, generator: torch.Generator | None) -> list[int]:
+    """``n`` split into ``parts`` positive lengths, uniformly among all such splits (the
+    ``parts - 1`` cut points are a random subset of the ``n - 1`` gaps)."""
+    cuts = (torch.randperm(n - 1, generator=generator)[:parts - 1] + 1).sort().values.tolist()
+    edges = [0, *cuts, n]
+    return [b - a for a, b in zip(edges, edges[1:])]
+
+
+def span_counts(length: int, noise_density: float = 0.15, mean_span_length: float = 3.0
+                ) -> tuple[int, int]:
+    """(noise tokens, noise spans) for a row of ``length`` tokens: round(length * density)
+    tokens (at least 1, at most length - 1) in round(tokens / mean span length) spans (at least
+    1), as T5's ``random_spans_noise_mask``; fixed by the length alone."""
+    if length < 2:
+        raise AnnError(f"span corruption needs rows of at least 2 tokens, got {length}")
+    n_noise = min(max(round(length * noise_density), 1), length - 1)
+    n_spans = max(round(n_noise / mean_span_length), 1)
+    return n_noise, min(n_spans, n_noise, length - n_noise)
+
+
+def random_spans_mask(length: int, noise_density: float = 0.15, mean_span_length: float = 3.0,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """Which of ``length`` tokens are noise: :func:`span_counts` spans whose lengths, and the
+    lengths of the kept stretches between them, are random partitions. A row starts with kept
+    tokens and ends with a noise span, as in T5. The same ``generator`` state gives the same mask.
+
+    Shapes:
+        -> (length,) bool, True = noise.
+    """
+    n_noise, n_spans = span_counts(length, noise_density, mean_span_length)
+    noise = _partition(n_noise, n_spans, generator)
+    keep = _partition(length - n_noise, n_spans, generator)
+    mask = []
+    for k, n in zip(keep, noise):
+        mask += [False] * k + [True] * n
+    return torch.tensor(mask)
+
+
+def span_corrupt(tokens: list[int], sentinel_id: int, noise_density: float = 0.15,
+                 mean_span_length: float = 3.0, generator: torch.Generator | None = None
+                 ) -> tuple[list[int], list[int]]:
+    """T5's (inputs, targets) for one row of ``tokens`` (no end token): each noise span of
+    :func:`random_spans_mask` becomes the sentinel ``sentinel_id - i`` (``<extra_id_i>``) in the
+    inputs, and the targets are each sentinel followed by its span."""
+    mask = random_spans_mask(len(tokens), noise_density, mean_span_length, generator).tolist()
+    inputs, targets, span = [], [], -1
+    for i, (token, noise) in enumerate(zip(tokens, mask)):
+        if noise and (i == 0 or not mask[i - 1]):  # a span starts
+            span += 1
+            inputs.append(sentinel_id - span)
+            targets.append(sentinel_id - span)
+        (targets if noise else inputs).append(token)
+    return inputs, targets
+
+
+def restore_spans(inputs: list[int], targets: list[int], sentinel_id: int, n_sentinels: int
+                  ) -> list[int]:
+    """The row :func:`span_corrupt` started from: each sentinel in ``inputs`` replaced by the
+    tokens after the same sentinel in ``targets``."""
+    sentinels = set(range(sentinel_id - n_sentinels + 1, sentinel_id + 1))
+    spans, current = {}, None
+    for token in targets:
+        if token in sentinels:
+            current = spans.setdefault(token, [])
+        elif current is not None:
+            current.append(token)
+    out = []
+    for token in inputs:
+        out += spans.get(token, []) if token in sentinels else [token]
+    return out
+
+
+def _pad(rows: list[list[int]], pad_id: int, device) -> torch.Tensor:
+    out = torch.full((len(rows), max(map(len, rows))), pad_id, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, :len(row)] = torch.tensor(row, dtype=torch.long)
+    return out.to(device)
+
+
+class SpanCorruption:
+    """T5's span-corruption objective. A batch is ``(x, x)``: rows of text tokens, each ended by
+    ``eos_id`` (or the row's end) and padded with ``pad_id``. Each row becomes (inputs + [EOS],
+    [BOS] + targets + [EOS]) by :func:`span_corrupt` with the model's ``sentinel_id``; the model
+    is trained as a seq2seq model on those. ``loss``/``perplexity``/``accuracy`` are over the
+    target tokens (lower loss is better).
+
+    Training draws spans from the global RNG (checkpointed, so a resumed run is exact);
+    evaluation and :meth:`logits` from a generator seeded with 0, so every evaluation of a split
+    corrupts the same spans.
+    """
+
+    name = "span_corrupt"
+    metric = "loss"
+    higher_is_better = False
+    noise_density = 0.15
+    mean_span_length = 3.0
+
+    def pairs(self, model, x: torch.Tensor, generator: torch.Generator | None = None):
+        """(src, tgt) for token rows ``x``, both padded.
+
+        Shapes:
+            x (B, L) int64 -> src (B, S), tgt (B, T) int64.
+        """
+        c = _config(model)
+        if c.sentinel_id < 0 or c.n_sentinels < 1:
+            raise AnnError("span corruption needs sentinel tokens: the model's sentinel_id and "
+                           "n_sentinels are unset; train on a span-corruption dataset such as "
+                           "pydoc-spans")
+        srcs, tgts = [], []
+        for row in x.tolist():
+            row = until_eos(row, c.eos_id)
+            row = row[:row.index(c.pad_id)] if c.pad_id in row else row
+            n_spans = span_counts(len(row), self.noise_density, self.mean_span_length)[1]
+            if n_spans > c.n_sentinels:
+                raise AnnError(f"a row of {len(row)} tokens needs {n_spans} sentinels but the model "
+                               f"has {c.n_sentinels}; use shorter rows or more sentinels")
+            inputs, targets = span_corrupt(row, c.sentinel_id, self.noise_density,
+                                           self.mean_span_length, generator)
+            srcs.append(inputs + [c.eos_id])
+            tgts.append([c.bos_id, *targets, c.eos_id])
+        return _pad(srcs, c.pad_id, x.device), _pad(tgts, c.pad_id, x.device)
+
+    def logits(self, model, batch) -> torch.Tensor:
+        """Teacher-forced logits (B, T, V) of a fixed corruption (generator seeded with 0)."""
+        src, tgt = self.pairs(model, batch[0], torch.Generator().manual_seed(0))
+        return model(src, tgt[:, :-1])
+
+    def _loss_sum(self, model, src, tgt):
+        pad = _config(model).pad_id
+        logits = model(src, tgt[:, :-1]).float()  # (B, T, V)
+        target = tgt[:, 1:]  # (B, T)
+        loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=pad,
+                               reduction="sum")
+        real = target != pad
+        return loss, int(((logits.argmax(-1) == target) & real).sum()), int(real.sum())
+
+    def loss(self, model, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        src, tgt = self.pairs(model, batch[0])
+        total, _, count = self._loss_sum(model, src, tgt)
+        return total / max(count, 1), {}
+
+    @torch.no_grad()
+    def evaluate(self, model, batches) -> dict[str, float]:
+        generator = torch.Generator().manual_seed(0)
+        total, correct, count = 0.0, 0, 0
+        for batch in batches:
+            src, tgt = self.pairs(model, batch[0], generator)
+            loss, right, n = self._loss_sum(model, src, tgt)
+            total, correct, count = total + loss.item(), correct + right, count + n
+        loss = total / max(count, 1)
+        return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)),
+                "accuracy": correct / max(count, 1)}
+
+    @torch.no_grad()
+    def predict(self, model, src) -> torch.Tensor:
+        """The spans the model writes for corrupted inputs ``src`` (B, S): greedy ids (B, L)."""
+        return model.translate(src)
+
+    def report(self, run, test_data, path) -> None:
+        """``samples.txt``: a few corrupted test rows, the spans written and the true ones."""
+        from .. import fileio
+
+        tok, model = run.tokenizer, run.model.eval()
+        c = model.config
+        device = next(model.parameters()).device
+        x = test_data.batch(slice(0, 8))[0].to(device)
+        src, tgt = self.pairs(model, x, torch.Generator().manual_seed(0))
+        out = model.translate(src)
+        lines = []
+        for s, o, t in zip(src.tolist(), out.tolist(), tgt.tolist()):
+            show = lambda ids: tok.decode([i for i in until_eos(ids, c.eos_id) if i != c.pad_id])  # noqa: E731
+            lines += [f"input:  {show(s)}", f"model:  {show(o)}", f"truth:  {show(t[1:])}", ""]
+        fileio.write_text(path / "samples.txt", "\n".join(lines))
+
+
+# --- text to text --------------------------------------------------------------------------------
+
+
+class TextToText(Seq2Seq):
+    """T5's supervised text-to-text task: ``seq2seq`` training, and ``evaluate`` reporting
+    ``loss``, ``perplexity``, token ``accuracy``, ``bleu`` and ``exact_match`` (0-1, the
+    selection metric) over the split and ``<task>_exact_match``, ``<task>_bleu`` for each task
+    of the model's ``tasks``. Decoding is greedy unless ``beam_size`` > 1."""
+
+    name = "text2text"
+    metric = "exact_match"
+    higher_is_better = True
+
+    @torch.no_grad()
+    def evaluate(self, model, batches) -> dict[str, float]:
+        from ..metrics import corpus_bleu, exact_match
+
+        c = _config(model)
+        total, correct, count, hyps, refs, firsts = 0.0, 0, 0, [], [], []
+        for batch in batches:
+            src, tgt_in = self.inputs(model, batch)
+            target = batch[1][:, 1:tgt_in.size(1) + 1]  # (B, T)
+            logits = model(src, tgt_in).float()  # (B, T, V)
+            real = target != c.pad_id
+            total += F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=c.pad_id,
+                                     reduction="sum").item()
+            correct += ((logits.argmax(-1) == target) & real).sum().item()
+            count += int(real.sum())
+            out = model.translate(src, self.beam_size, self.length_penalty)  # (B, L)
+            hyps += [until_eos(row, c.eos_id) for row in out.tolist()]
+            refs += [until_eos(row, c.eos_id) for row in target.tolist()]
+            firsts += src[:, 0].tolist()
+        loss = total / max(count, 1)
+
+        def scores(keep):
+            h = [x for x, k in zip(hyps, keep) if k]
+            r = [x for x, k in zip(refs, keep) if k]
+            matchable = [[-1 - i if t == c.unk_id else t for i, t in enumerate(x)] for x in r]
+            return corpus_bleu(h, matchable), exact_match(h, r)
+
+        bleu, em = scores([True] * len(hyps))
+        out = {"loss": loss, "perplexity": math.exp(min(loss, 50.0)),
+               "accuracy": correct / max(count, 1), "bleu": bleu, "exact_match": em}
+        for first, name in c.task_ids().items():
+            keep = [f == first for f in firsts]
+            if any(keep):
+                out[f"{name}_bleu"], out[f"{name}_exact_match"] = scores(keep)
+        return out
+
+    def report(self, run, test_data, path) -> None:
+        """``samples.txt`` (a few test examples per task: input, model output, reference) and
+        ``tasks.png`` (test exact match per task)."""
+        from .. import fileio
+
+        tok, model = run.tokenizer, run.model.eval()
+        c = model.config
+        device = next(model.parameters()).device
+        show = lambda ids: tok.decode([i for i in until_eos(ids, c.eos_id) if i != c.pad_id])  # noqa: E731
+        firsts = test_data.x[:, 0].tolist()
+        lines = []
+        for first, name in c.task_ids().items() or {None: "all"}.items():
+            index = [i for i, f in enumerate(firsts) if first is None or f == first][:4]
+            if not index:
+                continue
+            src, tgt = test_data.batch(torch.tensor(index))
+            out = model.translate(self.trim(src, c.pad_id).to(device)).tolist()
+            lines.append(f"== {name}")
+            for s, o, t in zip(src.tolist(), out, tgt.tolist()):
+                mark = "ok " if until_eos(o, c.eos_id) == until_eos(t[1:], c.eos_id) else "   "
+                lines.append(f"{mark} {show(s)}  ->  {show(o)}   (reference: {show(t[1:])})")
+            lines.append("")
+        fileio.write_text(path / "samples.txt", "\n".join(lines))
+        test = run.summary.get("test", {})
+        per_task = {n: test[f"{n}_exact_match"] for n in c.task_ids().values()
+                    if f"{n}_exact_match" in test}
+        if per_task:
+            _plot_tasks(per_task, path / "tasks.png")
+
+
+def _plot_tasks(per_task: dict[str, float], file) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(per_task), 3.2))
+    bars = ax.bar(list(per_task), [100 * v for v in per_task.values()], color="#4c72b0")
+    ax.bar_label(bars, fmt="%.1f")
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("test exact match (%)")
+    ax.set_title("T5: one model, tasks told apart by their prefix")
+    fig.tight_layout()
+    fig.savefig(file, dpi=100)
+    plt.close(fig)
+
+
+TEXT2TEXT_TASKS = {"text2text": TextToText, "span_corrupt": SpanCorruption}

@@ -1,0 +1,73 @@
+"""`ann bench` and the generated tables of BENCHMARKS.md: the tables are what
+benchmarks/report.py renders from the stored results (never typed by hand), regenerating keeps
+the prose around them, and the command finds, plans and refuses benchmarks as it should."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from ann import bench
+from helpers import ann, fails_cleanly
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _report():
+    spec = importlib.util.spec_from_file_location("bench_report", ROOT / "benchmarks" / "report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmarks_md_matches_the_stored_results():
+    report = _report()
+    doc = (ROOT / "BENCHMARKS.md").read_text()
+    for name in ("results", "speed", "scratch", "classical", "generative"):
+        assert f"<!-- {name}:begin -->" in doc, name
+    assert report.stale(doc) == [], ("BENCHMARKS.md differs from the stored results; run "
+                                     "python benchmarks/report.py --write")
+
+
+def test_render_replaces_only_generated_blocks():
+    report = _report()
+    doc = ("# Title\nprose before\n<!-- speed:begin -->\n| typed | by hand |\n<!-- speed:end -->\n"
+           "prose after, with 99.9% typed\n")
+    new = report.render(doc)
+    assert "typed | by hand" not in new and report.speed_table() in new
+    assert new.startswith("# Title\nprose before\n") and new.endswith("prose after, with 99.9% typed\n")
+    assert report.stale(doc) == ["speed"] and report.stale(new) == []
+
+
+def test_every_stored_result_is_a_benchmark_with_its_command():
+    found = bench.benchmarks(ROOT)
+    stored = {p.relative_to(ROOT / "benchmarks" / "results").with_suffix("").as_posix()
+              for p in [*(ROOT / "benchmarks" / "results").glob("*.json"),
+                        *(ROOT / "benchmarks" / "results").glob("*/*.json")]}
+    assert stored <= set(found)
+    assert found["cnn-digits"].argv[1:] == ("benchmarks/recipes.py", "--only", "cnn-digits")
+    # a result recorded from `ann train` reruns through recipes.py, under its tag
+    argv = bench._argv("bert-sst2-scratch", "ann train bert-sst2 train.threads=1 train.init_from=scratch")
+    assert argv == (sys.executable, "benchmarks/recipes.py", "--only", "bert-sst2", "--tag",
+                    "scratch", "train.threads=1", "train.init_from=scratch")
+    assert bench._argv("x", "python benchmarks/tdnn_shift.py RUN_DIR") is None
+
+
+def test_cli_dry_run_prints_the_plan():
+    out = ann("bench", "--only", "cnn-digits,speed/gpt", "--dry-run", cwd=ROOT).stdout
+    assert "[1/2] cnn-digits: benchmarks/recipes.py --only cnn-digits" in out
+    assert "[2/2] speed/gpt: benchmarks/gpt_speed.py" in out
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--only", "cnn-digit"], ["unknown benchmark", "did you mean", "cnn-digits"]),
+    (["--only", "tdnn/shift-tdnn-chirps"], ["made by hand", "RUN_DIR"]),
+    (["--only", ","], ["names no benchmark"]),
+])
+def test_cli_bad_input(args, words):
+    fails_cleanly(ann("bench", *args, "--dry-run", check=False, cwd=ROOT), *words)
+
+
+def test_cli_outside_a_checkout(tmp_path):
+    fails_cleanly(ann("bench", "--render", check=False, cwd=tmp_path), "checkout", str(tmp_path))
