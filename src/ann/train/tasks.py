@@ -218,11 +218,12 @@ class Seq2Seq:
                                label_smoothing=self.label_smoothing), {}
 
     @torch.no_grad()
-    def evaluate(self, model, batches) -> dict[str, float]:
-        from ..metrics import corpus_bleu, exact_match
-
+    def decode_split(self, model, batches):
+        """One pass over a split: teacher-forced loss summed over target tokens, correct next
+        tokens and their count, then the decoded hypotheses, the references (token lists ended
+        at the end token) and each example's source (B, S) rows."""
         c = _config(model)
-        total, correct, count, hyps, refs = 0.0, 0, 0, [], []
+        total, correct, count, hyps, refs, sources = 0.0, 0, 0, [], [], []
         for batch in batches:
             src, tgt_in = self.inputs(model, batch)
             target = batch[1][:, 1:tgt_in.size(1) + 1]      # (B, T)
@@ -235,12 +236,25 @@ class Seq2Seq:
             out = model.translate(src, self.beam_size, self.length_penalty)  # (B, L)
             hyps += [until_eos(row, c.eos_id) for row in out.tolist()]
             refs += [until_eos(row, c.eos_id) for row in target.tolist()]
-        loss = total / max(count, 1)
-        unk = getattr(c, "unk_id", None)
+            sources += src.tolist()
+        return total, correct, count, hyps, refs, sources
+
+    @staticmethod
+    def scores(model, hyps, refs) -> tuple[float, float]:
+        """(BLEU, exact match); an unknown token in a reference never counts as matched."""
+        from ..metrics import corpus_bleu, exact_match
+
+        unk = getattr(_config(model), "unk_id", None)
         matchable = [[-1 - i if t == unk else t for i, t in enumerate(r)] for r in refs]
+        return corpus_bleu(hyps, matchable), exact_match(hyps, refs)
+
+    @torch.no_grad()
+    def evaluate(self, model, batches) -> dict[str, float]:
+        total, correct, count, hyps, refs, _ = self.decode_split(model, batches)
+        loss = total / max(count, 1)
+        bleu, em = self.scores(model, hyps, refs)
         return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)),
-                "accuracy": correct / max(count, 1), "bleu": corpus_bleu(hyps, matchable),
-                "exact_match": exact_match(hyps, refs)}
+                "accuracy": correct / max(count, 1), "bleu": bleu, "exact_match": em}
 
     @torch.no_grad()
     def predict(self, model, src) -> torch.Tensor:

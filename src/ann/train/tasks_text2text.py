@@ -216,38 +216,18 @@ class TextToText(Seq2Seq):
 
     @torch.no_grad()
     def evaluate(self, model, batches) -> dict[str, float]:
-        from ..metrics import corpus_bleu, exact_match
-
         c = _config(model)
-        total, correct, count, hyps, refs, firsts = 0.0, 0, 0, [], [], []
-        for batch in batches:
-            src, tgt_in = self.inputs(model, batch)
-            target = batch[1][:, 1:tgt_in.size(1) + 1]  # (B, T)
-            logits = model(src, tgt_in).float()  # (B, T, V)
-            real = target != c.pad_id
-            total += F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=c.pad_id,
-                                     reduction="sum").item()
-            correct += ((logits.argmax(-1) == target) & real).sum().item()
-            count += int(real.sum())
-            out = model.translate(src, self.beam_size, self.length_penalty)  # (B, L)
-            hyps += [until_eos(row, c.eos_id) for row in out.tolist()]
-            refs += [until_eos(row, c.eos_id) for row in target.tolist()]
-            firsts += src[:, 0].tolist()
+        total, correct, count, hyps, refs, sources = self.decode_split(model, batches)
         loss = total / max(count, 1)
-
-        def scores(keep):
-            h = [x for x, k in zip(hyps, keep) if k]
-            r = [x for x, k in zip(refs, keep) if k]
-            matchable = [[-1 - i if t == c.unk_id else t for i, t in enumerate(x)] for x in r]
-            return corpus_bleu(h, matchable), exact_match(h, r)
-
-        bleu, em = scores([True] * len(hyps))
+        bleu, em = self.scores(model, hyps, refs)
         out = {"loss": loss, "perplexity": math.exp(min(loss, 50.0)),
                "accuracy": correct / max(count, 1), "bleu": bleu, "exact_match": em}
+        firsts = [row[0] for row in sources]        # the task prefix's first token tells the task
         for first, name in c.task_ids().items():
             keep = [f == first for f in firsts]
             if any(keep):
-                out[f"{name}_bleu"], out[f"{name}_exact_match"] = scores(keep)
+                out[f"{name}_bleu"], out[f"{name}_exact_match"] = self.scores(
+                    model, [h for h, k in zip(hyps, keep) if k], [r for r, k in zip(refs, keep) if k])
         return out
 
     def report(self, run, test_data, path) -> None:
