@@ -76,15 +76,19 @@ def test_two_processes_equal_one_with_the_same_global_batch(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_saves_and_exits_cleanly(tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "ann", "train", "mlp-digits", "train.epochs=0",
-                             "train.max_steps=100000", "train.eval_every=50", "--out", str(out)],
-                            env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    pointer = out / "checkpoints" / "latest.json"
-    deadline = time.time() + 120
-    while time.time() < deadline and not pointer.exists() and proc.poll() is None:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    # Output goes to files, not pipes: a pipe nobody reads while we wait would fill up and
+    # stall the run on a slow machine.
+    with open(tmp_path / "stdout", "w") as so, open(tmp_path / "stderr", "w") as se:
+        proc = subprocess.Popen([sys.executable, "-m", "ann", "train", "mlp-digits", "train.epochs=0",
+                                 "train.max_steps=100000", "train.eval_every=50", "train.threads=1",
+                                 "--out", str(out)], env=env(), stdout=so, stderr=se, text=True)
+        pointer = out / "checkpoints" / "latest.json"
+        deadline = time.time() + 180
+        while time.time() < deadline and not pointer.exists() and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=180)
+    err = (tmp_path / "stderr").read_text()
     assert proc.returncode == 130
     lines = [line for line in err.splitlines() if line.strip() and "\r" not in line]
     assert "Traceback" not in err
