@@ -77,11 +77,13 @@ def test_two_processes_equal_one_with_the_same_global_batch(tmp_path):
 def test_ctrl_c_saves_and_exits_cleanly(tmp_path):
     out = tmp_path / "run"
     # Output goes to files, not pipes: a pipe nobody reads while we wait would fill up and
-    # stall the run on a slow machine.
+    # stall the run on a slow machine. The child gets Ctrl-C's default disposition back: a test
+    # run started in the background (`make test &`) ignores SIGINT, and children inherit that.
     with open(tmp_path / "stdout", "w") as so, open(tmp_path / "stderr", "w") as se:
         proc = subprocess.Popen([sys.executable, "-m", "ann", "train", "mlp-digits", "train.epochs=0",
                                  "train.max_steps=100000", "train.eval_every=50", "train.threads=1",
-                                 "--out", str(out)], env=env(), stdout=so, stderr=se, text=True)
+                                 "--out", str(out)], env=env(), stdout=so, stderr=se, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         pointer = out / "checkpoints" / "latest.json"
         deadline = time.time() + 180
         while time.time() < deadline and not pointer.exists() and proc.poll() is None:
