@@ -135,15 +135,17 @@ class Run:
 
     def evaluate(self, split: str = "test", batch_size: int | None = None, **task_options) -> dict:
         """Metrics on a split, ``batch_size`` examples at a time (default: the run's
-        ``train.eval_batch_size``); ``task_options`` configure the task (seq2seq: ``beam_size``,
+        ``train.eval_batch_size``); ``task_options`` configure the task (tasks that decode
+        sequences, ``decodes = True``: seq2seq, text2text, caption: ``beam_size``,
         ``length_penalty``)."""
-        if task_options and self.model.task != "seq2seq":
-            raise AnnError(f"{', '.join(task_options)} apply to seq2seq runs only, and this is a "
-                           f"{self.model.task} run")
+        if task_options and not getattr(self.task, "decodes", False):
+            raise AnnError(f"decoding options ({', '.join(task_options)}: --beam, --length-penalty) "
+                           "apply only to runs that decode sequences (seq2seq, text2text, caption), "
+                           f"and this is a {self.model.task} run")
+        task = get_task(self.model.task, **task_options) if task_options else self.task  # checks
         data = load_split(self.config, split)
         self.model.eval()
         device = next(self.model.parameters()).device
-        task = get_task(self.model.task, **task_options) if task_options else self.task
         batch_size = batch_size or self.config.train.eval_batch_size
         return task.evaluate(self.model, eval_batches(data, batch_size, device))
 

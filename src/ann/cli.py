@@ -24,7 +24,8 @@ EXAMPLES = {
     "eval": """examples:
   ann eval runs/cnn-digits-20260101-120000
   ann eval runs/m3 --split val --json
-  ann eval runs/transformer-multi30k-... --beam 5 --length-penalty 0.6   seq2seq: beam search""",
+  ann eval runs/transformer-multi30k-... --beam 5 --length-penalty 0.6   seq2seq: beam search
+  ann eval runs/captioner-shapes-... --beam 3     also captioning, T5 and seq2seq-attn runs""",
     "predict": """examples:
   ann predict runs/m3 seven.png             a 28x28 grayscale PNG for an MNIST model
   ann predict runs/cnn-digits-... x.npy     an array on the dataset's raw scale (0-16 for digits)
@@ -111,10 +112,10 @@ def _parser() -> Parser:
     s.add_argument("run_dir")
     s.add_argument("--split", default="test", help="train, val or test (default test)")
     s.add_argument("--json", action="store_true", help="print JSON")
-    s.add_argument("--beam", type=int, default=None, help="seq2seq: decode with beam search of "
-                   "this size (default greedy)")
-    s.add_argument("--length-penalty", type=float, default=None, help="seq2seq: GNMT length "
-                   "penalty alpha for beam search (default 0)")
+    s.add_argument("--beam", type=int, default=None, help="seq2seq, text-to-text (T5) and "
+                   "captioning runs: decode with beam search of this size (default greedy)")
+    s.add_argument("--length-penalty", type=float, default=None, help="with --beam: GNMT length "
+                   "penalty alpha (default 0)")
     s.set_defaults(func=cmd_eval)
 
     s = cmd("predict", "classify image files, or sentences (--text), with a trained run")

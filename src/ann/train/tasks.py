@@ -186,6 +186,7 @@ class Seq2Seq:
     name = "seq2seq"
     metric = "bleu"
     higher_is_better = True
+    decodes = True  # evaluate decodes sequences: ``ann eval --beam/--length-penalty`` apply
 
     def __init__(self, label_smoothing: float = 0.0, beam_size: int = 1, length_penalty: float = 0.0):
         if beam_size < 1:

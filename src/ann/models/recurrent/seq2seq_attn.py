@@ -14,7 +14,10 @@ et al. 2014 (https://arxiv.org/abs/1409.0473), who introduced attention over the
   feeding the decoder RNN reads only the target tokens, so training runs it once, fused, over the
   whole prefix.
 
-Decoding is greedy (``translate``), one token at a time with the decoder state carried.
+Decoding, greedy or beam search with the GNMT length penalty, is the one every encoder-decoder
+shares (:class:`~ann.models.decoding.Decoding`): one token at a time with the decoder state
+carried, each beam's state (``h``, and ``c`` for an LSTM) following it, the memory repeated once
+per beam.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from ...errors import AnnError
 from ...layers import Dropout, Embedding, Linear, Recurrent
 from ...layers.recurrent import CELLS
 from ...registry import register_model
+from ..decoding import Decoding
 
 
 @dataclass
@@ -66,10 +70,11 @@ class Seq2SeqAttentionConfig:
     "small": {"n_embd": 64, "hidden": 128, "dropout": 0.1},
     "base": {"n_embd": 256, "hidden": 512, "n_layer": 2, "dropout": 0.3},
 })
-class Seq2SeqAttention(nn.Module):
+class Seq2SeqAttention(Decoding, nn.Module):
     """Bidirectional recurrent encoder, recurrent decoder with Luong global attention.
 
-    ``forward(src, tgt_in)``: teacher-forced logits for the target after each prefix token.
+    ``forward(src, tgt_in)``: teacher-forced logits for the target after each prefix token;
+    ``translate(src, beam_size)`` decodes (greedy when ``beam_size`` is 1, else beam search).
 
     Shapes:
         src (B, S) int64, tgt_in (B, T) int64 (starting with bos_id) -> logits (B, T, tgt_vocab).
@@ -92,9 +97,10 @@ class Seq2SeqAttention(nn.Module):
                                      fused=c.fused)
         self.bridge = Linear(H, H)                     # last encoder states -> first decoder state
         self.decoder = Recurrent(c.cell, c.n_embd, H, c.n_layer, dropout=c.dropout, fused=c.fused)
-        self.score = Linear(H, H, bias=False)          # W_a of the general score
+        self.align = Linear(H, H, bias=False)          # W_a of the general score
         self.combine = Linear(2 * H, H, bias=False)    # W_c
         self.head = Linear(H, c.tgt_vocab_size)
+        self._register_load_state_dict_pre_hook(_rename_old_keys)
 
     def encode(self, src: torch.Tensor):
         """Memory (B, S, H), its padding mask (B, S) and the decoder's first state."""
@@ -119,7 +125,7 @@ class Seq2SeqAttention(nn.Module):
 
     def attend(self, out, memory, keep):
         """Luong's attentional states for decoder outputs ``out`` (B, T, H)."""
-        scores = self.score(out) @ memory.transpose(1, 2)                 # (B, T, S)
+        scores = self.align(out) @ memory.transpose(1, 2)                 # (B, T, S)
         weights = scores.masked_fill(~keep[:, None, :], float("-inf")).softmax(-1)
         context = weights @ memory                                        # (B, T, H)
         return self.drop(torch.tanh(self.combine(torch.cat([context, out], dim=-1))))
@@ -129,38 +135,25 @@ class Seq2SeqAttention(nn.Module):
         out, _ = self.decoder(self.drop(self.tgt_embed(tgt_in)), state)  # (B, T, H)
         return self.head(self.attend(out, memory, keep))                  # (B, T, V)
 
-    @torch.no_grad()
-    def translate(self, src: torch.Tensor, beam_size: int = 1, length_penalty: float = 0.0,
-                  max_len: int | None = None) -> torch.Tensor:
-        """Greedy decoding: target ids after the start token, each row ended by ``eos_id``
-        (unless ``max_len`` ran out) and padded. Beam search is the Transformer's only.
+    # --- the decoding step protocol (ann.models.decoding) -----------------------------------------
 
-        Shapes:
-            src (B, S) int64 -> (B, L) int64, L <= max_len (default max_tgt_len - 1).
-        """
-        c = self.config
-        if beam_size != 1:
-            raise AnnError("seq2seq-attn decodes greedily only; use --beam 1 (beam search is "
-                           "implemented for the Transformer)")
-        limit = c.max_tgt_len - 1
-        max_len = limit if max_len is None else max_len
-        if not 1 <= max_len <= limit:
-            raise AnnError(f"max_len must be between 1 and {limit} (max_tgt_len - 1), got {max_len}")
-        memory, keep, state = self.encode(src)
-        B = src.size(0)
-        token = torch.full((B, 1), c.bos_id, dtype=torch.long, device=src.device)
-        done = torch.zeros(B, dtype=torch.bool, device=src.device)
-        out_ids = []
-        for _ in range(max_len):
-            out, state = self.decoder(self.tgt_embed(token), state)          # (B, 1, H)
-            nxt = self.head(self.attend(out, memory, keep))[:, -1].argmax(-1)  # (B,)
-            nxt = nxt.masked_fill(done, c.pad_id)
-            out_ids.append(nxt)
-            done |= nxt == c.eos_id
-            token = nxt[:, None]
-            if done.all():
-                break
-        return torch.stack(out_ids, dim=1)
+    def decode_start(self, src: torch.Tensor, beams: int = 1):
+        """Memory, mask and first decoder state, each source row repeated ``beams`` times."""
+        memory, keep, hidden = self.encode(src)               # (B, S, H), (B, S), (L, B, H)
+        hidden = _each(lambda h: h.repeat_interleave(beams, dim=1), hidden)  # (L, B*K, H)
+        return memory.repeat_interleave(beams, 0), keep.repeat_interleave(beams, 0), hidden
+
+    def decode_step(self, tokens: torch.Tensor, state):
+        """Next-token logits (N, V) after ``tokens`` (N, 1), and the state after them."""
+        memory, keep, hidden = state
+        out, hidden = self.decoder(self.drop(self.tgt_embed(tokens)), hidden)  # (N, 1, H)
+        return self.head(self.attend(out, memory, keep))[:, -1], (memory, keep, hidden)
+
+    def decode_reorder(self, state, index: torch.Tensor):
+        # Only the recurrent state follows the beams (rows on axis 1 of h and c); a source's
+        # memory is the same for all its beams.
+        memory, keep, hidden = state
+        return memory, keep, _each(lambda h: h[:, index], hidden)  # (L, N, H)
 
     def example_batch(self, batch_size: int, generator: torch.Generator | None):
         """``(src, tgt)``: the target is the source reversed (needs attention to positions);
@@ -177,3 +170,16 @@ class Seq2SeqAttention(nn.Module):
             src[i, :n], src[i, n] = tokens[i, :n], c.eos_id
             tgt[i, 0], tgt[i, 1:n + 1], tgt[i, n + 1] = c.bos_id, tokens[i, :n].flip(0), c.eos_id
         return src, tgt
+
+
+def _each(fn, hidden):
+    """``fn`` applied to the recurrent state: ``h`` (rnn, gru) or both of ``(h, c)`` (lstm)."""
+    return tuple(map(fn, hidden)) if isinstance(hidden, tuple) else fn(hidden)
+
+
+def _rename_old_keys(state_dict, prefix, *args):
+    """Checkpoints written before the attention matrix W_a was renamed from ``score`` (a name
+    the shared decoding now gives the sequence scorer) to ``align`` still load."""
+    old, new = prefix + "score.weight", prefix + "align.weight"
+    if old in state_dict and new not in state_dict:
+        state_dict[new] = state_dict.pop(old)

@@ -7,9 +7,9 @@ image tokens (the encoder-decoder attention of Vaswani et al. 2017, section 3.2.
 attend and tell", Xu et al. 2015, attends over image regions the same way), then the MLP; the
 output layer shares its weight with the word embedding (Press & Wolf 2017).
 
-Decoding, greedy or beam search with the GNMT length penalty, is the encoder-decoder
-Transformer's (``seq2seq.py``): it needs only ``encode``, ``decode``, ``head``, ``empty_cache``
-and the config's token ids, which this model provides under the same names.
+Decoding, greedy or beam search with the GNMT length penalty, is the one every encoder-decoder
+shares (:class:`~ann.models.decoding.CachedDecoding`): it needs only ``encode``, ``decode``,
+``head``, ``empty_cache`` and the config's token ids, which this model provides.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from ...layers import (
     MultiHeadAttention,
 )
 from ...registry import register_model
+from ..decoding import CachedDecoding
 from .clip import _random_captions
-from .seq2seq import Transformer
 from .vit import ViTEncoder
 
 LayerCache = tuple[KVCache, KVCache]  # (self-attention, cross-attention) of one block
@@ -62,7 +62,7 @@ class CaptionerConfig:
     unk_id: int = field(1, "id of unknown words, never a BLEU match (-1: none)",
                         range=(-1, 2**31 - 1))
 
-    # The names the shared decoding code (seq2seq.py) reads.
+    # The names the shared decoding code (ann.models.decoding) reads.
     @property
     def max_tgt_len(self) -> int:
         return self.max_len
@@ -117,7 +117,7 @@ class DecoderBlock(nn.Module):
     "small": {"patch_size": 8, "d_model": 96, "encoder_layers": 3, "decoder_layers": 1,
               "d_ff": 192},
 })
-class Captioner(nn.Module):
+class Captioner(CachedDecoding, nn.Module):
     """ViT encoder + GPT-style decoder with cross-attention: an image to a caption.
 
     ``forward(images, tokens_in)`` gives next-word logits under teacher forcing;
@@ -183,13 +183,6 @@ class Captioner(nn.Module):
 
     def empty_cache(self) -> list[LayerCache]:
         return [(KVCache(), KVCache()) for _ in self.blocks]
-
-    # Greedy and beam-search decoding, shared with the encoder-decoder Transformer.
-    translate = Transformer.translate
-    greedy = Transformer.greedy
-    beam_search = Transformer.beam_search
-    score = Transformer.score
-    _max_len = Transformer._max_len
 
     def example_batch(self, batch_size: int, generator: torch.Generator):
         """A learnable batch ``(images, tokens)``: random images and random word rows."""

@@ -13,8 +13,9 @@ two sides share a vocabulary, and the output projection can reuse the target emb
 3.4; Press & Wolf 2017, https://arxiv.org/abs/1608.05859).
 
 Decoding is greedy or by beam search with the length penalty of GNMT (Wu et al. 2016, eq. 14,
-https://arxiv.org/abs/1609.08144); both keep the decoder's keys and values in a
-:class:`~ann.layers.KVCache` per attention layer, so each step feeds one new token.
+https://arxiv.org/abs/1609.08144), shared by every encoder-decoder (:mod:`ann.models.decoding`);
+both keep the decoder's keys and values in a :class:`~ann.layers.KVCache` per attention layer, so
+each step feeds one new token.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...config import field
@@ -39,6 +39,7 @@ from ...layers import (
     SinusoidalPositionalEncoding,
 )
 from ...registry import register_model
+from ..decoding import CachedDecoding
 
 LayerCache = tuple[KVCache, KVCache]  # (self-attention, cross-attention) of one decoder layer
 
@@ -188,14 +189,15 @@ class DecoderLayer(nn.Module):
     "base": {"n_encoder_layers": 6, "n_decoder_layers": 6, "d_model": 512, "n_heads": 8,
              "d_ff": 2048, "dropout": 0.1},
 })
-class Transformer(nn.Module):
+class Transformer(CachedDecoding, nn.Module):
     """Transformer encoder-decoder (Vaswani et al. 2017).
 
     ``forward(src, tgt_in)`` gives the next-token logits at every target position (teacher
     forcing): ``tgt_in`` is the target without its last token, starting with ``bos_id``. Source
     padding (``pad_id``) is masked in every attention over the source; target padding needs no
     mask because it only follows the real tokens, which the causal mask already hides it from.
-    :meth:`translate` decodes (greedy or beam search) from the source alone.
+    :meth:`translate` decodes (greedy or beam search, :class:`~ann.models.decoding.Decoding`)
+    from the source alone; :meth:`score` gives a decoded sequence's log-probability.
 
     Shapes:
         src (B, S) int64, S <= max_src_len; tgt_in (B, T) int64, T < max_tgt_len
@@ -302,124 +304,3 @@ class Transformer(nn.Module):
             src[i, :n], src[i, n] = tokens[i, :n], c.eos_id
             tgt[i, 0], tgt[i, 1:n + 1], tgt[i, n + 1] = c.bos_id, tokens[i, :n].flip(0), c.eos_id
         return src, tgt
-
-    # --- decoding --------------------------------------------------------------------------------
-
-    def _max_len(self, max_len: int | None) -> int:
-        limit = self.config.max_tgt_len - 1  # the start token takes one position
-        if max_len is None:
-            return limit
-        if max_len < 1 or max_len > limit:
-            raise AnnError(f"max_len must be between 1 and {limit} (max_tgt_len - 1), got {max_len}")
-        return max_len
-
-    @torch.no_grad()
-    def translate(self, src: torch.Tensor, beam_size: int = 1, length_penalty: float = 0.0,
-                  max_len: int | None = None) -> torch.Tensor:
-        """Target token ids for each source: greedy when ``beam_size`` is 1, else beam search.
-
-        The result excludes the start token and ends each row with ``eos_id`` (unless ``max_len``
-        tokens ran out first), padded with ``pad_id``. Call ``model.eval()`` first.
-
-        Shapes:
-            src (B, S) int64 -> (B, L) int64, L <= max_len (default max_tgt_len - 1).
-        """
-        if beam_size < 1:
-            raise AnnError(f"beam size must be at least 1, got {beam_size}")
-        if length_penalty < 0:
-            raise AnnError(f"length penalty must be 0 or more, got {length_penalty}")
-        if beam_size == 1:
-            return self.greedy(src, max_len)
-        return self.beam_search(src, beam_size, length_penalty, max_len)
-
-    @torch.no_grad()
-    def greedy(self, src: torch.Tensor, max_len: int | None = None,
-               use_cache: bool = True) -> torch.Tensor:
-        """The most likely next token at each step until every row has ended; see
-        :meth:`translate`. ``use_cache=False`` runs the decoder over the whole prefix at each step
-        (slower, same result)."""
-        c, max_len = self.config, self._max_len(max_len)
-        memory, src_mask = self.encode(src)
-        B = src.size(0)
-        ys = torch.full((B, 1), c.bos_id, dtype=torch.long, device=src.device)  # (B, 1)
-        done = torch.zeros(B, dtype=torch.bool, device=src.device)
-        cache = self.empty_cache() if use_cache else None
-        for _ in range(max_len):
-            if use_cache:
-                y, cache = self.decode(ys[:, -1:], memory, src_mask, cache)  # (B, 1, d_model)
-            else:
-                y = self.decode(ys, memory, src_mask)  # (B, t, d_model)
-            token = self.head(y[:, -1]).argmax(-1)  # (B,)
-            token = token.masked_fill(done, c.pad_id)
-            ys = torch.cat([ys, token[:, None]], dim=1)  # (B, t + 1)
-            done |= token == c.eos_id
-            if done.all():
-                break
-        return ys[:, 1:]
-
-    @torch.no_grad()
-    def beam_search(self, src: torch.Tensor, beam_size: int = 4, length_penalty: float = 0.0,
-                    max_len: int | None = None) -> torch.Tensor:
-        """Beam search over all rows at once; see :meth:`translate`.
-
-        Each row keeps the ``beam_size`` prefixes of highest log-probability. A prefix that has
-        ended stays in the beam with its score fixed (it may only continue with padding, at no
-        cost), so it competes with the open ones; the search stops when every beam has ended or
-        after ``max_len`` steps. The answer is the beam with the highest score / lp, where
-        lp = ((5 + length) / 6) ^ length_penalty (GNMT; 0: plain log-probability) and length counts
-        the tokens up to and including the end token.
-        """
-        c, max_len, K = self.config, self._max_len(max_len), beam_size
-        memory, src_mask = self.encode(src)  # (B, S, d_model), (B, S)
-        B, dev = src.size(0), src.device
-        memory = memory.repeat_interleave(K, dim=0)  # (B*K, S, d_model): row b*K + k is beam k of b
-        src_mask = src_mask.repeat_interleave(K, dim=0)  # (B*K, S)
-        ys = torch.full((B * K, 1), c.bos_id, dtype=torch.long, device=dev)  # (B*K, 1)
-        scores = torch.full((B, K), float("-inf"), device=dev)
-        scores[:, 0] = 0.0  # all beams start equal: keep one so the first step has no duplicates
-        done = torch.zeros(B * K, dtype=torch.bool, device=dev)
-        lengths = torch.zeros(B * K, dtype=torch.long, device=dev)
-        finished_row = torch.full((c.tgt_vocab_size,), float("-inf"), device=dev)
-        finished_row[c.pad_id] = 0.0  # an ended beam can only add padding, for free
-        cache = self.empty_cache()
-        for _ in range(max_len):
-            y, cache = self.decode(ys[:, -1:], memory, src_mask, cache)  # (B*K, 1, d_model)
-            logp = F.log_softmax(self.head(y[:, -1]).float(), dim=-1)  # (B*K, V)
-            logp = torch.where(done[:, None], finished_row, logp)
-            V = logp.size(-1)
-            candidates = (scores.view(B * K, 1) + logp).view(B, K * V)  # (B, K*V)
-            scores, index = candidates.topk(K, dim=-1)  # (B, K)
-            beam = (index // V + torch.arange(B, device=dev)[:, None] * K).view(-1)  # (B*K,)
-            token = (index % V).view(-1)  # (B*K,)
-            ys = torch.cat([ys[beam], token[:, None]], dim=1)  # (B*K, t + 1)
-            lengths = lengths[beam] + (~done[beam]).long()
-            done = done[beam] | (token == c.eos_id)
-            # Beams never move to another source row, whose K copies share one cross-attention
-            # cache; only the self-attention caches follow their beams.
-            cache = [(_select(s, beam), x) for s, x in cache]
-            if done.all():
-                break
-        penalty = ((5.0 + lengths.float()) / 6.0) ** length_penalty  # (B*K,)
-        best = (scores.view(-1) / penalty).view(B, K).argmax(-1)  # (B,)
-        return ys.view(B, K, -1)[torch.arange(B, device=dev), best, 1:]  # (B, L)
-
-    @torch.no_grad()
-    def score(self, src: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        """Log-probability of each decoded sequence (as :meth:`translate` returns them: no start
-        token, ended by ``eos_id``, padded), summed over the tokens up to and including the end.
-
-        Shapes:
-            src (B, S), tokens (B, L) -> (B,) float.
-        """
-        c = self.config
-        bos = torch.full_like(tokens[:, :1], c.bos_id)
-        logp = F.log_softmax(self(src, torch.cat([bos, tokens[:, :-1]], 1)).float(), -1)  # (B, L, V)
-        picked = logp.gather(-1, tokens[:, :, None])[:, :, 0]  # (B, L)
-        ended = (tokens == c.eos_id).long().cumsum(1)  # (B, L): 1 from the end token on, then more
-        keep = (ended == 0) | ((ended == 1) & (tokens == c.eos_id))
-        return torch.where(keep, picked, 0.0).sum(-1)
-
-
-def _select(cache: KVCache, index: torch.Tensor) -> KVCache:
-    """The cache rows ``index`` (beam reordering); an empty cache stays empty."""
-    return cache if cache.k is None else KVCache(cache.k[index], cache.v[index])

@@ -22,9 +22,9 @@ et al. with these changes (section 2.1):
   (Shazeer 2020, "GLU variants improve Transformer", https://arxiv.org/abs/2002.05202).
 
 The decoder starts from ``bos_id`` (T5 reuses the padding id 0) and ends with ``eos_id``.
-Decoding, greedy or beam search with key/value caches, is the encoder-decoder Transformer's
-(:class:`~ann.models.transformer.seq2seq.Transformer`): T5 offers the same ``encode`` /
-``decode`` / ``head`` / ``empty_cache`` interface and borrows those methods.
+Decoding, greedy or beam search with key/value caches, is the one every encoder-decoder shares
+(:class:`~ann.models.decoding.CachedDecoding`): T5 offers the ``encode`` / ``decode`` / ``head`` /
+``empty_cache`` interface it steps through.
 
 :class:`T5SpanCorruption` is the same network trained with T5's span-corruption objective
 (section 3.1.4; :mod:`ann.train.tasks_text2text`).
@@ -42,7 +42,7 @@ from ...config import field
 from ...errors import AnnError
 from ...layers import GELU, Dropout, Embedding, KVCache, Linear, MultiHeadAttention, ReLU, RMSNorm
 from ...registry import register_model
-from .seq2seq import Transformer
+from ..decoding import CachedDecoding
 
 LayerCache = tuple[KVCache, KVCache]  # (self-attention, cross-attention) of one decoder layer
 
@@ -87,7 +87,7 @@ class T5Config:
                                positive=True)
 
     @property
-    def tgt_vocab_size(self) -> int:  # the name the shared seq2seq decoding reads
+    def tgt_vocab_size(self) -> int:  # the name the other encoder-decoders' configs use
         return self.vocab_size
 
     @property
@@ -308,7 +308,7 @@ T5_PRESETS = {
 
 
 @register_model("t5", config=T5Config, family="transformer", presets=T5_PRESETS)
-class T5(nn.Module):
+class T5(CachedDecoding, nn.Module):
     """T5 encoder-decoder (Raffel et al. 2020): text-to-text, tasks told apart by a prefix.
 
     ``forward(src, tgt_in)`` gives the next-token logits at every target position (teacher
@@ -322,14 +322,6 @@ class T5(nn.Module):
     """
 
     task = "text2text"
-
-    # Decoding is the encoder-decoder Transformer's; it only calls encode, decode, head and
-    # empty_cache, which T5 provides with the same meaning.
-    translate = Transformer.translate
-    greedy = Transformer.greedy
-    beam_search = Transformer.beam_search
-    score = Transformer.score
-    _max_len = Transformer._max_len
 
     def __init__(self, config: T5Config):
         super().__init__()
