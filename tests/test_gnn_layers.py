@@ -145,3 +145,24 @@ def test_edge_cache_follows_the_tensor():
     assert len(calls) == 2
     cache(torch.tensor([[0], [1]]), 3)                        # another tensor: recomputed
     assert len(calls) == 3
+
+
+def test_gat_attention_dropout_is_dropout_on_alpha():
+    """GATConv divides by the softmax normaliser once per node after the sum; with attention
+    dropout that must equal dropping the normalised weights alpha (PyG's order), mask for mask."""
+    pyg_softmax = pytest.importorskip("torch_geometric.utils").softmax
+    x, edge_index = GRAPHS[0]
+    layer = mp.GATConv(5, 4, heads=3, dropout=0.5).train()
+    torch.manual_seed(7)
+    out = layer(x, edge_index)
+    loops = mp.add_self_loops(edge_index, x.size(0))
+    src, dst = loops
+    torch.manual_seed(7)
+    mask = (torch.rand(loops.size(1), 3) >= 0.5).float() / 0.5          # the same draw
+    z = layer.lin(x).view(-1, 3, 4)
+    scores = torch.nn.functional.leaky_relu(
+        (z * layer.att_src).sum(-1)[src] + (z * layer.att_dst).sum(-1)[dst], 0.2)
+    alpha = pyg_softmax(scores, dst, num_nodes=x.size(0)) * mask         # (E, H)
+    ref = torch.zeros(x.size(0), 3, 4).index_add_(0, dst, z[src] * alpha.unsqueeze(-1))
+    torch.testing.assert_close(out, ref.reshape(x.size(0), 12) + layer.bias, atol=1e-5,
+                               rtol=1e-5)

@@ -136,23 +136,35 @@ def stratified_folds(y: torch.Tensor, folds: int, seed: int = 0) -> list[torch.T
     return [torch.tensor(sorted(p), dtype=torch.long) for p in parts]
 
 
-def fold_split(data: GraphSet, split: str, fold: int, folds: int, seed: int = 0) -> GraphSet:
-    """Cross-validation split ``split`` of ``data``: fold ``fold`` is the test set; the next fold
-    (cyclically) is the validation set for model selection and early stopping; the remaining
-    ``folds - 2`` folds train."""
+def fold_split(data: GraphSet, split: str, fold: int, folds: int, seed: int = 0,
+               protocol: str = "validate", epoch_size: int = 0) -> GraphSet:
+    """Cross-validation split ``split`` of ``data``: fold ``fold`` is the test set.
+
+    ``protocol="validate"``: the next fold (cyclically) is the validation set for model selection
+    and early stopping; the remaining ``folds - 2`` folds train. ``protocol="xu2019"`` (Xu et al.
+    2019's evaluation): the other ``folds - 1`` folds train and the validation split *is* the test
+    fold, so that the per-epoch validation curve is the test-fold curve their protocol averages
+    over folds; selecting anything on it reads the test set (optimistic; for comparison with the
+    paper only). ``epoch_size`` > 0 lists the training graphs over and over up to that many
+    (Xu et al.'s epoch: 50 batches of 32), so that one epoch of the engine's reshuffled batches
+    visits each graph ``epoch_size / n`` times."""
     if fold >= folds:
         raise AnnError(f"data.fold={fold} but there are {folds} folds (data.folds); choose a fold "
                        f"from 0 to {folds - 1}")
     if len(data) < folds:
         raise AnnError(f"{len(data)} graphs cannot be cut into {folds} folds; lower data.folds")
+    if protocol not in ("validate", "xu2019"):
+        raise AnnError(f"unknown data.cv_protocol {protocol!r}; choose validate or xu2019")
     parts = stratified_folds(data.y, folds, seed)
-    val_fold = (fold + 1) % folds
+    val_fold = (fold + 1) % folds if protocol == "validate" else fold
     if split == "test":
         return data.subset(parts[fold])
     if split == "val":
         return data.subset(parts[val_fold])
-    rest = [parts[k] for k in range(folds) if k not in (fold, val_fold)]
-    return data.subset(torch.cat(rest))
+    rest = torch.cat([parts[k] for k in range(folds) if k not in (fold, val_fold)])
+    if epoch_size:
+        rest = rest[torch.arange(max(epoch_size, len(rest))) % len(rest)]   # (epoch_size,)
+    return data.subset(rest)
 
 
 # --- Zachary's karate club ------------------------------------------------------------------------

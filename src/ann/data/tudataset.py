@@ -9,6 +9,9 @@ sorted order (MUTAG's -1/1 become 0/1).
 
 Splits are stratified cross-validation folds (``data.fold`` of ``data.folds``, seed 0): the fold is
 the test set, the next fold validates (model selection, early stopping), the rest train.
+``data.cv_protocol=xu2019`` trains on all other folds and validates on the test fold itself (Xu et
+al. 2019's protocol, see :func:`~ann.data.graphs.fold_split`); ``data.epoch_size`` makes an epoch
+that many training graphs (Xu et al.: 1,600).
 """
 
 from __future__ import annotations
@@ -113,9 +116,11 @@ def tu_dataset(name: str) -> GraphSet:
 
 def _register(name: str):
     @register_dataset(name.lower(), info=INFO[name.lower()], embedded=False,
-                      options=("fold", "folds"))
-    def load(split: str, fold: int = 0, folds: int = 10) -> GraphSet:
-        return fold_split(tu_dataset(name), split, fold, folds)
+                      options=("fold", "folds", "cv_protocol", "epoch_size"))
+    def load(split: str, fold: int = 0, folds: int = 10, cv_protocol: str = "validate",
+             epoch_size: int = 0) -> GraphSet:
+        return fold_split(tu_dataset(name), split, fold, folds, protocol=cv_protocol,
+                          epoch_size=epoch_size)
     load.__name__ = f"load_{name.lower()}"
     return load
 

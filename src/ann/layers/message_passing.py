@@ -20,6 +20,7 @@ Their parameters and outputs match PyTorch Geometric's layers of the same names
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -141,12 +142,25 @@ def segment_softmax(scores: torch.Tensor, index: torch.Tensor, num_nodes: int) -
     Shapes:
         scores (E, *) and index (E,) -> (E, *), summing to 1 over each target's edges.
     """
+    e, total = segment_softmax_parts(scores, index, num_nodes)
+    return e / (total + 1e-16).index_select(0, index)
+
+
+def segment_softmax_parts(scores: torch.Tensor, index: torch.Tensor,
+                          num_nodes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The numerator and per-node denominator of :func:`segment_softmax`: ``exp(score - max)``
+    per edge (the max over the target's edges, for stability) and its sum per target. A layer
+    that aggregates ``e * message`` can divide the (N, *) sum once per node instead of every
+    edge's weight.
+
+    Shapes:
+        scores (E, *) and index (E,) -> e (E, *), total (num_nodes, *).
+    """
     where = index.view(-1, *([1] * (scores.dim() - 1))).expand_as(scores)
     high = scores.new_full((num_nodes, *scores.shape[1:]), -math.inf)
     high = high.scatter_reduce(0, where, scores.detach(), reduce="amax", include_self=True)
     e = (scores - high.index_select(0, index)).exp()                  # stable: max is 0
-    total = scatter(e, index, num_nodes, "sum").index_select(0, index)
-    return e / (total + 1e-16)
+    return e, scatter(e, index, num_nodes, "sum")
 
 
 def gcn_norm(edge_index: torch.Tensor, num_nodes: int, dtype=torch.float):
@@ -179,6 +193,74 @@ class EdgeCache:
         if key != self.key:
             self.key, self.value = key, self.fn(edge_index, *args)
         return self.value
+
+
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """``F.dropout``'s function (each entry kept with probability 1 - p and scaled by
+    1 / (1 - p)); on the CPU the mask is drawn as ``uniform >= p``, about 3x faster there than
+    the Bernoulli kernel ``F.dropout`` uses, which matters on full-batch graphs (GAT drops ~100k
+    attention weights per layer and epoch on Cora)."""
+    if not training or p == 0:
+        return x
+    if x.device.type != "cpu" or p >= 1:
+        return F.dropout(x, p, True)
+    return x * ((torch.rand_like(x) >= p).to(x.dtype) / (1 - p))
+
+
+def sparse_features(x: torch.Tensor, max_density: float = 0.05) -> torch.Tensor | None:
+    """``x`` as a sparse CSR matrix when at most ``max_density`` of its entries are non-zero
+    (bag-of-words features: Cora 1.3%, CiteSeer 0.9%), else None (keep it dense). Only plain
+    2-D float features on the CPU or CUDA that need no gradient qualify."""
+    if (x.dim() != 2 or x.layout != torch.strided or x.requires_grad
+            or not x.is_floating_point() or x.device.type not in ("cpu", "cuda")
+            or x.numel() == 0):
+        return None
+    if torch.count_nonzero(x).item() > max_density * x.numel():
+        return None
+    with warnings.catch_warnings():          # "sparse CSR support is in beta": it is used plainly
+        warnings.simplefilter("ignore", UserWarning)
+        return x.to_sparse_csr()
+
+
+class FeatureDropout(nn.Module):
+    """Dropout on node features (:func:`dropout`) that hands the next layer a sparse matrix when
+    the features are mostly zeros, as Kipf & Welling's and Velickovic et al.'s code do
+    (``sparse_dropout``): the function is dense dropout's (zeros stay zero, each non-zero kept
+    with probability 1 - p and scaled by 1 / (1 - p)), but only the non-zeros are drawn and the
+    layer after it (:func:`linear`) multiplies only them. The sparse copy is made once per
+    feature tensor.
+
+    Shapes:
+        input (N, F) -> output (N, F), sparse CSR when ``sparse`` and the input is sparse enough.
+    """
+
+    def __init__(self, p: float, sparse: bool = True):
+        super().__init__()
+        self.p, self.sparse = p, sparse
+        self.cache = EdgeCache(sparse_features)       # keyed on the feature tensor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xs = self.cache(x) if self.sparse else None
+        if xs is None:
+            return dropout(x, self.p, self.training)
+        if not self.training or self.p == 0:
+            return xs
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(xs.crow_indices(), xs.col_indices(),
+                                           dropout(xs.values(), self.p, True), xs.shape)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, sparse={self.sparse}"
+
+
+def linear(x: torch.Tensor, lin: nn.Linear) -> torch.Tensor:
+    """``lin(x)`` for dense or sparse ``x`` (N, F) -> (N, out): a sparse input is multiplied
+    through its non-zeros only."""
+    if x.layout == torch.strided:
+        return lin(x)
+    out = torch.sparse.mm(x, lin.weight.t())                           # (N, out)
+    return out + lin.bias if lin.bias is not None else out
 
 
 def global_pool(x: torch.Tensor, batch: torch.Tensor, num_graphs: int,
@@ -234,7 +316,7 @@ class GCNConv(nn.Module):
                 norm: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """``norm``: the output of :func:`gcn_norm` for this graph, when the caller has it."""
         edge_index, weight = norm if norm is not None else gcn_norm(edge_index, x.size(0), x.dtype)
-        out = propagate(self.lin(x), edge_index, "sum", weight)       # (N, out)
+        out = propagate(linear(x, self.lin), edge_index, "sum", weight)  # (N, out)
         return out + self.bias if self.bias is not None else out
 
 
@@ -269,15 +351,18 @@ class GATConv(nn.Module):
         n, h, c = x.size(0), self.heads, self.out_channels
         edge_index = loops if loops is not None else add_self_loops(edge_index, n)
         src, dst = edge_index
-        z = self.lin(x).view(n, h, c)                                  # (N, H, C)
+        z = linear(x, self.lin).view(n, h, c)                          # (N, H, C)
         a_src = (z * self.att_src).sum(-1)                             # (N, H)
         a_dst = (z * self.att_dst).sum(-1)                             # (N, H)
         scores = F.leaky_relu(a_src.index_select(0, src) + a_dst.index_select(0, dst),
                               self.negative_slope)                     # (E, H)
-        alpha = segment_softmax(scores, dst, n)                        # (E, H)
-        alpha = F.dropout(alpha, self.dropout, self.training)
-        message = z.index_select(0, src) * alpha.unsqueeze(-1)         # (E, H, C)
-        out = scatter(message, dst, n, "sum")                          # (N, H, C)
+        # alpha = e / total[dst] (softmax over i's incoming edges) and dropout on alpha; the
+        # division by total is the same for all of i's edges, so it is done once per node
+        # after the sum: sum_j drop(e_ij) z_j / total_i = sum_j drop(alpha_ij) z_j
+        e, total = segment_softmax_parts(scores, dst, n)               # (E, H), (N, H)
+        e = dropout(e, self.dropout, self.training)
+        message = z.index_select(0, src) * e.unsqueeze(-1)             # (E, H, C)
+        out = scatter(message, dst, n, "sum") / (total + 1e-16).unsqueeze(-1)   # (N, H, C)
         out = out.reshape(n, h * c) if self.concat else out.mean(dim=1)
         return out + self.bias if self.bias is not None else out
 

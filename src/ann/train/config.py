@@ -28,6 +28,8 @@ class TrainConfig:
                              nonneg=True)
     decay_factor: float = field(0.5, "schedule=step: lr multiplier at each later epoch's start",
                                 range=(0.0, 1.0))
+    decay_every: int = field(1, "schedule=step: epochs between two decays (Xu et al. 2019: "
+                             "halved every 50)", positive=True)
     noam_d_model: int = field(0, "d_model in the noam schedule (0: the model's d_model)", nonneg=True)
     weight_decay: float = field(0.0, "decoupled weight decay (not on biases and norms)", nonneg=True)
     momentum: float = field(0.9, "SGD momentum", range=(0.0, 1.0))
@@ -91,6 +93,14 @@ class DataConfig:
                                 "comma-separated (empty: the dataset's default)")
     speaker: str = field("", "audio (fsdd): the speaker held out as test (empty: the customary "
                          "split, takes 0-4 of every speaker are test)")
+    cv_protocol: str = field("validate", "cross-validation (datasets with folds): 'validate' = "
+                             "the next fold validates, the rest train; 'xu2019' = all other "
+                             "folds train and the validation split IS the test fold (Xu et al. "
+                             "2019; reads the test fold: for comparison with the paper only)",
+                             choices=("validate", "xu2019"))
+    epoch_size: int = field(0, "training examples per epoch, drawn from the reshuffled "
+                            "training split over and over (datasets with folds; 0: one pass; "
+                            "Xu et al. 2019: 50 batches of 32 = 1600)", nonneg=True)
 
 
 @dataclass

@@ -41,7 +41,8 @@ def lr_factor(step: int, total: int, tc, d_model: int | None = None,
     if tc.schedule == "constant":
         return 1.0
     if tc.schedule == "step":
-        return step_factor(step, tc.decay_start, tc.decay_factor, steps_per_epoch)
+        return step_factor(step, tc.decay_start, tc.decay_factor, steps_per_epoch,
+                           getattr(tc, "decay_every", 1))
     progress = min(1.0, (step - tc.warmup_steps) / max(1, total - tc.warmup_steps))
     floor = tc.min_lr / tc.lr
     shape = 0.5 * (1 + math.cos(math.pi * progress)) if tc.schedule == "cosine" else 1 - progress
@@ -49,13 +50,17 @@ def lr_factor(step: int, total: int, tc, d_model: int | None = None,
 
 
 def step_factor(step: int, decay_start: int, decay_factor: float,
-                steps_per_epoch: int | None) -> float:
+                steps_per_epoch: int | None, decay_every: int = 1) -> float:
     """The learning rate stays for ``decay_start`` epochs, then is multiplied by ``decay_factor``
-    at the start of every later epoch (Zaremba et al. 2014: 4 epochs at lr 1, then halved)."""
+    at the start of that epoch and of every ``decay_every``-th later one (Zaremba et al. 2014: 4
+    epochs at lr 1, then halved every epoch; Xu et al. 2019: halved every 50 epochs, from
+    the 50th)."""
     if not steps_per_epoch:
         raise AnnError("train.schedule=step needs the number of steps per epoch")
     epoch = step // steps_per_epoch
-    return decay_factor ** max(0, epoch - decay_start + 1)
+    if epoch < decay_start:
+        return 1.0
+    return decay_factor ** ((epoch - decay_start) // decay_every + 1)
 
 
 def noam_factor(step: int, warmup_steps: int, d_model: int | None) -> float:
