@@ -295,9 +295,10 @@ add(Recipe(
     reference="Ruff et al. 2018 (Deep SVDD), DCAE baseline, normal class 0: AUROC 0.976"))
 add(Recipe(
     "vae-mnist", "autoencoder", "vae", "mnist", "nelbo", 100.0,
-    "convolutional VAE with a 20-D latent on MNIST: test negative ELBO in nats per image "
+    "convolutional VAE with a 32-D latent on MNIST: test negative ELBO in nats per image "
     "(Bernoulli decoder on grey levels), samples and a latent interpolation grid",
-    preset="mnist", train=dict(AE_TRAIN, epochs=20, lr=1e-3),
+    preset="mnist", model_overrides=dict(latent=32, hidden=(512,)),
+    train=dict(AE_TRAIN, epochs=30, lr=1e-3),
     reference="pytorch/examples VAE (MLP 784-400-20): -ELBO ~106.7 nats after 7 epochs"))
 add(Recipe(
     "vae-digits", "autoencoder", "vae", "digits", "nelbo", 30.0,
@@ -448,7 +449,7 @@ add(Recipe(
     "dcgan-mnist", "gan", "dcgan", "mnist", "confidence", 0.9,
     "DCGAN (Radford et al. 2016) on MNIST; samples judged by ann's LeNet-5: mean confidence, "
     "all ten classes present, Fréchet distance on its features",
-    preset="mnist", train=dict(GAN_TRAIN, epochs=5, batch_size=128)))
+    preset="mnist", train=dict(GAN_TRAIN, epochs=10, batch_size=128)))
 add(Recipe(
     "dcgan-mnist-hinge", "gan", "dcgan", "mnist", "confidence", 0.9,
     "dcgan-mnist with the stabilised switch: hinge loss and a spectrally normalised "
