@@ -2,6 +2,7 @@
 
     python benchmarks/dsn_curve.py --only dsn-digits
     python benchmarks/dsn_curve.py --only dsn-mnist model.hidden=1000     # overrides as in ann train
+    python benchmarks/dsn_curve.py --only dsn-mnist --tag h3000 model.hidden=3000   # a variant
     python benchmarks/dsn_curve.py --run runs/dsn-mnist-...                # a finished run's curve
 
 The recipe's model is fitted with every module kept (``patience`` = ``max_modules``), and after
@@ -40,7 +41,7 @@ def error(model, data, batch=2000) -> float:
     return wrong / len(data)
 
 
-def curve(recipe: str, overrides: list[str]) -> dict:
+def curve(recipe: str, overrides: list[str], tag: str = "") -> dict:
     rc = ann.build_config(recipe, overrides)
     rc.model.patience = rc.model.max_modules
     from ann.api import load_split
@@ -62,11 +63,13 @@ def curve(recipe: str, overrides: list[str]) -> dict:
     best = min(rows, key=lambda r: r["val_error"])
     result = {"recipe": recipe, "overrides": overrides, "curve": rows,
               "chosen_on_val": best, "parameters": sum(p.numel() for p in model.parameters()),
-              "command": " ".join(["python benchmarks/dsn_curve.py --only", recipe, *overrides]),
+              "command": " ".join(["python benchmarks/dsn_curve.py --only", recipe,
+                                   *(["--tag", tag] if tag else []), *overrides]),
               "wall_time_s": round(time.time() - start, 1), "date": time.strftime("%Y-%m-%d"),
               "machine": machine()}
-    fileio.write_json(OUT / f"{recipe}.json", result)
-    _plot(result, OUT / f"{recipe}.png")
+    name = f"{recipe}-{tag}" if tag else recipe
+    fileio.write_json(OUT / f"{name}.json", result)
+    _plot(result, OUT / f"{name}.png")
     return result
 
 
@@ -128,6 +131,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default="dsn-digits", help="comma-separated DSN recipes")
     p.add_argument("--run", metavar="RUN_DIR", help="the curve of a finished run instead")
+    p.add_argument("--tag", default="", help="a variant's name: results/dsn/RECIPE-TAG.json")
     p.add_argument("overrides", nargs="*", help="key=value overrides, as for ann train")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -137,7 +141,7 @@ def main(argv=None):
         print(", ".join(f"{row['modules']}: {100 * row['test_error']:.2f}%" for row in r["curve"]))
         return
     for recipe in args.only.split(","):
-        r = curve(recipe, args.overrides)
+        r = curve(recipe, args.overrides, args.tag)
         print(", ".join(f"{row['modules']}: {100 * row['test_error']:.2f}%" for row in r["curve"]))
 
 
