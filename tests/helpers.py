@@ -1,11 +1,13 @@
 """Running the `ann` command in a subprocess, as a user would."""
 
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+BENCHMARKS = SRC.parent / "benchmarks"
 
 
 def env(**extra):
@@ -34,3 +36,12 @@ def fails_cleanly(proc, *words):
     for w in words:
         assert w.lower() in lines[0].lower(), (w, lines[0])
     return lines[0]
+
+
+def benchmark_module(name: str):
+    """A script of benchmarks/ (``"recipes"``, ``"report"``) imported as a module, to test its
+    functions."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

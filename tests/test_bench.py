@@ -2,27 +2,19 @@
 benchmarks/report.py renders from the stored results (never typed by hand), regenerating keeps
 the prose around them, and the command finds, plans and refuses benchmarks as it should."""
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 
 from ann import bench
-from helpers import ann, fails_cleanly
+from helpers import ann, benchmark_module, fails_cleanly
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _report():
-    spec = importlib.util.spec_from_file_location("bench_report", ROOT / "benchmarks" / "report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_benchmarks_md_matches_the_stored_results():
-    report = _report()
+    report = benchmark_module("report")
     doc = (ROOT / "BENCHMARKS.md").read_text()
     for name in ("results", "speed", "scratch", "classical", "generative"):
         assert f"<!-- {name}:begin -->" in doc, name
@@ -31,7 +23,7 @@ def test_benchmarks_md_matches_the_stored_results():
 
 
 def test_render_replaces_only_generated_blocks():
-    report = _report()
+    report = benchmark_module("report")
     doc = ("# Title\nprose before\n<!-- speed:begin -->\n| typed | by hand |\n<!-- speed:end -->\n"
            "prose after, with 99.9% typed\n")
     new = report.render(doc)

@@ -3,9 +3,7 @@ reads the test fold), the step schedule halving every 50 epochs, checkpoint sele
 of evaluations or the final model, the benchmark's best-mean-epoch arithmetic, and the sparse
 input path of GCN/GAT (same function as the dense one)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,9 +17,7 @@ from ann.registry import create_model
 from ann.train.optim import step_factor
 from ann.train.tasks import get_task
 from helpers import ann as ann_cli
-from helpers import fails_cleanly
-
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import benchmark_module, fails_cleanly
 
 
 def _ids(split):
@@ -103,15 +99,8 @@ def test_xu2019_protocol_validates_on_the_test_fold(tmp_path):
     assert run.summary["steps"] == 3 * (169 // 32)           # 9 folds train: 169 graphs
 
 
-def _bench_module():
-    spec = importlib.util.spec_from_file_location("bench_recipes", ROOT / "benchmarks" / "recipes.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_best_mean_epoch():
-    bench = _bench_module()
+    bench = benchmark_module("recipes")
     curves = [{1: 0.5, 2: 0.9, 3: 0.7}, {1: 0.6, 2: 0.7, 3: 0.9, 4: 1.0}]
     best, mean = bench.best_mean_epoch(curves)                 # epochs all curves have: 1-3
     assert best == 2 and mean == pytest.approx([0.55, 0.8, 0.8])   # first of a tie

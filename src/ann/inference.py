@@ -83,18 +83,29 @@ def translate(run: Run, text: str, beam_size: int = 1, length_penalty: float = 0
                        "use a seq2seq run such as transformer-numbers or transformer-multi30k")
     if not text.strip():
         raise AnnError("the text to translate is empty; give a sentence")
-    tok, c = run.tokenizer, run.model.config
+    tok = run.tokenizer
     ids = tok.encode(text)
     if not ids:
         raise AnnError(f"the text {text!r} holds no tokens the model reads; give a sentence")
+    src = _source_row(run, ids, "text")
+    run.model.eval()
+    return tok.decode(run.model.translate(src, beam_size, length_penalty, max_len)[0])
+
+
+def _source_row(run: Run, ids: list[int], what: str) -> torch.Tensor:
+    """``ids`` and the end token as one source row for an encoder-decoder run, refused in one
+    line when longer than the model reads.
+
+    Shapes:
+        ids: S ints -> (1, S + 1) int64 on the model's device.
+    """
+    c = run.model.config
     if len(ids) + 1 > c.max_src_len:
-        raise AnnError(f"the text is {len(ids)} tokens but this model reads at most "
+        raise AnnError(f"the {what} is {len(ids)} tokens but this model reads at most "
                        f"{c.max_src_len - 1} (max_src_len {c.max_src_len} with the end token); "
                        "shorten it")
     device = next(run.model.parameters()).device
-    src = torch.tensor([ids + [c.eos_id]], dtype=torch.long, device=device)
-    run.model.eval()
-    return tok.decode(run.model.translate(src, beam_size, length_penalty, max_len)[0])
+    return torch.tensor([ids + [c.eos_id]], dtype=torch.long, device=device)
 
 
 def caption_images(run: Run, files, beam_size: int = 1) -> list[str]:
@@ -128,13 +139,7 @@ def text_to_text(run: Run, prompt: str, beam_size: int = 1, max_len: int | None 
                        f"({prompt.strip().split(' ')[0]!r}); start it with one of: "
                        f"{', '.join(prefixes)}")
     tok, c = run.tokenizer, run.model.config
-    ids = tok.encode(prompt.strip())
-    if len(ids) + 1 > c.max_src_len:
-        raise AnnError(f"the prompt is {len(ids)} tokens but this model reads at most "
-                       f"{c.max_src_len - 1} (max_src_len {c.max_src_len} with the end token); "
-                       "shorten it")
-    device = next(run.model.parameters()).device
-    src = torch.tensor([ids + [c.eos_id]], dtype=torch.long, device=device)
+    src = _source_row(run, tok.encode(prompt.strip()), "prompt")
     out = run.model.eval().translate(src, beam_size, 0.0, max_len)[0].tolist()
     out = out[:out.index(c.eos_id)] if c.eos_id in out else out
     return tok.decode([i for i in out if i != c.pad_id])
