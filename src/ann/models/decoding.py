@@ -40,6 +40,34 @@ def length_penalty_factor(lengths: torch.Tensor, alpha: float) -> torch.Tensor:
     return ((5.0 + lengths.float()) / 6.0) ** alpha
 
 
+def reversal_batch(config, batch_size: int, low: int, high: int,
+                   generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A learnable batch ``(src, tgt)`` for any encoder-decoder: the target is the source reversed.
+
+    Sources are 1 to ``max_src_len - 1`` random tokens from ``[low, high)``, then ``eos_id`` and
+    padding; targets are ``bos_id``, the same tokens in reverse order, ``eos_id``, padding.
+    Reversal needs attention to source positions, and every target token follows from the
+    source. ``config`` gives ``max_src_len``, ``max_tgt_len``, ``pad_id``, ``bos_id``, ``eos_id``.
+
+    Shapes:
+        -> src (batch_size, L + 1), tgt (batch_size, L + 2) int64 with
+        L = min(max_src_len - 1, max_tgt_len - 2).
+    """
+    c = config
+    length = min(c.max_src_len - 1, c.max_tgt_len - 2)
+    if length < 1 or high <= low:
+        raise AnnError("example_batch needs max lengths of at least 2 and 3 and vocabularies "
+                       "with at least one non-special token")
+    lengths = torch.randint(1, length + 1, (batch_size,), generator=generator)
+    tokens = torch.randint(low, high, (batch_size, length), generator=generator)
+    src = torch.full((batch_size, length + 1), c.pad_id)
+    tgt = torch.full((batch_size, length + 2), c.pad_id)
+    for i, n in enumerate(lengths.tolist()):
+        src[i, :n], src[i, n] = tokens[i, :n], c.eos_id
+        tgt[i, 0], tgt[i, 1:n + 1], tgt[i, n + 1] = c.bos_id, tokens[i, :n].flip(0), c.eos_id
+    return src, tgt
+
+
 def check_decoding(beam_size: int, length_penalty: float) -> None:
     """One clear error for a bad beam size or length penalty."""
     if int(beam_size) != beam_size or beam_size < 1:

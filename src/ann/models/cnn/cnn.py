@@ -17,8 +17,6 @@ from torch import nn
 from ...config import field, validate
 from ...errors import AnnError
 from ...layers import (
-    BatchNorm2d,
-    Conv2d,
     ConvBNAct,
     Dropout,
     GlobalAvgPool2d,
@@ -28,7 +26,7 @@ from ...layers import (
     get_activation,
 )
 from ...registry import register_model
-from .common import ImageClassifier, ImageInput
+from .common import ImageClassifier, ImageInput, he_init
 
 
 @dataclass
@@ -117,14 +115,10 @@ class CNN(ImageClassifier):
 
     @staticmethod
     def _init_weights(module: nn.Module):
-        # He et al. 2015 ("Delving deep into rectifiers") normal init, fan_out as in ResNet;
-        # BN starts as the identity; a small head keeps the first logits near uniform.
-        if isinstance(module, Conv2d):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(module, BatchNorm2d):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
-        elif isinstance(module, Linear):
+        # He init for the convolutions (``he_init``); a small head keeps the first logits near
+        # uniform.
+        he_init(module)
+        if isinstance(module, Linear):
             nn.init.normal_(module.weight, std=0.01)
             nn.init.zeros_(module.bias)
 

@@ -1,4 +1,4 @@
-"""What every image classifier of the CNN family shares: its task and its example batch."""
+"""What the CNN family shares: the image classifiers' task and example batch, He initialisation."""
 
 from __future__ import annotations
 
@@ -36,3 +36,15 @@ class ImageClassifier(nn.Module):
                         generator=generator)
         y = torch.randint(0, c.num_classes, (batch_size,), generator=generator)
         return x, y
+
+
+def he_init(module: nn.Module) -> None:
+    """He et al. 2015 ("Delving deep into rectifiers") normal init for a ReLU network, fan-out as in
+    ResNet, zero biases; batch norm starts as the identity. Use as ``model.apply(he_init)``."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)

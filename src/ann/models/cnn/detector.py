@@ -30,11 +30,11 @@ from torch import nn
 
 from ...config import field, validate
 from ...errors import AnnError
-from ...layers import BatchNorm2d, Conv2d, ConvBNAct, MaxPool2d, ReLU
+from ...layers import Conv2d, ConvBNAct, MaxPool2d, ReLU
 from ...metrics_detection import nms
 from ...registry import register_model
 from .cnn import ResidualBlock
-from .common import ImageInput
+from .common import ImageInput, he_init
 
 STRIDE = 4      # the output grid: one cell per 4x4 pixels
 SMOOTH_BETA = 0.1   # where the size and offset losses turn from quadratic to L1 (in cells / log)
@@ -127,22 +127,12 @@ class CenterNet(nn.Module):
         self.heatmap = Head(c.head_width, c.head_width, c.num_classes)
         self.size = Head(c.head_width, c.head_width, 2)
         self.offset = Head(c.head_width, c.head_width, 2)
-        self.apply(self._init_weights)
+        self.apply(he_init)
         # Focal-loss prior (Lin et al. 2017, section 4.1): every heatmap starts at p = 0.1, so
         # the many background cells do not swamp the first steps.
         nn.init.constant_(self.heatmap.out.bias, -math.log((1 - 0.1) / 0.1))
         for head in (self.size, self.offset):      # start near size 1 cell, offset 0
             nn.init.normal_(head.out.weight, std=0.01)
-
-    @staticmethod
-    def _init_weights(module: nn.Module):
-        if isinstance(module, Conv2d):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, BatchNorm2d):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats = []

@@ -19,8 +19,9 @@ from torch import nn
 
 from ...config import field, validate
 from ...errors import AnnError
-from ...layers import BatchNorm2d, Conv2d, ConvBNAct, Dropout2d, MaxPool2d
+from ...layers import Conv2d, ConvBNAct, Dropout2d, MaxPool2d
 from ...registry import register_model
+from .common import he_init
 from .unet import Segmenter, SegmenterConfig
 
 
@@ -68,17 +69,7 @@ class FCN(Segmenter):
         self.features = nn.Sequential(*stages)
         self.head = nn.Sequential(ConvBNAct(c.widths[-1], c.head_width, 3), Dropout2d(c.dropout),
                                   Conv2d(c.head_width, c.num_classes, 1))
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(module: nn.Module):
-        if isinstance(module, Conv2d):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, BatchNorm2d):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        self.apply(he_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = x.shape[-2:]

@@ -21,8 +21,9 @@ from torch import nn
 
 from ...config import field, validate
 from ...errors import AnnError
-from ...layers import BatchNorm2d, Conv2d, ConvBNAct, Dropout2d, MaxPool2d
+from ...layers import Conv2d, ConvBNAct, Dropout2d, MaxPool2d
 from ...registry import register_model
+from .common import he_init
 
 
 @dataclass
@@ -152,18 +153,7 @@ class UNet(Segmenter):
         # decoder: from the coarsest resolution back to the finest
         self.up = nn.ModuleList(Up(w_in, w, w) for w_in, w in zip(c.widths[:0:-1], c.widths[-2::-1]))
         self.head = Conv2d(c.widths[0], c.num_classes, 1)
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(module: nn.Module):
-        # He normal init for ReLU networks (He et al. 2015), which the U-Net paper also uses.
-        if isinstance(module, (Conv2d, nn.ConvTranspose2d)):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, BatchNorm2d):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        self.apply(he_init)  # He normal init, as the U-Net paper uses
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []

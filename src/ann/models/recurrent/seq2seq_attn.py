@@ -32,7 +32,7 @@ from ...errors import AnnError
 from ...layers import Dropout, Embedding, Linear, Recurrent
 from ...layers.recurrent import CELLS
 from ...registry import register_model
-from ..decoding import Decoding
+from ..decoding import Decoding, reversal_batch
 
 
 @dataclass
@@ -159,17 +159,9 @@ class Seq2SeqAttention(Decoding, nn.Module):
         """``(src, tgt)``: the target is the source reversed (needs attention to positions);
         sources of 1 to max_src_len - 1 tokens, then ``eos_id`` and padding."""
         c = self.config
-        length = min(c.max_src_len - 1, c.max_tgt_len - 2)
         low = max(c.pad_id, c.bos_id, c.eos_id) + 1
-        high = min(c.src_vocab_size, c.tgt_vocab_size)
-        lengths = torch.randint(1, length + 1, (batch_size,), generator=generator)
-        tokens = torch.randint(low, high, (batch_size, length), generator=generator)
-        src = torch.full((batch_size, length + 1), c.pad_id)
-        tgt = torch.full((batch_size, length + 2), c.pad_id)
-        for i, n in enumerate(lengths.tolist()):
-            src[i, :n], src[i, n] = tokens[i, :n], c.eos_id
-            tgt[i, 0], tgt[i, 1:n + 1], tgt[i, n + 1] = c.bos_id, tokens[i, :n].flip(0), c.eos_id
-        return src, tgt
+        return reversal_batch(c, batch_size, low, min(c.src_vocab_size, c.tgt_vocab_size),
+                              generator)
 
 
 def _each(fn, hidden):

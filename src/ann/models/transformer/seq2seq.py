@@ -39,7 +39,7 @@ from ...layers import (
     SinusoidalPositionalEncoding,
 )
 from ...registry import register_model
-from ..decoding import CachedDecoding
+from ..decoding import CachedDecoding, reversal_batch
 
 LayerCache = tuple[KVCache, KVCache]  # (self-attention, cross-attention) of one decoder layer
 
@@ -283,24 +283,9 @@ class Transformer(CachedDecoding, nn.Module):
         return [(KVCache(), KVCache()) for _ in self.decoder]
 
     def example_batch(self, batch_size: int, generator: torch.Generator | None):
-        """A learnable batch ``(src, tgt)``: the target is the source reversed.
-
-        Sources are 1 to max_src_len - 1 random non-special tokens, then ``eos_id`` and padding;
-        targets are ``bos_id``, the same tokens in reverse order, ``eos_id``, padding. Reversal
-        needs attention to source positions, and every target token follows from the source.
-        """
+        """A learnable batch ``(src, tgt)`` of non-special tokens: the target is the source
+        reversed (:func:`~ann.models.decoding.reversal_batch`)."""
         c = self.config
-        length = min(c.max_src_len - 1, c.max_tgt_len - 2)
         low = max(c.pad_id, c.bos_id, c.eos_id) + 1
-        high = min(c.src_vocab_size, c.tgt_vocab_size)
-        if length < 1 or high <= low:
-            raise AnnError("example_batch needs max lengths of at least 2 and 3 and vocabularies "
-                           "with at least one non-special token")
-        lengths = torch.randint(1, length + 1, (batch_size,), generator=generator)
-        tokens = torch.randint(low, high, (batch_size, length), generator=generator)
-        src = torch.full((batch_size, length + 1), c.pad_id)
-        tgt = torch.full((batch_size, length + 2), c.pad_id)
-        for i, n in enumerate(lengths.tolist()):
-            src[i, :n], src[i, n] = tokens[i, :n], c.eos_id
-            tgt[i, 0], tgt[i, 1:n + 1], tgt[i, n + 1] = c.bos_id, tokens[i, :n].flip(0), c.eos_id
-        return src, tgt
+        return reversal_batch(c, batch_size, low, min(c.src_vocab_size, c.tgt_vocab_size),
+                              generator)

@@ -42,7 +42,7 @@ from ...config import field
 from ...errors import AnnError
 from ...layers import GELU, Dropout, Embedding, KVCache, Linear, MultiHeadAttention, ReLU, RMSNorm
 from ...registry import register_model
-from ..decoding import CachedDecoding
+from ..decoding import CachedDecoding, reversal_batch
 
 LayerCache = tuple[KVCache, KVCache]  # (self-attention, cross-attention) of one decoder layer
 
@@ -418,22 +418,9 @@ class T5(CachedDecoding, nn.Module):
         return low, c.vocab_size
 
     def example_batch(self, batch_size: int, generator: torch.Generator | None):
-        """A learnable batch ``(src, tgt)``: the output is the input reversed.
-
-        Inputs are 1 to max_src_len - 1 random ordinary tokens, then ``eos_id`` and padding;
-        outputs are ``bos_id``, the tokens in reverse order, ``eos_id``, padding.
-        """
-        c = self.config
-        length = min(c.max_src_len - 1, c.max_tgt_len - 2)
-        low, high = self._ordinary_ids()
-        lengths = torch.randint(1, length + 1, (batch_size,), generator=generator)
-        tokens = torch.randint(low, high, (batch_size, length), generator=generator)
-        src = torch.full((batch_size, length + 1), c.pad_id)
-        tgt = torch.full((batch_size, length + 2), c.pad_id)
-        for i, n in enumerate(lengths.tolist()):
-            src[i, :n], src[i, n] = tokens[i, :n], c.eos_id
-            tgt[i, 0], tgt[i, 1:n + 1], tgt[i, n + 1] = c.bos_id, tokens[i, :n].flip(0), c.eos_id
-        return src, tgt
+        """A learnable batch ``(src, tgt)`` of ordinary tokens: the output is the input reversed
+        (:func:`~ann.models.decoding.reversal_batch`)."""
+        return reversal_batch(self.config, batch_size, *self._ordinary_ids(), generator)
 
 
 @register_model("t5-span", config=T5Config, family="transformer", presets={
