@@ -34,18 +34,14 @@ from ...layers import (
 )
 from ...registry import register_model
 from ..decoding import CachedDecoding
-from .clip import _random_captions
+from .clip import ImageTextInput, _random_captions
 from .vit import ViTEncoder
 
 LayerCache = tuple[KVCache, KVCache]  # (self-attention, cross-attention) of one block
 
 
 @dataclass
-class CaptionerConfig:
-    in_channels: int = field(3, "channels of the input images (filled from the dataset)", positive=True)
-    image_size: int = field(32, "side of the square input images (filled from the dataset)",
-                            positive=True)
-    patch_size: int = field(4, "side of the image patches; must divide image_size", positive=True)
+class CaptionerConfig(ImageTextInput):
     d_model: int = field(96, "width of encoder and decoder", positive=True)
     encoder_layers: int = field(3, "ViT encoder blocks", positive=True)
     decoder_layers: int = field(2, "decoder blocks", positive=True)
@@ -53,12 +49,6 @@ class CaptionerConfig:
     d_ff: int = field(192, "MLP width of every block", positive=True)
     dropout: float = field(0.0, "dropout on embeddings, attention weights and residual branches",
                            range=(0.0, 0.95))
-    vocab_size: int = field(32, "word ids (filled from the dataset's tokenizer)", positive=True)
-    max_len: int = field(16, "text context: the most tokens of a caption, start and end included",
-                         positive=True)
-    pad_id: int = field(0, "padding id (filled from the dataset)", nonneg=True)
-    bos_id: int = field(2, "id that starts every caption (filled from the dataset)", nonneg=True)
-    eos_id: int = field(3, "id that ends every caption (filled from the dataset)", nonneg=True)
     unk_id: int = field(1, "id of unknown words, never a BLEU match (-1: none)",
                         range=(-1, 2**31 - 1))
 
@@ -72,9 +62,7 @@ class CaptionerConfig:
         return self.vocab_size
 
     def __post_check__(self):
-        if self.image_size % self.patch_size:
-            raise AnnError(f"captioner: patch_size={self.patch_size} does not divide image_size="
-                           f"{self.image_size}; choose a patch size that divides the image side")
+        self.check_patches("captioner")
         if self.d_model % self.n_head:
             raise AnnError(f"captioner: n_head={self.n_head} does not divide d_model={self.d_model}")
 

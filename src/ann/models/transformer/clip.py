@@ -30,18 +30,33 @@ MAX_LOGIT_SCALE = math.log(100.0)
 
 
 @dataclass
-class CLIPConfig:
+class ImageTextInput:
+    """Config fields of the image+text models (CLIP, the captioner): the image, cut into square
+    patches, and the caption's tokens; the engine fills most of them from the dataset."""
+
     in_channels: int = field(3, "channels of the input images (filled from the dataset)", positive=True)
     image_size: int = field(32, "side of the square input images (filled from the dataset)",
                             positive=True)
     patch_size: int = field(4, "side of the image patches; must divide image_size", positive=True)
+    vocab_size: int = field(32, "word ids (filled from the dataset's tokenizer)", positive=True)
+    max_len: int = field(16, "text context: the most tokens of a caption, start and end included",
+                         positive=True)
+    pad_id: int = field(0, "padding id (filled from the dataset)", nonneg=True)
+    bos_id: int = field(2, "id that starts every caption (filled from the dataset)", nonneg=True)
+    eos_id: int = field(3, "id that ends every caption (filled from the dataset)", nonneg=True)
+
+    def check_patches(self, model: str):
+        if self.image_size % self.patch_size:
+            raise AnnError(f"{model}: patch_size={self.patch_size} does not divide image_size="
+                           f"{self.image_size}; choose a patch size that divides the image side")
+
+
+@dataclass
+class CLIPConfig(ImageTextInput):
     vision_width: int = field(64, "width of the image tower", positive=True)
     vision_layers: int = field(3, "blocks of the image tower", positive=True)
     vision_heads: int = field(4, "attention heads of the image tower", positive=True)
     vision_d_ff: int = field(128, "MLP width of the image tower", positive=True)
-    vocab_size: int = field(32, "word ids (filled from the dataset's tokenizer)", positive=True)
-    max_len: int = field(16, "text context: the most tokens of a caption, start and end included",
-                         positive=True)
     text_width: int = field(64, "width of the text tower", positive=True)
     text_layers: int = field(2, "blocks of the text tower", positive=True)
     text_heads: int = field(4, "attention heads of the text tower", positive=True)
@@ -52,15 +67,9 @@ class CLIPConfig:
                             choices=tuple(ACTIVATIONS))
     ln_eps: float = field(1e-5, "epsilon in every LayerNorm", positive=True)
     logit_scale_init: float = field(2.6592, "initial log temperature (ln(1/0.07), the paper's)")
-    pad_id: int = field(0, "padding id (filled from the dataset)", nonneg=True)
-    bos_id: int = field(2, "id that starts every caption (filled from the dataset)", nonneg=True)
-    eos_id: int = field(3, "id that ends every caption; the text is read there", nonneg=True)
 
     def __post_check__(self):
-        if self.image_size % self.patch_size:
-            raise AnnError(f"clip: patch_size={self.patch_size} does not divide image_size="
-                           f"{self.image_size}; choose a patch size that divides the image side")
-
+        self.check_patches("clip")
 
 @register_model("clip", config=CLIPConfig, family="transformer", presets={
     "tiny": {"image_size": 8, "patch_size": 4, "vision_width": 32, "vision_layers": 1,
