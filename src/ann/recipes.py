@@ -189,7 +189,7 @@ add(Recipe(
     "2x256 LSTM with byte-level BPE on Python's own documentation (embedded; compare gpt-pydoc)",
     preset="small", model_overrides=dict(cell="lstm", block_size=35, n_embd=256, hidden=256,
                                          dropout=0.1, init_range=0.05),
-    train=dict(max_steps=1500, batch_size=32, lr=3e-3, min_lr=3e-4, grad_clip=1.0,
+    train=dict(max_steps=3000, batch_size=32, lr=3e-3, min_lr=3e-4, grad_clip=1.0,
                eval_every=500, log_every=50, eval_batch_size=1000)))
 
 # The rarer networks (issue 8). PNN, GRNN, GMDH and DSN are fitted in closed form by the model's

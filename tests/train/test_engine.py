@@ -8,7 +8,7 @@ from torch import nn
 
 from ann.data.base import ArrayDataset
 from ann.errors import AnnError, CorruptFile
-from ann.train import RunConfig, Trainer, checkpoint
+from ann.train import RunConfig, Trainer, checkpoint, engine
 from ann.train.engine import Interrupted, seed_everything
 from ann.train.tasks import Classification
 
@@ -105,6 +105,45 @@ def test_resume_after_crash_equals_uninterrupted(tmp_path, monkeypatch):
     # metrics.jsonl holds each step once: lines after the checkpoint were dropped on resume
     steps = [r["step"] for r in resumed.log.rows if r["split"] == "train"]
     assert steps == sorted(set(steps))
+
+
+class Clock:
+    """A stand-in for the time module whose clock moves 5 s on every reading."""
+
+    def __init__(self, start: float):
+        self.now = start
+
+    def time(self) -> float:
+        self.now += 5.0
+        return self.now
+
+
+def test_a_resumed_run_reports_the_training_time_of_every_session(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine, "time", Clock(1000.0))
+    t, _ = make(config(), tmp_path / "run")
+    real_step = Trainer.train_step
+
+    def interrupted(self):
+        if self.step == 7:
+            raise KeyboardInterrupt
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted)
+    with pytest.raises(Interrupted):
+        t.fit()
+    monkeypatch.setattr(Trainer, "train_step", real_step)
+    saved = checkpoint.load(tmp_path / "run" / "checkpoints", "last", Tiny(), torch.device("cpu"))
+    assert saved["step"] == 7 and saved["seconds"] > 0
+
+    clock = Clock(50_000.0)                                # a later session, a new clock
+    monkeypatch.setattr(engine, "time", clock)
+    resumed, _ = make(config(), tmp_path / "run")
+    resumed.restore()
+    assert resumed.seconds_before == saved["seconds"]
+    result = resumed.fit()
+    # the first session's seconds plus this session's (its last clock reading is the result's)
+    this_session = clock.now - resumed._fit_start
+    assert 0 < this_session and result.wall_time == pytest.approx(saved["seconds"] + this_session)
 
 
 def test_ctrl_c_saves_a_checkpoint_and_resume_completes(tmp_path, monkeypatch):

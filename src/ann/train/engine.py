@@ -66,7 +66,7 @@ class FitResult:
     best_step: int
     best_val: dict
     stopped_early: bool
-    wall_time: float
+    wall_time: float        # training seconds; a resumed run's earlier sessions included
 
 
 class Trainer:
@@ -111,6 +111,10 @@ class Trainer:
             self.opt = next(iter(self.optimizers.values()))
             self.sched = next(iter(self.schedules.values()))
         self.step, self.best_step, self.best_val, self.bad_evals = 0, 0, {}, 0
+        # Training seconds up to the last checkpoint of earlier sessions of this run (a resumed
+        # run reports its whole training time, not only the last session's), and when this
+        # session's fit began.
+        self.seconds_before, self._fit_start = 0.0, None
         self.train_model = distributed.wrap(torch.compile(model) if self.tc.compile else model,
                                             self.dist, device)
 
@@ -119,7 +123,7 @@ class Trainer:
         state = {"step": self.step, "optimizer": self.opt.state_dict(),
                  "schedule": self.sched.state_dict(), "rng": rng_state(),
                  "best_step": self.best_step, "best_val": self.best_val,
-                 "bad_evals": self.bad_evals}
+                 "bad_evals": self.bad_evals, "seconds": self.seconds}
         if hasattr(self.task, "state_dict"):      # state a task carries between steps (tensors)
             state["task"] = self.task.state_dict()
         if self.optimizers is not None:           # a model that steps itself: all its optimizers
@@ -138,6 +142,7 @@ class Trainer:
         set_rng_state(state["rng"])
         self.step, self.best_step = state["step"], state["best_step"]
         self.best_val, self.bad_evals = state["best_val"], state["bad_evals"]
+        self.seconds_before = float(state.get("seconds", 0.0))  # absent in older checkpoints
         if "task" in state:
             self.task.load_state_dict(state["task"])
         self.log.truncate_after(self.step)
@@ -241,11 +246,17 @@ class Trainer:
         return bool(self.tc.early_stop) and self.bad_evals >= self.tc.early_stop
 
     @property
+    def seconds(self) -> float:
+        """Training seconds of this run so far, earlier sessions (to their checkpoint) included."""
+        now = 0.0 if self._fit_start is None else time.time() - self._fit_start
+        return self.seconds_before + now
+
+    @property
     def epoch(self) -> float:
         return self.step / self.batches.steps_per_epoch
 
     def fit(self) -> FitResult:
-        start = time.time()
+        self._fit_start = time.time()
         self.model.train()
         bar = Progress(self.total, self.step, self.cfg.recipe or self.cfg.model_name, self.quiet)
         window, last_loss, stopped = [], float("nan"), False
@@ -276,4 +287,4 @@ class Trainer:
             where = f"; resume with: ann train --resume {self.run_dir}" if self.run_dir else ""
             raise Interrupted(f"interrupted at step {self.step}, checkpoint saved{where}") from None
         bar.close()
-        return FitResult(self.step, self.best_step, self.best_val, stopped, time.time() - start)
+        return FitResult(self.step, self.best_step, self.best_val, stopped, self.seconds)
