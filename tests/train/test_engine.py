@@ -107,6 +107,22 @@ def test_resume_after_crash_equals_uninterrupted(tmp_path, monkeypatch):
     assert steps == sorted(set(steps))
 
 
+def ctrl_c_at_step_7(trainer, monkeypatch):
+    """Fit ``trainer`` with a Ctrl-C arriving before step 7: a checkpoint is saved, and the
+    error tells how to resume."""
+    real_step = Trainer.train_step
+
+    def interrupted(self):
+        if self.step == 7:
+            raise KeyboardInterrupt
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted)
+    with pytest.raises(Interrupted, match="resume with"):
+        trainer.fit()
+    monkeypatch.setattr(Trainer, "train_step", real_step)
+
+
 class Clock:
     """A stand-in for the time module whose clock moves 5 s on every reading."""
 
@@ -121,17 +137,7 @@ class Clock:
 def test_a_resumed_run_reports_the_training_time_of_every_session(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "time", Clock(1000.0))
     t, _ = make(config(), tmp_path / "run")
-    real_step = Trainer.train_step
-
-    def interrupted(self):
-        if self.step == 7:
-            raise KeyboardInterrupt
-        return real_step(self)
-
-    monkeypatch.setattr(Trainer, "train_step", interrupted)
-    with pytest.raises(Interrupted):
-        t.fit()
-    monkeypatch.setattr(Trainer, "train_step", real_step)
+    ctrl_c_at_step_7(t, monkeypatch)
     saved = checkpoint.load(tmp_path / "run" / "checkpoints", "last", Tiny(), torch.device("cpu"))
     assert saved["step"] == 7 and saved["seconds"] > 0
 
@@ -150,17 +156,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_completes(tmp_path, monkeypatch):
     full, m_full = make(config(), tmp_path / "full")
     full.fit()
     t, _ = make(config(), tmp_path / "int")
-    real_step = Trainer.train_step
-
-    def interrupted(self):
-        if self.step == 7:
-            raise KeyboardInterrupt
-        return real_step(self)
-
-    monkeypatch.setattr(Trainer, "train_step", interrupted)
-    with pytest.raises(Interrupted, match="resume with"):
-        t.fit()
-    monkeypatch.setattr(Trainer, "train_step", real_step)
+    ctrl_c_at_step_7(t, monkeypatch)
     assert checkpoint.read_pointer(tmp_path / "int" / "checkpoints")["step"] == 7
     resumed, m_res = make(config(), tmp_path / "int")
     resumed.restore()
