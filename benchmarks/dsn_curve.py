@@ -44,7 +44,7 @@ def error(model, data, batch=2000) -> float:
 def curve(recipe: str, overrides: list[str], tag: str = "") -> dict:
     rc = ann.build_config(recipe, overrides)
     rc.model.patience = rc.model.max_modules
-    from ann.api import load_split
+    from ann.api import _augmenter, load_split
 
     train, val, test = (load_split(rc, s) for s in ("train", "val", "test"))
     torch.manual_seed(rc.train.seed)
@@ -59,7 +59,8 @@ def curve(recipe: str, overrides: list[str], tag: str = "") -> dict:
         print(f"{recipe}: {row}", flush=True)
         return {"accuracy": 1 - row["val_error"]}
 
-    model.fit(train, val, evaluate)
+    augment = _augmenter(rc, train.info)
+    model.fit(train, val, evaluate, **({"augment": augment} if augment else {}))
     best = min(rows, key=lambda r: r["val_error"])
     result = {"recipe": recipe, "overrides": overrides, "curve": rows,
               "chosen_on_val": best, "parameters": sum(p.numel() for p in model.parameters()),

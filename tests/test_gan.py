@@ -56,6 +56,50 @@ def test_stabilised_losses_train(loss):
         assert np.isfinite(out["loss"]) and {"d_loss", "g_loss"} <= set(out)
 
 
+def test_generator_average_matches_torch_ema():
+    """The averaged generator follows torch's own EMA (swa_utils) once the warm-up ramp is past,
+    copies the batch-norm statistics, and is the one that draws samples."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    torch.manual_seed(0)
+    model = create_model("dcgan", "tiny", g_ema=0.5)
+    opts = model.configure_optimizers(ann.build_config("dcgan-digits").train)
+    batch = model.example_batch(16, torch.Generator().manual_seed(0))
+    for step in range(8):                    # ramp (1 + step) / (10 + step) < 0.5 until step 8
+        model.training_step(batch, opts, step)
+    reference = AveragedModel(model.generator, multi_avg_fn=get_ema_multi_avg_fn(0.5))
+    reference.module.load_state_dict(model.generator_ema.state_dict())
+    reference.n_averaged += 1                # start from our average rather than a copy
+    for step in range(8, 12):
+        model.training_step(batch, opts, step)
+        reference.update_parameters(model.generator)
+    for (name, mine), theirs in zip(model.generator_ema.named_parameters(),
+                                    reference.module.parameters()):
+        torch.testing.assert_close(mine, theirs, msg=name)
+        assert not torch.equal(mine, dict(model.generator.named_parameters())[name]), name
+    for mine, live in zip(model.generator_ema.buffers(), model.generator.buffers()):
+        assert torch.equal(mine, live)
+    model.eval()
+    z = model.noise(4, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(model(z), model.generator_ema(z))
+    assert not torch.allclose(model(z), model.generator(z))
+    assert not any(p.requires_grad for p in model.generator_ema.parameters())
+    with pytest.raises(ann.AnnError, match="decay below 1"):
+        create_model("dcgan", "tiny", g_ema=1.0)
+
+
+def test_generator_blocks_add_depth_at_the_lowest_resolution():
+    torch.manual_seed(0)
+    model = create_model("dcgan", "tiny", g_blocks=2)
+    convs = [m for m in model.generator.net if isinstance(m, torch.nn.Conv2d)]
+    assert [(m.in_channels, m.out_channels) for m in convs] == [(32, 16), (16, 16)]  # 4w, 2w
+    assert model.sample(3).shape == (3, 1, 8, 8)
+    before = [p.detach().clone() for p in model.generator.parameters()]
+    opts = model.configure_optimizers(ann.build_config("dcgan-digits").train)
+    model.training_step(model.example_batch(8, torch.Generator().manual_seed(0)), opts, 0)
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.generator.parameters()))
+
+
 def _weights(path):
     from safetensors.torch import load_file
 
@@ -65,12 +109,12 @@ def _weights(path):
 def test_resumed_gan_equals_uninterrupted(tmp_path, judges, monkeypatch):
     monkeypatch.setenv("ANN_CACHE_DIR", str(judges))
     common = {"train.threads": 1, "train.deterministic": True, "train.eval_every": 10,
-              "model.g_width": 8, "model.d_width": 8}
+              "model.g_width": 8, "model.d_width": 8, "model.g_ema": 0.99}
     ann.train("dcgan-digits", {**common, "train.max_steps": 30}, out=tmp_path / "a", quiet=True)
     ann.train("dcgan-digits", {**common, "train.max_steps": 20}, out=tmp_path / "b", quiet=True)
     ann.train(resume=tmp_path / "b", overrides={"train.max_steps": 30}, quiet=True)
     a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
-    assert a.keys() == b.keys()
+    assert a.keys() == b.keys() and any(k.startswith("generator_ema.") for k in a)
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
     state = torch.load(next((tmp_path / "b" / "checkpoints").glob("step-*/state.pt")),

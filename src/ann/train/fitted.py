@@ -13,6 +13,9 @@ The model's ``fit`` contract:
 * ``train`` and ``val`` are datasets with ``batch(index)`` (e.g. :class:`ArrayDataset`);
 * ``evaluate()`` returns the task's metrics on ``val`` for the model as it stands (the model may
   call it after each stage, to choose how far to grow);
+* a ``fit`` that also takes ``augment`` (the DSN's, whose refinement takes gradient steps) gets
+  the run's ``data.augment_shift``/``augment_flip`` as ``augment(images, generator)``; the others
+  refuse augmentation with a clear error;
 * it returns a list of records (dicts), one per stage: ``{"stage": name, ...numbers...,
   "val": metrics}``; fitting is deterministic given the seed, so a resumed run refits.
 
@@ -23,6 +26,7 @@ such placeholders from the checkpoint before loading.
 
 from __future__ import annotations
 
+import inspect
 import time
 from pathlib import Path
 
@@ -55,9 +59,10 @@ class FittedTrainer:
         if self.dist.active:
             raise AnnError(f"{cfg.model_name} is fitted in closed form on one process; run it "
                            "without torchrun")
-        if augment is not None:
+        if augment is not None and "augment" not in inspect.signature(model.fit).parameters:
             raise AnnError(f"{cfg.model_name} is fitted in closed form, which does not use data "
                            "augmentation; drop data.augment_shift / data.augment_flip")
+        self.augment = augment
         self.ckpt_dir = Path(run_dir) / "checkpoints" if run_dir is not None else None
         self.run_dir = Path(run_dir) if run_dir is not None else None
         if self.run_dir is not None:
@@ -93,7 +98,9 @@ class FittedTrainer:
 
     def fit(self) -> FitResult:
         start = self._start = time.time()
-        records = self.model.fit(self.train_data, self.val_data, self._evaluate_stage) or []
+        extra = {"augment": self.augment} if self.augment is not None else {}
+        records = self.model.fit(self.train_data, self.val_data, self._evaluate_stage,
+                                 **extra) or []
         key = self.task.metric
         for i, record in enumerate(records, start=1):
             record = dict(record)

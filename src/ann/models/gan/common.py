@@ -16,6 +16,7 @@ Images are standardised by the dataset; both players work in [-1, 1] (the genera
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -72,6 +73,34 @@ class GAN(nn.Module):
     task = "adversarial"
     conditional = False
 
+    # -- the generator that draws --------------------------------------------------------------
+    def make_average(self, decay: float):
+        """With ``decay`` > 0, keep ``generator_ema``: a frozen copy of the generator whose weights
+        follow an exponential moving average of the trained ones (Yazici et al. 2019, "The
+        unusual effectiveness of averaging in GAN training"). It draws the samples, the
+        evaluation and ``ann generate``; the trained generator keeps playing the game."""
+        if decay > 0:
+            self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+
+    @property
+    def drawer(self) -> nn.Module:
+        """The generator that draws samples: the averaged one when there is one."""
+        average = self._modules.get("generator_ema")
+        return self.generator if average is None else average
+
+    @torch.no_grad()
+    def update_average(self, decay: float, step: int):
+        """One step of the average, ``ema <- d ema + (1 - d) weights``, with ``d`` ramped up as
+        ``min(decay, (1 + step) / (10 + step))`` so that early samples are not the random start;
+        batch-norm statistics are copied."""
+        if "generator_ema" not in self._modules:
+            return
+        d = min(decay, (1 + step) / (10 + step))
+        for avg, now in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            avg.lerp_(now, 1 - d)
+        for avg, now in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            avg.copy_(now)
+
     # -- data space ----------------------------------------------------------------------------
     def to_unit(self, x: torch.Tensor) -> torch.Tensor:
         """Standardised images to [-1, 1]."""
@@ -94,11 +123,12 @@ class GAN(nn.Module):
         if self.conditional:
             y = (torch.full((n,), label, dtype=torch.long, device=z.device) if label is not None
                  else torch.arange(n, device=z.device) % self.config.num_classes)
-        return (self.generator(z, y) + 1) / 2
+        return (self.drawer(z, y) + 1) / 2
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Images in [-1, 1] from noise ``z`` (B, z_dim) and, conditional, labels ``y`` (B,)."""
-        return self.generator(z, self.labels(y))
+        """Images in [-1, 1] from noise ``z`` (B, z_dim) and, conditional, labels ``y`` (B,),
+        drawn by the averaged generator when there is one."""
+        return self.drawer(z, self.labels(y))
 
     def forward_inputs(self, batch) -> tuple:
         """The arguments of ``forward`` for a batch: fresh noise and the labels."""
@@ -157,6 +187,7 @@ class GAN(nn.Module):
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
+        self.update_average(getattr(self.config, "g_ema", 0.0), step)
         d, g = d_loss.item(), g_loss.item()
         return {"loss": d + g, "d_loss": d, "g_loss": g}
 
@@ -177,7 +208,7 @@ class GAN(nn.Module):
             if g is None:
                 g = torch.Generator(device=x.device).manual_seed(0)
             real = self.to_unit(x)
-            fake = self.generator(self.noise(len(x), g, x.device), y)
+            fake = self.drawer(self.noise(len(x), g, x.device), y)
             d_real += self.discriminator(real, y).float().sum().item()
             d_fake += self.discriminator(fake, y).float().sum().item()
             for images, bag in ((real, real_f), (fake, fake_f)):

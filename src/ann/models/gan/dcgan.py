@@ -10,7 +10,8 @@ score. Weights start from N(0, 0.02), batch-norm scales from N(1, 0.02), as in t
 With ``spectral_norm`` (or ``loss=wgan-gp``, whose penalty assumes per-example scores) the
 discriminator has no batch norm. The conditional model (``cgan``) adds a label embedding to
 the generator's noise and a projection term to the discriminator's score (Miyato & Koyama
-2018, "cGANs with projection discriminator").
+2018, "cGANs with projection discriminator"). With ``g_ema`` a moving average of the
+generator's weights draws the samples (see ``GAN.make_average``).
 """
 
 from __future__ import annotations
@@ -35,10 +36,18 @@ class DCGANConfig(GANInput):
                          positive=True)
     d_width: int = field(32, "discriminator channels after its first convolution",
                          positive=True)
+    g_blocks: int = field(0, "extra 3x3 stride-1 convolutions (batch norm, ReLU) in the generator "
+                          "at the lowest resolution, where it starts from 4w channels rather "
+                          "than 2w", nonneg=True)
     label_dim: int = field(16, "conditional models: size of the generator's label embedding",
                            positive=True)
+    g_ema: float = field(0.0, "decay of a moving average of the generator's weights that draws "
+                         "the samples (0: off, the trained generator draws; e.g. 0.999)",
+                         nonneg=True)
 
     def __post_check__(self):
+        if self.g_ema >= 1:
+            raise AnnError(f"model.g_ema is a decay below 1 (e.g. 0.999), got {self.g_ema}")
         if self.image_size % 4:
             raise AnnError(f"a DCGAN here doubles a map twice, so the image side must be "
                            f"divisible by 4, got {self.image_size}")
@@ -52,9 +61,15 @@ class Generator(nn.Module):
         s, w = c.image_size // 4, c.g_width
         self.embed = nn.Embedding(c.num_classes, c.label_dim) if conditional else None
         width_in = c.z_dim + (c.label_dim if conditional else 0)
+        start = 4 * w if c.g_blocks else 2 * w
+        blocks = []
+        for i in range(c.g_blocks):                                         # (B, 2w, S/4, S/4)
+            blocks += [nn.Conv2d(start if i == 0 else 2 * w, 2 * w, 3, 1, 1, bias=False),
+                       nn.BatchNorm2d(2 * w), nn.ReLU()]
         self.net = nn.Sequential(
-            nn.Linear(width_in, 2 * w * s * s, bias=False), nn.BatchNorm1d(2 * w * s * s),
-            nn.ReLU(), nn.Unflatten(1, (2 * w, s, s)),                      # (B, 2w, S/4, S/4)
+            nn.Linear(width_in, start * s * s, bias=False), nn.BatchNorm1d(start * s * s),
+            nn.ReLU(), nn.Unflatten(1, (start, s, s)),                      # (B, start, S/4, S/4)
+            *blocks,
             nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(),
             nn.ConvTranspose2d(w, c.in_channels, 4, 2, 1), nn.Tanh())       # (B, C, S, S)
 
@@ -125,3 +140,4 @@ class DCGAN(GAN):
         self.generator = Generator(config, self.conditional)
         self.discriminator = Discriminator(config, self.conditional)
         self.apply(init_dcgan)
+        self.make_average(config.g_ema)

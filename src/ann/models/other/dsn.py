@@ -14,8 +14,9 @@ convex problem with a closed-form solution, ridge regression onto the one-hot ta
 
 The lower weights W_k start random, or (``init=previous``) from the module below for the rows
 the two share, and may be refined by gradient steps on ||H U_k - T||^2 (the papers' batch
-fine-tuning; here mini-batch Adam epochs on W_k, b_k and U_k together, after which U_k is solved
-again in closed form for the refined hidden layer). Modules
+fine-tuning; here mini-batch Adam epochs on W_k, b_k and U_k together, at a constant or
+cosine-decayed rate, optionally on randomly shifted images (the run's data.augment_shift), after
+which U_k is solved again in closed form for the refined hidden layer). Modules
 are added while the validation error improves; the last module's output is the prediction.
 """
 
@@ -51,6 +52,9 @@ class DSNConfig:
                                nonneg=True)
     refine_lr: float = field(1e-3, "Adam learning rate of that refinement", positive=True)
     refine_batch: int = field(256, "mini-batch size of that refinement", positive=True)
+    refine_schedule: str = field("constant", "learning rate over the refinement: constant, or "
+                                 "cosine (decays to zero by its last step)",
+                                 choices=("constant", "cosine"))
     chunk: int = field(8192, "rows per block when accumulating H^T H (bounds memory)",
                        positive=True)
     seed: int = field(0, "seed of the random lower weights and the refinement order", nonneg=True)
@@ -157,20 +161,34 @@ class DSN(nn.Module):
         module.w = nn.Parameter(w.to(device))
         module.b = nn.Parameter(b.to(device))
 
-    def _refine(self, module: StackingModule, X, T, generator):
-        """Mini-batch epochs of gradient steps on ||H U - T||^2; U then solved again in closed
-        form, so the module's upper weights stay the ridge solution for its hidden layer."""
-        c = self.config
+    def _refine(self, k: int, X, T, generator, images=None, augment=None):
+        """Mini-batch epochs of gradient steps on ||H U - T||^2 for module ``k``; U then solved
+        again in closed form, so the module's upper weights stay the ridge solution for its
+        hidden layer. With ``augment`` each mini-batch of ``images`` (N, C, H, W) is moved
+        afresh and the lower modules' outputs are recomputed for the moved images."""
+        c, module = self.config, self.stack[k]
         opt = torch.optim.Adam(module.parameters(), lr=c.refine_lr)
+        steps, step = c.refine_epochs * math.ceil(len(X) / c.refine_batch), 0
         for _ in range(c.refine_epochs):
             order = torch.randperm(len(X), generator=generator).to(X.device)
             for i in range(0, len(X), c.refine_batch):
                 rows = order[i:i + c.refine_batch]
+                inputs = X[rows]                                           # (B, D + k C)
+                if augment is not None:
+                    moved = augment(images[rows], generator).reshape(len(rows), -1)
+                    outs = []
+                    for below in self.stack[:k]:
+                        outs.append(below(torch.cat([moved, *outs], 1)))
+                    inputs = torch.cat([moved, *outs], 1)
                 with torch.enable_grad():
-                    loss = F.mse_loss(module(X[rows]), T[rows])
+                    loss = F.mse_loss(module(inputs), T[rows])
                     opt.zero_grad()
                     loss.backward()
+                if c.refine_schedule == "cosine":
+                    for group in opt.param_groups:
+                        group["lr"] = c.refine_lr * 0.5 * (1 + math.cos(math.pi * step / steps))
                 opt.step()
+                step += 1
         self._solve_upper(module, X, T)
 
     def _clear(self, k: int, device):
@@ -179,11 +197,19 @@ class DSN(nn.Module):
         self.stack[k].b = nn.Parameter(torch.empty(0, device=device))
 
     @torch.no_grad()
-    def fit(self, train, val=None, evaluate=None) -> list[dict]:
+    def fit(self, train, val=None, evaluate=None, augment=None) -> list[dict]:
+        """Stack modules on ``train``; ``evaluate()`` gives the validation metrics after each.
+        ``augment(images, generator)`` (the run's ``data.augment_shift``/``augment_flip``), if
+        given, moves the images of every refinement mini-batch; the closed-form solves see
+        the training images as they are."""
         c = self.config
         device = next(self.parameters()).device
         batch = train.batch(slice(0, len(train)))
-        x = batch[0].reshape(len(batch[0]), -1).float().to(device)        # (N, D)
+        if augment is not None and (c.refine_epochs == 0 or batch[0].dim() != 4):
+            raise AnnError("data augmentation moves the images of the DSN's gradient refinement: "
+                           "it needs image inputs and model.refine_epochs > 0")
+        images = batch[0].float().to(device)                               # (N, C, H, W) or (N, D)
+        x = images.reshape(len(images), -1)                                # (N, D)
         y = batch[1].to(device)
         if x.shape[1] != c.in_features:
             raise AnnError(f"the training inputs have {x.shape[1]} features but "
@@ -201,7 +227,7 @@ class DSN(nn.Module):
             self._init_lower(k, X.shape[1], generator, device)
             self._solve_upper(self.stack[k], X, T)
             if c.refine_epochs:
-                self._refine(self.stack[k], X, T, generator)
+                self._refine(k, X, T, generator, images, augment)
             out = self.stack[k](X)
             outs.append(out)
             record = {"stage": f"module {k + 1}", "modules": k + 1,
