@@ -410,13 +410,15 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
         if "tokenizer" in train_data.info:
             fileio.write_json(run_dir / "tokenizer.json", train_data.info["tokenizer"])
     restore = _start_from(rc, model, run_dir, resuming, dist, quiet)
-    if dist.main and not quiet:
-        print(f"ann: {'resuming' if resuming else 'training'} {rc.recipe} in {run_dir} "
-              f"({sum(p.numel() for p in model.parameters()):,} parameters, {dev}"
-              f"{f', {dist.world} processes' if dist.active else ''})", flush=True)
     # A model fitted in closed form (GMDH, PNN, DSN: a `fit` method) is fitted by that method;
     # FittedTrainer records the run as the gradient loop does (see ann.train.fitted).
-    trainer_cls = FittedTrainer if callable(getattr(model, "fit", None)) else Trainer
+    fitted = callable(getattr(model, "fit", None))
+    if dist.main and not quiet:
+        size = ("parameters sized by the fit" if fitted
+                else f"{sum(p.numel() for p in model.parameters()):,} parameters")
+        print(f"ann: {'resuming' if resuming else 'training'} {rc.recipe} in {run_dir} "
+              f"({size}, {dev}{f', {dist.world} processes' if dist.active else ''})", flush=True)
+    trainer_cls = FittedTrainer if fitted else Trainer
     trainer = trainer_cls(rc, model, task, train_data, val_data, dev, run_dir, dist,
                           _augmenter(rc, train_data.info), quiet)
     if resuming:

@@ -86,8 +86,9 @@ class StackingModule(nn.Module):
 
 @register_model("dsn", config=DSNConfig, family="other", presets={
     "tiny": {"in_features": 8, "num_classes": 3, "hidden": 16, "max_modules": 2},
-    "mnist": {"in_features": 784, "hidden": 1000, "max_modules": 4, "init": "previous",
-              "refine_epochs": 2, "refine_batch": 64},
+    "mnist": {"in_features": 784, "hidden": 3000, "max_modules": 3, "init": "previous",
+              "refine_epochs": 25, "refine_lr": 2e-3, "refine_batch": 128,
+              "refine_schedule": "cosine"},
 })
 class DSN(nn.Module):
     """Deep stacking network (Deng & Yu 2011; Deng, Yu & Platt 2012): modules of sigmoid
