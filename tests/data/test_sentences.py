@@ -1,6 +1,7 @@
 """Sentence datasets (SST-2, masked-LM corpora) and the WordPiece tokenizer."""
 
 import dataclasses
+import gzip
 import hashlib
 import subprocess
 import sys
@@ -10,9 +11,10 @@ import torch
 from conftest import real_data
 from sst2_files import write_sst2
 
-from ann.data import sentences
+from ann.data import sentences, text, translation
 from ann.data.tokenizers import BERT_SPECIALS, WordPieceTokenizer, load_tokenizer, tokenizer_from_dict
 from ann.errors import AnnError, CorruptFile, DatasetMissing
+from ann.data.sources import RemoteFile
 from ann.registry import DATASETS, load_dataset
 
 TEXTS = ["a gorgeous , witty film", "the movie is dull and lifeless .", "it 's a charming story",
@@ -109,6 +111,48 @@ def test_sst2_mlm_packs_every_sentence(small_sst2):
     assert (mlm.x[:, 0] == 2).all() and int((mlm.x == 3).sum()) == len(labelled)   # one [SEP] each
     pieces = lambda x: sorted(x[x >= 5].tolist())  # noqa: E731
     assert pieces(mlm.x) == pieces(labelled.x)
+
+
+def _remote(path):
+    return RemoteFile(path.name, hashlib.sha256(path.read_bytes()).hexdigest(),
+                      ("https://example.invalid/" + path.name,))
+
+
+def test_sst2_mlm_extra_text_joins_the_training_split_only(small_sst2, monkeypatch):
+    root = small_sst2.parent
+    (root / "ptb").mkdir()
+    ptb = {}
+    for split, name, body in (("train", "ptb.train.txt", " the <unk> film \n a dull film \n"),
+                              ("val", "ptb.valid.txt", " a film \n"),
+                              ("test", "ptb.test.txt", " the film \n")):
+        (root / "ptb" / name).write_text(body)
+        ptb[split] = _remote(root / "ptb" / name)
+    monkeypatch.setattr(text, "PTB_FILES", ptb)
+    (root / "multi30k").mkdir()
+    m30k = []
+    for stem in ("train", "val", "test_2016_flickr"):
+        for lang, line in (("de", "Ein Hund läuft."), ("en", "A witty dog runs.")):
+            path = root / "multi30k" / f"{stem}.{lang}.gz"
+            with gzip.open(path, "wt", encoding="utf-8") as f:
+                f.write(line + "\n" + line + "\n")
+            m30k.append(_remote(path))
+    monkeypatch.setattr(translation, "MULTI30K_FILES", m30k)
+
+    plain = load_dataset("sst2-mlm", "train")
+    more = load_dataset("sst2-mlm", "train", extra_text="ptb, multi30k")
+    assert more.info["tokenizer"] == plain.info["tokenizer"]        # still SST-2's tokenizer
+    n_sst2 = int((plain.x == 3).sum())
+    assert int((more.x == 3).sum()) == n_sst2 + 2 + 2               # 2 PTB lines, 2 captions
+    assert int((more.x == 1).sum()) == int((plain.x == 1).sum()) + 1   # <unk> read as [UNK]
+    tok, pieces = more.tokenizer, lambda x: sorted(x[x >= 5].tolist())  # noqa: E731
+    added = tok.encode("the film a dull film") + 2 * tok.encode("a witty dog runs.")
+    assert pieces(more.x) == sorted(pieces(plain.x) + [i for i in added if i >= 5])
+    for split in ("val", "test"):                                   # evaluation stays SST-2
+        assert torch.equal(load_dataset("sst2-mlm", split, extra_text="ptb,multi30k").x,
+                           load_dataset("sst2-mlm", split).x)
+    with pytest.raises(AnnError, match="unknown corpus 'wiki'.*ptb, multi30k") as err:
+        load_dataset("sst2-mlm", "train", extra_text="ptb,wiki")
+    assert "\n" not in str(err.value)
 
 
 def test_sst2_cache_follows_the_data_dir(small_sst2, tmp_path, monkeypatch):

@@ -19,6 +19,12 @@ special tokens take ids 0-4: ``[PAD] [UNK] [CLS] [SEP] [MASK]``. A batch is cut 
   in an order shuffled once (seed 0), each row takes sentences while they fit,
   ``[CLS] s1 [SEP] s2 [SEP] ...`` (as BERT's pretraining packs spans of text into one input),
   so that almost no computation goes to padding.
+  ``data.extra_text`` mixes more unlabelled English into the training split only (val and
+  test stay SST-2's, and the tokenizer stays the one trained on SST-2): ``ptb`` (the Penn
+  Treebank's training file, ~0.9M words of 1989 news, ``<unk>`` read as ``[UNK]``) and
+  ``multi30k`` (the English side of Multi30k's training pairs, ~0.35M words of image captions);
+  SST-2's own train split is ~7k distinct sentences, too little text for a masked LM to learn
+  much English from.
 * ``pydoc-mlm`` (embedded): Python's documentation topics (:func:`ann.data.text.pydoc_text`),
   90/5/5% train/val/test by characters as in ``pydoc``, WordPiece (8,192 pieces, trained on
   train) over the whole text, cut into consecutive rows of ``max_len - 2`` pieces.
@@ -179,9 +185,38 @@ def _sst2_rows(split: str, max_len: int, dirs: tuple[Path, ...]) -> tuple[torch.
     return x, torch.tensor(labels, dtype=torch.int64)
 
 
+EXTRA_TEXTS = ("ptb", "multi30k")
+
+
+def parse_extra_text(extra: str) -> tuple[str, ...]:
+    """``data.extra_text`` ("ptb,multi30k") as a tuple of known corpus names."""
+    names = tuple(n.strip() for n in extra.split(",") if n.strip()) if extra else ()
+    for name in names:
+        if name not in EXTRA_TEXTS:
+            raise AnnError(f"data.extra_text: unknown corpus {name!r}; choose from "
+                           f"{', '.join(EXTRA_TEXTS)} (comma-separated), or leave it empty")
+    return tuple(dict.fromkeys(names))
+
+
+def _extra_lines(name: str) -> list[str]:
+    """The training text of corpus ``name``, one sentence a line, as SST-2's tokenizer reads it."""
+    if name == "ptb":
+        from .text import _texts
+
+        lines = _texts("ptb", tuple(data_dirs()))["train"].splitlines()
+        return [line.strip().replace("<unk>", "[UNK]") for line in lines if line.strip()]
+    from .translation import _multi30k_texts
+
+    return [line for line in _multi30k_texts("train", tuple(data_dirs()))[1] if line.strip()]
+
+
 @functools.lru_cache(maxsize=8)
-def _sst2_packed(split: str, max_len: int, dirs: tuple[Path, ...]) -> torch.Tensor:
-    sentences = _sst2_splits(dirs)[split][0]
+def _sst2_packed(split: str, max_len: int, dirs: tuple[Path, ...],
+                 extra: tuple[str, ...] = ()) -> torch.Tensor:
+    sentences = list(_sst2_splits(dirs)[split][0])
+    if split == "train":
+        for name in extra:
+            sentences += _extra_lines(name)
     order = torch.randperm(len(sentences), generator=torch.Generator().manual_seed(0)).tolist()
     return pack_rows(_sst2_tokenizer(dirs), [sentences[i] for i in order], max_len)
 
@@ -207,13 +242,14 @@ def pack_rows(tok: WordPieceTokenizer, texts: Sequence[str], max_len: int) -> to
     return out
 
 
-def _sst2(split: str, max_len: int, static: dict, labelled: bool) -> Sentences:
+def _sst2(split: str, max_len: int, static: dict, labelled: bool,
+          extra: tuple[str, ...] = ()) -> Sentences:
     dirs = tuple(data_dirs())
     max_len = check_max_len(max_len)
     tok = _sst2_tokenizer(dirs)
     info = {**static, "vocab_size": tok.vocab_size, "max_len": max_len, "tokenizer": tok.to_dict()}
     if not labelled:
-        x = _sst2_packed(split, max_len, dirs)
+        x = _sst2_packed(split, max_len, dirs, extra)
         return Sentences(x, x, info)
     x, y = _sst2_rows(split, max_len, dirs)
     return Sentences(x, y, info)
@@ -225,10 +261,11 @@ def load_sst2(split: str, max_len: int = SST2_MAX_LEN) -> Sentences:
     return _sst2(split, max_len, SST2_INFO, labelled=True)
 
 
-@register_dataset("sst2-mlm", info=SST2_MLM_INFO, embedded=False)
-def load_sst2_mlm(split: str, max_len: int = SST2_MAX_LEN) -> Sentences:
-    """The SST-2 sentences alone, packed into rows, ``y = x``, for masked-LM pretraining."""
-    return _sst2(split, max_len, SST2_MLM_INFO, labelled=False)
+@register_dataset("sst2-mlm", info=SST2_MLM_INFO, embedded=False, options=("extra_text",))
+def load_sst2_mlm(split: str, max_len: int = SST2_MAX_LEN, extra_text: str = "") -> Sentences:
+    """The SST-2 sentences without labels, packed into rows, ``y = x``, for masked-LM
+    pretraining; ``extra_text`` ("ptb,multi30k") adds those corpora to the training split."""
+    return _sst2(split, max_len, SST2_MLM_INFO, labelled=False, extra=parse_extra_text(extra_text))
 
 
 # --------------------------------------------------------------------------------- pydoc MLM

@@ -91,6 +91,8 @@ class DataConfig:
                          nonneg=True)
     normal_classes: str = field("", "anomaly detection: the classes counted as normal, "
                                 "comma-separated (empty: the dataset's default)")
+    extra_text: str = field("", "masked-LM corpora (sst2-mlm): more unlabelled English mixed into "
+                            "the training split, comma-separated from ptb, multi30k")
     speaker: str = field("", "audio (fsdd): the speaker held out as test (empty: the customary "
                          "split, takes 0-4 of every speaker are test)")
     cv_protocol: str = field("validate", "cross-validation (datasets with folds): 'validate' = "
