@@ -12,9 +12,9 @@ from conftest import real_data
 from sst2_files import write_sst2
 
 from ann.data import sentences, text, translation
+from ann.data.sources import RemoteFile
 from ann.data.tokenizers import BERT_SPECIALS, WordPieceTokenizer, load_tokenizer, tokenizer_from_dict
 from ann.errors import AnnError, CorruptFile, DatasetMissing
-from ann.data.sources import RemoteFile
 from ann.registry import DATASETS, load_dataset
 
 TEXTS = ["a gorgeous , witty film", "the movie is dull and lifeless .", "it 's a charming story",
