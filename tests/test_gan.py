@@ -100,6 +100,41 @@ def test_generator_blocks_add_depth_at_the_lowest_resolution():
     assert all(not torch.equal(a, b) for a, b in zip(before, model.generator.parameters()))
 
 
+def test_infogan_code_is_drawn_fed_and_read_back(tmp_path, judges, monkeypatch):
+    """model.cat_code: the noise carries a one-hot code, both players' losses get Q's
+    cross-entropy, and after training Q reads the code of fresh samples far above chance,
+    so the generator has made the code values look different (no labels involved)."""
+    torch.manual_seed(0)
+    model = create_model("dcgan", "tiny", cat_code=3)
+    z = model.noise(6, torch.Generator().manual_seed(0))
+    assert z.shape == (6, 8 + 3) and torch.equal(z[:, 8:].sum(1), torch.ones(6))
+    assert (model.noise(4, code=2)[:, 8:].argmax(1) == 2).all()
+    with pytest.raises(ann.AnnError, match="outside this InfoGAN's 3 code values"):
+        model.noise(2, code=3)
+    with pytest.raises(ann.AnnError, match="unconditional"):
+        create_model("cgan", "tiny", cat_code=3)
+    d_loss, g_loss = model.losses(model.example_batch(8, torch.Generator().manual_seed(0)))
+    d_loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.discriminator.code.parameters())
+    model.zero_grad()
+    g_loss.backward()
+    first = model.generator.net[0].weight.grad                        # (out, z_dim + K)
+    assert first[:, 8:].abs().sum() > 0                               # the code reaches G
+
+    monkeypatch.setenv("ANN_CACHE_DIR", str(judges))
+    run = ann.train("dcgan-digits", {"train.threads": 1, "train.max_steps": 300,
+                                     "train.eval_every": 300, "model.g_width": 8,
+                                     "model.d_width": 8, "model.cat_code": 3},
+                    out=tmp_path / "info", quiet=True)
+    model = run.model.eval()
+    g = torch.Generator().manual_seed(1)
+    hits = [(model.discriminator.read_code(model.generator(model.noise(100, g, code=k)))
+             .argmax(1) == k).float().mean().item() for k in range(3)]
+    assert min(hits) > 0.8, hits                                      # chance: 1/3
+    assert (tmp_path / "info" / "codes.png").exists()
+
+
 def _weights(path):
     from safetensors.torch import load_file
 

@@ -38,8 +38,9 @@ def _first(model: nn.Module) -> tuple:
 
 
 def _generator(model: nn.Module) -> tuple:
-    """A GAN's generator inputs: noise (B, z_dim), and the labels (B,) when conditional."""
-    z = torch.randn(2, model.config.z_dim, generator=torch.Generator().manual_seed(0))
+    """A GAN's generator inputs: noise (B, z_dim) (an InfoGAN's one-hot code after it), and the
+    labels (B,) when conditional."""
+    z = model.noise(2, torch.Generator().manual_seed(0), torch.device("cpu"))
     return (z, torch.tensor([0, 1])) if model.conditional else (z,)
 
 

@@ -299,6 +299,9 @@ def gan_report(run, test_data) -> dict[str, float]:
     else:
         plots.save_grid(model.sample(64, torch.Generator(device=device).manual_seed(0)),
                         folder / "samples.png")
+    if getattr(model.config, "cat_code", 0):     # InfoGAN: a row for each value of its code
+        plots.save_grid(model.sample_codes(10, torch.Generator(device=device).manual_seed(0)),
+                        folder / "codes.png", nrow=10)
     if run.config.data.name not in JUDGES:       # no classifier to judge by: the pictures only
         return {}
     return sample_quality(run, test_data, judge(run.config.data.name))

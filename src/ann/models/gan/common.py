@@ -168,9 +168,19 @@ class GAN(nn.Module):
         """(discriminator loss, generator loss) of one batch with fresh noise; both differentiable
         (the contract tests check that gradients reach every parameter)."""
         real, y = self.to_unit(batch[0]), self.labels(batch[1])
-        fake = self.generator(self.noise(len(real)), y)
-        return self.d_loss(real, fake.detach(), y), g_loss_fn(self.config.loss,
-                                                              self.discriminator(fake, y))
+        z = self.noise(len(real))
+        fake = self.generator(z, y)
+        d_loss = self.d_loss(real, fake.detach(), y)
+        g_loss = g_loss_fn(self.config.loss, self.discriminator(fake, y))
+        return self._with_info(d_loss, fake.detach(), z), self._with_info(g_loss, fake, z)
+
+    def info_loss(self, fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor | None:
+        """A term both players add for the noise ``z`` behind ``fake`` (InfoGAN's code; none here)."""
+        return None
+
+    def _with_info(self, loss: torch.Tensor, fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        info = self.info_loss(fake, z)
+        return loss if info is None else loss + info
 
     def training_step(self, batch, optimizers, step: int) -> dict[str, float]:
         """``d_steps`` discriminator updates on the real batch against fresh fakes, then one
@@ -178,12 +188,13 @@ class GAN(nn.Module):
         opt_g, opt_d = optimizers["generator"], optimizers["discriminator"]
         real, y = self.to_unit(batch[0]), self.labels(batch[1])
         for _ in range(self.config.d_steps):
-            fake = self.generator(self.noise(len(real)), y)
-            d_loss = self.d_loss(real, fake.detach(), y)
+            z = self.noise(len(real))
+            fake = self.generator(z, y)
+            d_loss = self._with_info(self.d_loss(real, fake.detach(), y), fake.detach(), z)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-        g_loss = g_loss_fn(self.config.loss, self.discriminator(fake, y))
+        g_loss = self._with_info(g_loss_fn(self.config.loss, self.discriminator(fake, y)), fake, z)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()

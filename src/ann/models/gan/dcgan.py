@@ -12,6 +12,16 @@ discriminator has no batch norm. The conditional model (``cgan``) adds a label e
 the generator's noise and a projection term to the discriminator's score (Miyato & Koyama
 2018, "cGANs with projection discriminator"). With ``g_ema`` a moving average of the
 generator's weights draws the samples (see ``GAN.make_average``).
+
+With ``cat_code`` = K > 0 the model is an InfoGAN (Chen et al. 2016, "InfoGAN: interpretable
+representation learning by information maximizing generative adversarial nets",
+https://arxiv.org/abs/1606.03657): the generator's input is the noise and a one-hot code c
+drawn uniformly from K values, and a head Q on the discriminator's features guesses c from the
+image. Both players also minimise ``info_weight`` times Q's cross-entropy (a lower bound on the
+mutual information between c and the image, up to the constant log K), so different codes must
+give images that differ visibly. No labels are used; on MNIST with K = 10 the codes tend to
+take the digit classes, which pulls the samples away from the in-between strokes an unstructured
+latent space produces.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
@@ -41,6 +52,12 @@ class DCGANConfig(GANInput):
                           "than 2w", nonneg=True)
     label_dim: int = field(16, "conditional models: size of the generator's label embedding",
                            positive=True)
+    cat_code: int = field(0, "InfoGAN: values of a uniform categorical code fed to the generator "
+                          "beside the noise and read back by a head on the discriminator "
+                          "(0: off; e.g. 10 on MNIST)", nonneg=True)
+    info_weight: float = field(1.0, "InfoGAN: weight of the code's cross-entropy in both "
+                               "players' losses (Chen et al. use 1 for categorical codes)",
+                               nonneg=True)
     g_ema: float = field(0.0, "decay of a moving average of the generator's weights that draws "
                          "the samples (0: off, the trained generator draws; e.g. 0.999)",
                          nonneg=True)
@@ -60,7 +77,7 @@ class Generator(nn.Module):
         super().__init__()
         s, w = c.image_size // 4, c.g_width
         self.embed = nn.Embedding(c.num_classes, c.label_dim) if conditional else None
-        width_in = c.z_dim + (c.label_dim if conditional else 0)
+        width_in = c.z_dim + c.cat_code + (c.label_dim if conditional else 0)
         start = 4 * w if c.g_blocks else 2 * w
         blocks = []
         for i in range(c.g_blocks):                                         # (B, 2w, S/4, S/4)
@@ -94,6 +111,8 @@ class Discriminator(nn.Module):
             nn.Flatten())                                                    # (B, 2w S^2 / 16)
         self.out = sn(nn.Linear(2 * w * s * s, 1))
         self.project = sn(nn.Embedding(c.num_classes, 2 * w * s * s)) if conditional else None
+        self.code = (nn.Sequential(nn.Linear(2 * w * s * s, 128), nn.LeakyReLU(0.2),
+                                   nn.Linear(128, c.cat_code)) if c.cat_code else None)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)                                                 # (B, F)
@@ -101,6 +120,10 @@ class Discriminator(nn.Module):
         if self.project is not None:
             score = score + (self.project(y) * h).sum(1)                     # projection term
         return score
+
+    def read_code(self, x: torch.Tensor) -> torch.Tensor:
+        """InfoGAN's Q: logits (B, K) of the categorical code behind images (B, C, S, S)."""
+        return self.code(self.features(x))
 
 
 def init_dcgan(module: nn.Module):
@@ -139,5 +162,38 @@ class DCGAN(GAN):
         self.config = config
         self.generator = Generator(config, self.conditional)
         self.discriminator = Discriminator(config, self.conditional)
+        if config.cat_code and self.conditional:
+            raise AnnError("model.cat_code (InfoGAN) is for unconditional models: a conditional "
+                           "model already gets its class; set model.cat_code=0")
         self.apply(init_dcgan)
         self.make_average(config.g_ema)
+
+    # -- InfoGAN's categorical code ------------------------------------------------------------
+    def noise(self, n: int, generator=None, device=None, code: int | None = None) -> torch.Tensor:
+        """Noise (n, z_dim) and, with ``cat_code`` = K, a one-hot code (n, K) after it: drawn
+        uniformly, or ``code`` for every row."""
+        z = super().noise(n, generator, device)
+        k = self.config.cat_code
+        if not k:
+            return z
+        if code is None:
+            idx = torch.randint(k, (n,), generator=generator, device=z.device)
+        elif not 0 <= code < k:
+            raise AnnError(f"code {code} is outside this InfoGAN's {k} code values (0-{k - 1})")
+        else:
+            idx = torch.full((n,), code, dtype=torch.long, device=z.device)
+        return torch.cat([z, F.one_hot(idx, k).to(z.dtype)], dim=1)
+
+    def info_loss(self, fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor | None:
+        """``info_weight`` x the cross-entropy of Q's guess of the code behind ``fake``."""
+        c = self.config
+        if not c.cat_code:
+            return None
+        target = z[:, c.z_dim:c.z_dim + c.cat_code].argmax(1)
+        return c.info_weight * F.cross_entropy(self.discriminator.read_code(fake), target)
+
+    @torch.no_grad()
+    def sample_codes(self, per_code: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``per_code`` images of each code value in turn (K * per_code, C, S, S) in [0, 1]."""
+        z = torch.cat([self.noise(per_code, generator, code=k) for k in range(self.config.cat_code)])
+        return (self.drawer(z) + 1) / 2
