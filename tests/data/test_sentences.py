@@ -1,7 +1,6 @@
 """Sentence datasets (SST-2, masked-LM corpora) and the WordPiece tokenizer."""
 
 import dataclasses
-import gzip
 import hashlib
 import subprocess
 import sys
@@ -9,10 +8,9 @@ import sys
 import pytest
 import torch
 from conftest import real_data
-from sst2_files import write_sst2
+from sst2_files import write_extra_text, write_sst2
 
-from ann.data import sentences, text, translation
-from ann.data.sources import RemoteFile
+from ann.data import sentences
 from ann.data.tokenizers import BERT_SPECIALS, WordPieceTokenizer, load_tokenizer, tokenizer_from_dict
 from ann.errors import AnnError, CorruptFile, DatasetMissing
 from ann.registry import DATASETS, load_dataset
@@ -113,31 +111,8 @@ def test_sst2_mlm_packs_every_sentence(small_sst2):
     assert pieces(mlm.x) == pieces(labelled.x)
 
 
-def _remote(path):
-    return RemoteFile(path.name, hashlib.sha256(path.read_bytes()).hexdigest(),
-                      ("https://example.invalid/" + path.name,))
-
-
 def test_sst2_mlm_extra_text_joins_the_training_split_only(small_sst2, monkeypatch):
-    root = small_sst2.parent
-    (root / "ptb").mkdir()
-    ptb = {}
-    for split, name, body in (("train", "ptb.train.txt", " the <unk> film \n a dull film \n"),
-                              ("val", "ptb.valid.txt", " a film \n"),
-                              ("test", "ptb.test.txt", " the film \n")):
-        (root / "ptb" / name).write_text(body)
-        ptb[split] = _remote(root / "ptb" / name)
-    monkeypatch.setattr(text, "PTB_FILES", ptb)
-    (root / "multi30k").mkdir()
-    m30k = []
-    for stem in ("train", "val", "test_2016_flickr"):
-        for lang, line in (("de", "Ein Hund läuft."), ("en", "A witty dog runs.")):
-            path = root / "multi30k" / f"{stem}.{lang}.gz"
-            with gzip.open(path, "wt", encoding="utf-8") as f:
-                f.write(line + "\n" + line + "\n")
-            m30k.append(_remote(path))
-    monkeypatch.setattr(translation, "MULTI30K_FILES", m30k)
-
+    write_extra_text(small_sst2.parent, monkeypatch)
     plain = load_dataset("sst2-mlm", "train")
     more = load_dataset("sst2-mlm", "train", extra_text="ptb, multi30k")
     assert more.info["tokenizer"] == plain.info["tokenizer"]        # still SST-2's tokenizer
