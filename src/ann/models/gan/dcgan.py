@@ -19,9 +19,9 @@ https://arxiv.org/abs/1606.03657): the generator's input is the noise and a one-
 drawn uniformly from K values, and a head Q on the discriminator's features guesses c from the
 image. Both players also minimise ``info_weight`` times Q's cross-entropy (a lower bound on the
 mutual information between c and the image, up to the constant log K), so different codes must
-give images that differ visibly. No labels are used; on MNIST with K = 10 the codes tend to
-take the digit classes, which pulls the samples away from the in-between strokes an unstructured
-latent space produces.
+give images that differ visibly. No labels are used; on MNIST with K = 10 Chen et al. find the
+codes take the digit classes (whether that lifts dcgan-mnist's sample confidence is not yet
+measured past 2 epochs: see BENCHMARKS.md).
 """
 
 from __future__ import annotations
