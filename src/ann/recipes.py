@@ -618,7 +618,8 @@ add(Recipe(
 # T5 (issue 4): one encoder-decoder for many text-to-text tasks told apart by a prefix, and its
 # span-corruption pretraining. Per-task exact match and BLEU are in the test metrics.
 # t5-multi30k-sst2 is sized for one CPU core (3+3 x 128, 6 epochs of ~920 steps: about 80 minutes);
-# model.preset=base (4+4 x 256) with train.epochs=10 is the larger run for a GPU.
+# The 4+4 x 256 shape for a GPU: model.n_encoder_layers=4 model.n_decoder_layers=4
+# model.d_model=256 model.d_ff=1024 train.epochs=10 (the t5 model's "base" preset).
 T5_TRAIN = dict(batch_size=64, lr=1e-3, min_lr=1e-5, warmup_steps=100, grad_clip=1.0,
                 weight_decay=0.01, log_every=50, eval_batch_size=500)
 add(Recipe(
