@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from sst2_files import write_sst2
+from sst2_files import write_extra_text, write_sst2
 
 from ann.cli import main
 from ann.data import sentences
@@ -44,6 +44,7 @@ def data_dir(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(sentences, "SST2_FILES", write_sst2(folder, n_train=300, n_dev=40))
         mp.setenv("ANN_DATA_DIR", str(folder))
+        write_extra_text(folder, mp)  # bert-sst2-mlm mixes PTB and Multi30k text in
         yield folder
 
 
@@ -63,6 +64,7 @@ def test_pretraining_runs_first_inside_the_run(run):
     assert {"loss", "perplexity", "accuracy"} <= set(pre["test"])
     config = json.loads((run / "pretrain" / "config.json").read_text())
     assert config["model"]["n_embd"] == 32 and config["train"]["threads"] == 1   # taken along
+    assert config["data"]["extra_text"] == "ptb,multi30k"    # the pretraining recipe's own data
     assert (run / "tokenizer.json").read_text() == (run / "pretrain" / "tokenizer.json").read_text()
 
 

@@ -100,6 +100,39 @@ def test_generator_blocks_add_depth_at_the_lowest_resolution():
     assert all(not torch.equal(a, b) for a, b in zip(before, model.generator.parameters()))
 
 
+@pytest.mark.parametrize("extra", [{}, {"cat_code": 3}, {"spectral_norm": True, "loss": "hinge"}])
+def test_hidden_layers_sit_between_noise_and_map_and_before_the_score(extra):
+    """model.g_hidden / d_hidden (InfoGAN's MNIST networks): a fully connected layer after the
+    noise and one after the discriminator's convolutions, which the score (and Q) then read;
+    one training step moves every weight matrix of both players (the hinge loss gives the
+    score's bias no gradient while every score is inside the margin: -1 + 1)."""
+    torch.manual_seed(0)
+    model = create_model("dcgan", "tiny", g_hidden=24, d_hidden=40, **extra)
+    first = model.generator.net[0]
+    assert (first.in_features, first.out_features) == (8 + extra.get("cat_code", 0), 24)
+    assert model.generator.net[3].in_features == 24
+    assert model.discriminator.out.in_features == 40
+    x = model.sample(5)
+    assert x.shape == (5, 1, 8, 8) and model.discriminator.features(x * 2 - 1).shape == (5, 40)
+    if extra.get("cat_code"):
+        assert model.discriminator.read_code(x).shape == (5, 3)
+    if extra.get("spectral_norm"):
+        assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in model.discriminator.modules())
+    params = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
+    before = [p.detach().clone() for p in params]
+    opts = model.configure_optimizers(ann.build_config("dcgan-digits").train)
+    model.train()
+    model.training_step(model.example_batch(8, torch.Generator().manual_seed(0)), opts, 0)
+    assert all(not torch.equal(a, b) for a, b in zip(before, params))
+
+
+def test_conditional_projection_reads_the_hidden_features():
+    model = create_model("cgan", "tiny", d_hidden=40)
+    assert model.discriminator.project.weight.shape == (10, 40)
+    y = torch.arange(4)
+    assert model.discriminator(model.sample(4) * 2 - 1, y).shape == (4,)  # classes in turn
+
+
 def test_infogan_code_is_drawn_fed_and_read_back(tmp_path, judges, monkeypatch):
     """model.cat_code: the noise carries a one-hot code, both players' losses get Q's
     cross-entropy, and after training Q reads the code of fresh samples far above chance,

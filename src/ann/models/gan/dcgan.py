@@ -50,6 +50,13 @@ class DCGANConfig(GANInput):
     g_blocks: int = field(0, "extra 3x3 stride-1 convolutions (batch norm, ReLU) in the generator "
                           "at the lowest resolution, where it starts from 4w channels rather "
                           "than 2w", nonneg=True)
+    g_hidden: int = field(0, "units of a fully connected layer (batch norm, ReLU) between the "
+                          "noise and the first map (0: none; InfoGAN's MNIST networks use 1024)",
+                          nonneg=True)
+    d_hidden: int = field(0, "units of a fully connected layer (leaky ReLU) between the "
+                          "discriminator's convolutions and its score, so that it judges the "
+                          "whole image non-linearly (0: none; InfoGAN's MNIST networks use 1024)",
+                          nonneg=True)
     label_dim: int = field(16, "conditional models: size of the generator's label embedding",
                            positive=True)
     cat_code: int = field(0, "InfoGAN: values of a uniform categorical code fed to the generator "
@@ -79,11 +86,17 @@ class Generator(nn.Module):
         self.embed = nn.Embedding(c.num_classes, c.label_dim) if conditional else None
         width_in = c.z_dim + c.cat_code + (c.label_dim if conditional else 0)
         start = 4 * w if c.g_blocks else 2 * w
+        hidden = []
+        if c.g_hidden:                                                      # (B, g_hidden)
+            hidden = [nn.Linear(width_in, c.g_hidden, bias=False), nn.BatchNorm1d(c.g_hidden),
+                      nn.ReLU()]
+            width_in = c.g_hidden
         blocks = []
         for i in range(c.g_blocks):                                         # (B, 2w, S/4, S/4)
             blocks += [nn.Conv2d(start if i == 0 else 2 * w, 2 * w, 3, 1, 1, bias=False),
                        nn.BatchNorm2d(2 * w), nn.ReLU()]
         self.net = nn.Sequential(
+            *hidden,
             nn.Linear(width_in, start * s * s, bias=False), nn.BatchNorm1d(start * s * s),
             nn.ReLU(), nn.Unflatten(1, (start, s, s)),                      # (B, start, S/4, S/4)
             *blocks,
@@ -109,9 +122,15 @@ class Discriminator(nn.Module):
             sn(nn.Conv2d(w, 2 * w, 4, 2, 1, bias=not batch_norm)),
             nn.BatchNorm2d(2 * w) if batch_norm else Identity(), nn.LeakyReLU(0.2),
             nn.Flatten())                                                    # (B, 2w S^2 / 16)
-        self.out = sn(nn.Linear(2 * w * s * s, 1))
-        self.project = sn(nn.Embedding(c.num_classes, 2 * w * s * s)) if conditional else None
-        self.code = (nn.Sequential(nn.Linear(2 * w * s * s, 128), nn.LeakyReLU(0.2),
+        width = 2 * w * s * s
+        if c.d_hidden:                                                       # (B, d_hidden)
+            self.features.extend([sn(nn.Linear(width, c.d_hidden, bias=not batch_norm)),
+                                  nn.BatchNorm1d(c.d_hidden) if batch_norm else Identity(),
+                                  nn.LeakyReLU(0.2)])
+            width = c.d_hidden
+        self.out = sn(nn.Linear(width, 1))
+        self.project = sn(nn.Embedding(c.num_classes, width)) if conditional else None
+        self.code = (nn.Sequential(nn.Linear(width, 128), nn.LeakyReLU(0.2),
                                    nn.Linear(128, c.cat_code)) if c.cat_code else None)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
