@@ -454,9 +454,10 @@ add(Recipe(
     preset="digits", train=dict(GAN_TRAIN, max_steps=3000, eval_every=500, lr=5e-4)))
 add(Recipe(
     "dcgan-mnist", "gan", "dcgan", "mnist", "confidence", 0.9,
-    "DCGAN (Radford et al. 2016) on MNIST; samples judged by ann's LeNet-5: mean confidence, "
-    "all ten classes present, Fréchet distance on its features",
-    preset="mnist", train=dict(GAN_TRAIN, epochs=10, batch_size=128)))
+    "DCGAN (Radford et al. 2016) on MNIST with InfoGAN's fully connected layers (1024 units after "
+    "the noise and before the score); samples judged by ann's LeNet-5: mean confidence, all ten "
+    "classes present, Fréchet distance on its features",
+    preset="mnist-fc", train=dict(GAN_TRAIN, epochs=10, batch_size=128)))
 add(Recipe(
     "dcgan-mnist-hinge", "gan", "dcgan", "mnist", "confidence", 0.9,
     "dcgan-mnist with the stabilised switch: hinge loss and a spectrally normalised "

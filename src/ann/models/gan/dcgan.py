@@ -7,6 +7,10 @@ The generator maps noise to a (2w, S/4, S/4) map by a linear layer, then doubles
 discriminator mirrors it with stride-2 convolutions and leaky ReLUs (slope 0.2) down to one
 score. Weights start from N(0, 0.02), batch-norm scales from N(1, 0.02), as in the paper.
 
+``g_hidden`` and ``d_hidden`` add the fully connected layers of InfoGAN's MNIST networks: one
+between the noise and the first map, one between the discriminator's convolutions and its
+score (the ``mnist-fc`` preset, dcgan-mnist's).
+
 With ``spectral_norm`` (or ``loss=wgan-gp``, whose penalty assumes per-example scores) the
 discriminator has no batch norm. The conditional model (``cgan``) adds a label embedding to
 the generator's noise and a projection term to the discriminator's score (Miyato & Koyama
@@ -20,8 +24,8 @@ drawn uniformly from K values, and a head Q on the discriminator's features gues
 image. Both players also minimise ``info_weight`` times Q's cross-entropy (a lower bound on the
 mutual information between c and the image, up to the constant log K), so different codes must
 give images that differ visibly. No labels are used; on MNIST with K = 10 Chen et al. find the
-codes take the digit classes (whether that lifts dcgan-mnist's sample confidence is not yet
-measured past 2 epochs: see BENCHMARKS.md).
+codes take the digit classes (measured here only for 2 epochs of the convolution-only networks,
+where the codes had not yet taken the classes: see BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -53,7 +57,8 @@ class DCGANConfig(GANInput):
     g_hidden: int = field(0, "units of a fully connected layer (batch norm, ReLU) between the "
                           "noise and the first map (0: none; InfoGAN's MNIST networks use 1024)",
                           nonneg=True)
-    d_hidden: int = field(0, "units of a fully connected layer (leaky ReLU) between the "
+    d_hidden: int = field(0, "units of a fully connected layer (batch norm where the "
+                          "discriminator has it, leaky ReLU) between the "
                           "discriminator's convolutions and its score, so that it judges the "
                           "whole image non-linearly (0: none; InfoGAN's MNIST networks use 1024)",
                           nonneg=True)
@@ -162,6 +167,10 @@ DCGAN_PRESETS = {
     "tiny": {"z_dim": 8, "g_width": 8, "d_width": 8},
     "digits": {"z_dim": 32, "g_width": 32, "d_width": 32},
     "mnist": {"z_dim": 64, "g_width": 64, "d_width": 64},
+    # InfoGAN's MNIST networks (Chen et al. 2016, appendix C.1) without the code: a 1024-unit
+    # layer after the noise and one before the score; the discriminator's then judges the whole
+    # image non-linearly, which the convolutions' linear read-out alone did not (BENCHMARKS.md).
+    "mnist-fc": {"z_dim": 64, "g_width": 64, "d_width": 64, "g_hidden": 1024, "d_hidden": 1024},
     "hinge-sn": {"z_dim": 64, "g_width": 64, "d_width": 64, "loss": "hinge",
                  "spectral_norm": True},
 }
