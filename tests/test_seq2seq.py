@@ -348,3 +348,33 @@ def test_trainer_reads_the_width_for_noam():
 
 def test_config_class_exported():
     assert isinstance(_model().config, TransformerConfig)
+
+
+def test_trainer_batches_by_length_when_asked():
+    from ann.data.base import ArrayDataset
+    from ann.train import RunConfig, Trainer
+
+    model = _model()
+    g = torch.Generator().manual_seed(0)
+    lengths = [2 + int(i) for i in torch.randint(0, 8, (64,), generator=g)]
+    src = torch.stack([_src(1, 10, lengths=(n,), seed=i)[0] for i, n in enumerate(lengths)])
+    tgt = src.clone()
+    data = ArrayDataset(src, tgt)
+    rc = RunConfig(model_name="transformer", model=model.config,
+                   train=TrainConfig(max_steps=4, batch_size=8, length_buckets=8))
+    trainer = Trainer(rc, model, Seq2Seq(), data, data, torch.device("cpu"), None, quiet=True)
+    assert torch.equal(trainer.batches.lengths, torch.tensor(lengths))
+    lens = torch.tensor(lengths)
+    batches = [trainer.batches.indices(s) for s in range(8)]   # one epoch = the one pool
+    # each batch is a run of the sorted lengths: in order of their shortest, then longest, rows
+    # they join sorted
+    order = sorted(batches, key=lambda b: (int(lens[b].min()), int(lens[b].max())))
+    joined = torch.cat([lens[b] for b in order])
+    assert torch.equal(joined, joined.sort().values)
+    # and the model sees each batch padded only to its own longest row
+    widths = [Seq2Seq.trim(trainer.micro_batches(s)[0][0], PAD).size(1) for s in range(8)]
+    assert widths == [int(lens[b].max()) for b in batches]
+    from ann.train.tasks import get_task
+    rc.train.length_buckets = 2
+    with pytest.raises(AnnError, match="length_buckets=0"):
+        Trainer(rc, model, get_task("classify"), data, data, torch.device("cpu"), None, quiet=True)

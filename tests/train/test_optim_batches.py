@@ -52,3 +52,33 @@ def test_each_example_once_per_epoch_and_order_changes():
     assert not torch.equal(epoch0, epoch1)
     again = EpochBatches(n=50, batch_size=8, seed=1)
     assert torch.equal(again.indices(9), b.indices(9))   # a function of (seed, step) alone
+
+
+def test_length_buckets_group_lengths_and_keep_each_example_once():
+    g = torch.Generator().manual_seed(0)
+    lengths = torch.randint(1, 40, (203,), generator=g)
+    plain = EpochBatches(n=203, batch_size=10, seed=3)
+    sorted_ = EpochBatches(n=203, batch_size=10, seed=3, lengths=lengths, pool=5)
+    assert sorted_.steps_per_epoch == plain.steps_per_epoch == 20
+
+    def spread(b, epoch):
+        steps = range(epoch * 20, (epoch + 1) * 20)
+        batches = [b.indices(s) for s in steps]
+        # padding a batch to its longest row: the tokens that are padding, over the epoch
+        pad = sum(int((lengths[i].max() - lengths[i]).sum()) for i in batches)
+        return torch.cat(batches), pad
+
+    for epoch in (0, 1):
+        idx, pad = spread(sorted_, epoch)
+        plain_idx, plain_pad = spread(plain, epoch)
+        assert len(set(idx.tolist())) == 200            # each example at most once, full batches
+        assert pad < plain_pad / 2                      # sorting within pools of 5 batches
+    # the batches are shuffled after sorting: their longest rows are not in order
+    tops = [int(lengths[sorted_.indices(s)].max()) for s in range(20)]
+    assert tops != sorted(tops) and tops != sorted(tops, reverse=True)
+    # deterministic in (seed, step), and a new epoch draws new pools
+    again = EpochBatches(n=203, batch_size=10, seed=3, lengths=lengths, pool=5)
+    assert torch.equal(again.indices(27), sorted_.indices(27))
+    assert not torch.equal(spread(sorted_, 0)[0], spread(sorted_, 1)[0])
+    with pytest.raises(ValueError, match="lengths"):
+        EpochBatches(n=10, batch_size=2, seed=0, lengths=lengths, pool=2)

@@ -18,10 +18,15 @@ class EpochBatches:
     ``batch_size`` contiguous runs of ``steps_per_epoch``, and row ``k`` of step ``s`` is example
     ``k * steps_per_epoch + s % steps_per_epoch``, so each row continues where it stopped the
     step before. Over token windows, that is the token stream cut into parallel streams.
+
+    ``lengths`` (N,) with ``pool`` > 0 batches by length: the epoch's shuffled examples are cut
+    into pools of ``pool`` batches, each pool is sorted by length and cut into batches, and the
+    batches are shuffled. A batch then holds examples of about one length, so padding it to its
+    longest costs little; the order is still a function of (seed, epoch).
     """
 
     def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world: int = 1,
-                 sequential: bool = False):
+                 sequential: bool = False, lengths: torch.Tensor | None = None, pool: int = 0):
         if batch_size > n:
             batch_size = n
         if batch_size % world:
@@ -29,13 +34,31 @@ class EpochBatches:
         self.n, self.batch_size, self.seed, self.sequential = n, batch_size, seed, sequential
         self.rank, self.world = rank, world
         self.steps_per_epoch = n // batch_size
+        if lengths is not None and len(lengths) != n:
+            raise ValueError(f"{len(lengths)} lengths for {n} examples")
+        self.lengths = lengths if pool > 0 and not sequential else None
+        self.pool = pool
         self._epoch, self._perm = -1, None
 
     def _permutation(self, epoch: int) -> torch.Tensor:
         if epoch != self._epoch:
             g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=g)
+            perm = torch.randperm(self.n, generator=g)
+            if self.lengths is not None:
+                perm = self._by_length(perm, g)
+            self._epoch, self._perm = epoch, perm
         return self._perm
+
+    def _by_length(self, perm: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """``perm``'s full batches regrouped by length within pools, in a shuffled batch order."""
+        used = perm[:self.steps_per_epoch * self.batch_size]
+        size = self.pool * self.batch_size
+        pools = []
+        for start in range(0, len(used), size):
+            chunk = used[start:start + size]
+            pools.append(chunk[torch.argsort(self.lengths[chunk], stable=True)])
+        batches = torch.cat(pools).view(self.steps_per_epoch, self.batch_size)
+        return batches[torch.randperm(self.steps_per_epoch, generator=g)].flatten()
 
     def indices(self, step: int) -> torch.Tensor:
         """This process's example indices for global step ``step``."""

@@ -38,6 +38,10 @@ class TrainConfig:
     grad_clip: float = field(0.0, "clip the global gradient norm to this (0: off)", nonneg=True)
     label_smoothing: float = field(0.0, "label smoothing for classification and seq2seq",
                                    range=(0.0, 0.99))
+    length_buckets: int = field(0, "sequence tasks: sort the shuffled examples by length within "
+                                "pools of N batches, then shuffle the batches; each batch is "
+                                "padded to its own longest row, so less padding (0: off)",
+                                nonneg=True)
     eval_every: int = field(0, "evaluate every N steps (0: once per epoch)", nonneg=True)
     log_every: int = field(20, "write a train-loss line every N steps", positive=True)
     checkpoint_every: int = field(0, "save a checkpoint every N steps (0: at each evaluation)",

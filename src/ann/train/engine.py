@@ -86,8 +86,17 @@ class Trainer:
         self.augment, self.quiet = augment, quiet or not self.dist.main
         self.log = MetricsLog(self.run_dir / "metrics.jsonl" if self.run_dir else None)
         # A task that carries state from step to step (truncated BPTT) reads the data in order.
+        sequential = getattr(task, "sequential", False)
+        lengths = None
+        if self.tc.length_buckets:
+            if sequential or not hasattr(task, "lengths"):
+                raise AnnError(f"train.length_buckets batches sequences by length; the "
+                               f"{task.name} task has no lengths to sort by: set "
+                               "train.length_buckets=0")
+            lengths = task.lengths(model, train)
         self.batches = EpochBatches(len(train), self.tc.batch_size, self.tc.seed, 0, 1,
-                                    sequential=getattr(task, "sequential", False))
+                                    sequential=sequential, lengths=lengths,
+                                    pool=self.tc.length_buckets)
         if self.batches.batch_size % (self.dist.world * self.tc.grad_accum):
             raise AnnError(f"train.batch_size={self.batches.batch_size} must be divisible by "
                            f"processes x train.grad_accum = {self.dist.world * self.tc.grad_accum}")

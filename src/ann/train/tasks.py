@@ -201,6 +201,13 @@ class Seq2Seq:
         used = (ids != pad_id).any(0).nonzero()
         return ids[:, :int(used[-1]) + 1 if len(used) else 1]
 
+    def lengths(self, model, data) -> torch.Tensor:
+        """(N,) each example's padded cost for ``train.length_buckets``: its longest token row
+        (source or target; an image input, as the captioner's, has no length)."""
+        pad = _config(model).pad_id
+        rows = [t for t in data.batch(slice(0, len(data)))[:2] if not t.is_floating_point()]
+        return torch.stack([(t != pad).sum(1) for t in rows]).amax(0)
+
     def inputs(self, model, batch) -> tuple[torch.Tensor, torch.Tensor]:
         """The model's arguments for a batch: the trimmed source and the target minus its end."""
         pad = _config(model).pad_id
