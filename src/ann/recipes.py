@@ -143,9 +143,9 @@ add(Recipe(
 add(Recipe(  # no dropout: ~2 passes over the text underfit rather than overfit
     "bert-sst2-mlm", "transformer", "bert", "sst2-mlm", "accuracy", 0.15,
     "BERT masked-LM pretraining on SST-2's training sentences (no labels) with the Penn "
-    "Treebank's and Multi30k's English text, the start of bert-sst2 (~40 min on one core)",
+    "Treebank's and Multi30k's English text, the start of bert-sst2 (~80 min on one core)",
     preset="L2-H128", model_overrides=dict(dropout=0.0), data=dict(extra_text="ptb,multi30k"),
-    train={**BERT_MLM, "batch_size": 64, "max_steps": 10000, "eval_every": 1000}))
+    train={**BERT_MLM, "batch_size": 64, "max_steps": 20000, "eval_every": 2000}))
 add(Recipe(
     "bert-sst2", "transformer", "bert-classifier", "sst2", "accuracy", 0.82,
     "BERT-Tiny pretrained by masked LM on SST-2's sentences (bert-sst2-mlm, run first), then "
