@@ -33,6 +33,8 @@ FIGURES = {
                           ("fd_classifier", "fd_classifier_real", "real val vs test")],
     "dcgan-fashion": [("confidence", "classes_present", "classes present"),
                       ("fd_classifier", "fd_classifier_real", "real val vs test")],
+    "dcgan-fashion-conv-only": [("confidence", "classes_present", "classes present"),
+                                ("fd_classifier", "fd_classifier_real", "real val vs test")],
     "cgan-mnist": [("label_accuracy", "confidence", "confidence"),
                    ("fd_classifier", "fd_classifier_real", "real val vs test")],
     "srgan-mnist": [("psnr", "psnr_bicubic", "bicubic"), ("ssim", "ssim_bicubic", "bicubic")],

@@ -465,8 +465,9 @@ add(Recipe(
     preset="hinge-sn", train=dict(GAN_TRAIN, epochs=5, batch_size=128, beta1=0.0, beta2=0.9)))
 add(Recipe(
     "dcgan-fashion", "gan", "dcgan", "fashion-mnist", "confidence", 0.8,
-    "DCGAN on Fashion-MNIST; samples judged by ann's LeNet-5 trained on Fashion-MNIST",
-    preset="mnist", train=dict(GAN_TRAIN, epochs=5, batch_size=128)))
+    "DCGAN on Fashion-MNIST with dcgan-mnist's networks (mnist-fc); samples judged by ann's "
+    "LeNet-5 trained on Fashion-MNIST",
+    preset="mnist-fc", train=dict(GAN_TRAIN, epochs=5, batch_size=128)))
 add(Recipe(
     "cgan-mnist", "gan", "cgan", "mnist", "label_accuracy", 0.9,
     "conditional DCGAN on MNIST (label embedding in G, projection in D): the class is chosen "
