@@ -31,6 +31,8 @@ FIGURES = {
                               ("fd_classifier", "fd_classifier_real", "real val vs test")],
     "dcgan-mnist-hinge": [("confidence", "classes_present", "classes present"),
                           ("fd_classifier", "fd_classifier_real", "real val vs test")],
+    "dcgan-mnist-hinge-conv-only": [("confidence", "classes_present", "classes present"),
+                                    ("fd_classifier", "fd_classifier_real", "real val vs test")],
     "dcgan-fashion": [("confidence", "classes_present", "classes present"),
                       ("fd_classifier", "fd_classifier_real", "real val vs test")],
     "dcgan-fashion-conv-only": [("confidence", "classes_present", "classes present"),
