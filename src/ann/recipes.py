@@ -463,7 +463,8 @@ add(Recipe(
     "dcgan-mnist with the stabilised switch: hinge loss and a spectrally normalised "
     "discriminator (Miyato et al. 2018), dcgan-mnist's fully connected layers; "
     "model.loss=wgan-gp is the other switch",
-    preset="hinge-sn", model_overrides=dict(g_hidden=1024, d_hidden=1024), train=dict(GAN_TRAIN, epochs=5, batch_size=128, beta1=0.0, beta2=0.9)))
+    preset="hinge-sn", model_overrides=dict(g_hidden=1024, d_hidden=1024),
+    train=dict(GAN_TRAIN, epochs=5, batch_size=128, beta1=0.0, beta2=0.9)))
 add(Recipe(
     "dcgan-fashion", "gan", "dcgan", "fashion-mnist", "confidence", 0.8,
     "DCGAN on Fashion-MNIST with dcgan-mnist's networks (mnist-fc); samples judged by ann's "
