@@ -91,8 +91,8 @@ def test_tabular_autoencoder_and_anomaly_dataset():
 
 # --- recipes on embedded data ------------------------------------------------------------------
 
-def test_ae_digits_beats_pca_in_knn(tmp_path):
-    run = ann.train("ae-digits", {**FAST, "train.epochs": 0, "train.max_steps": 1200},
+def test_ae_digits_beats_pca_in_knn(tmp_path, conv):
+    run = ann.train("ae-digits", {**FAST, **conv.overrides, "train.epochs": 0, "train.max_steps": 1200},
                     out=tmp_path / "r", quiet=True)
     t = run.summary["test"]
     assert run.summary["metric"] == "knn_accuracy"
@@ -106,8 +106,8 @@ def test_ae_digits_beats_pca_in_knn(tmp_path):
     fails_cleanly(proc, "does not generate images")
 
 
-def test_anomaly_breast_cancer_auroc(tmp_path):
-    run = ann.train("ae-anomaly-breast-cancer", {**FAST, "train.epochs": 0,
+def test_anomaly_breast_cancer_auroc(tmp_path, conv):
+    run = ann.train("ae-anomaly-breast-cancer", {**FAST, **conv.overrides, "train.epochs": 0,
                                                  "train.max_steps": 600},
                     out=tmp_path / "r", quiet=True)
     assert run.summary["metric"] == "auroc"

@@ -52,11 +52,11 @@ def test_caption_longer_than_context_is_refused():
         model(torch.randn(1, 3, 8, 8), torch.zeros(1, 9, dtype=torch.long))
 
 
-def test_captioner_learns_shapes_and_captions_pictures(tmp_path):
+def test_captioner_learns_shapes_and_captions_pictures(tmp_path, conv):
     import ann as ann_api
 
     out = tmp_path / "run"
-    run = ann_api.train("captioner-shapes1", {"train.threads": 1, "train.max_steps": 150,
+    run = ann_api.train("captioner-shapes1", {**conv.overrides, "train.max_steps": 150,
                                               "train.batch_size": 32, "train.eval_every": 1000},
                         out=out, quiet=True)
     test = run.summary["test"]

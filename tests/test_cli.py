@@ -11,9 +11,9 @@ QUICK = ["train.epochs=0", "train.max_steps=60", "train.eval_every=30", "train.b
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(tmp_path_factory, conv):
     out = tmp_path_factory.mktemp("runs") / "cnn"
-    ann("train", "cnn-digits", *QUICK, "--out", out)
+    ann("train", "cnn-digits", *QUICK, *conv.args, "--out", out)
     return out
 
 
@@ -34,6 +34,7 @@ def test_help_has_examples():
         assert "examples:" in out and f"ann {cmd}" in out
 
 
+@pytest.mark.convergence
 def test_train_writes_a_complete_run_directory(run_dir):
     for name in ("config.json", "metrics.jsonl", "summary.json", "model.safetensors",
                  "curves.png", "confusion.png", "checkpoints/latest.json"):

@@ -103,11 +103,11 @@ def test_text_longer_than_context_is_refused():
         model.encode_text(torch.full((1, 9), 3))
 
 
-def test_clip_digits_learns_zero_shot(tmp_path):
+def test_clip_digits_learns_zero_shot(tmp_path, conv):
     import ann as ann_api
 
     out = tmp_path / "run"
-    run = ann_api.train("clip-digits", {"train.threads": 1, "train.max_steps": 200,
+    run = ann_api.train("clip-digits", {**conv.overrides, "train.max_steps": 200,
                                         "train.batch_size": 64, "train.eval_every": 1000},
                         out=out, quiet=True)
     test = run.summary["test"]

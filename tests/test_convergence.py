@@ -9,8 +9,9 @@ import ann
     ("mlp-digits", 400, 0.93),
     ("cnn-digits", 400, 0.96),
 ])
-def test_digits_reach_accuracy(recipe, steps, threshold, tmp_path):
-    run = ann.train(recipe, {"train.epochs": 0, "train.max_steps": steps, "train.eval_every": 100},
+def test_digits_reach_accuracy(recipe, steps, threshold, tmp_path, conv):
+    run = ann.train(recipe, {"train.epochs": 0, "train.max_steps": steps, "train.eval_every": 100,
+                             **conv.overrides},
                     out=tmp_path / recipe, quiet=True)
     assert run.summary["test"]["accuracy"] >= threshold, run.summary["test"]
     # the model chosen on validation is the one saved and reloaded

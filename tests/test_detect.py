@@ -15,13 +15,14 @@ STEPS = 120
 
 
 @pytest.fixture(scope="module")
-def shapes_run(tmp_path_factory):
+def shapes_run(tmp_path_factory, conv):
     out = tmp_path_factory.mktemp("detect") / "run"
     return ann_api.train("detector-shapes-quick", {"train.max_steps": STEPS,
-                                                   "train.eval_every": STEPS, "train.threads": 1},
+                                                   "train.eval_every": STEPS, **conv.overrides},
                          out=out, quiet=True)
 
 
+@pytest.mark.convergence
 def test_detector_learns_shapes_scenes(shapes_run):
     """Convergence: a few dozen seconds of training finds and names most shapes."""
     test = shapes_run.summary["test"]

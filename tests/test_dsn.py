@@ -40,8 +40,8 @@ def test_modules_see_the_input_and_every_lower_output():
     assert len(model.outputs(_blobs(6).x)) == model.depth
 
 
-def test_dsn_digits_through_the_api(tmp_path):
-    run = ann.train("dsn-digits", {"train.threads": 1, "model.hidden": 300,
+def test_dsn_digits_through_the_api(tmp_path, conv):
+    run = ann.train("dsn-digits", {**conv.overrides, "model.hidden": 300,
                                    "model.refine_epochs": 1, "model.max_modules": 3},
                     out=tmp_path / "d", quiet=True)
     assert run.summary["test"]["accuracy"] >= 0.96, run.summary["test"]
@@ -97,8 +97,8 @@ def test_augmented_refinement_recomputes_the_lower_outputs():
         create_model("dsn", **{**config, "refine_epochs": 0}).fit(data, augment=lambda x, g: x)
 
 
-def test_augmentation_reaches_the_dsn_and_is_refused_by_closed_form_only_families(tmp_path):
-    run = ann.train("dsn-digits", {"train.threads": 1, "model.hidden": 200, "model.refine_epochs": 2,
+def test_augmentation_reaches_the_dsn_and_is_refused_by_closed_form_only_families(tmp_path, conv):
+    run = ann.train("dsn-digits", {**conv.overrides, "model.hidden": 200, "model.refine_epochs": 2,
                                    "model.max_modules": 2, "data.augment_shift": 1},
                     out=tmp_path / "s", quiet=True)
     assert run.summary["test"]["accuracy"] >= 0.9, run.summary["test"]

@@ -133,7 +133,7 @@ def test_conditional_projection_reads_the_hidden_features():
     assert model.discriminator(model.sample(4) * 2 - 1, y).shape == (4,)  # classes in turn
 
 
-def test_infogan_code_is_drawn_fed_and_read_back(tmp_path, judges, monkeypatch):
+def test_infogan_code_is_drawn_fed_and_read_back(tmp_path, judges, monkeypatch, conv):
     """model.cat_code: the noise carries a one-hot code, both players' losses get Q's
     cross-entropy, and after training Q reads the code of fresh samples far above chance,
     so the generator has made the code values look different (no labels involved)."""
@@ -156,7 +156,7 @@ def test_infogan_code_is_drawn_fed_and_read_back(tmp_path, judges, monkeypatch):
     assert first[:, 8:].abs().sum() > 0                               # the code reaches G
 
     monkeypatch.setenv("ANN_CACHE_DIR", str(judges))
-    run = ann.train("dcgan-digits", {"train.threads": 1, "train.max_steps": 300,
+    run = ann.train("dcgan-digits", {**conv.overrides, "train.max_steps": 300,
                                      "train.eval_every": 300, "model.g_width": 8,
                                      "model.d_width": 8, "model.cat_code": 3},
                     out=tmp_path / "info", quiet=True)
@@ -191,9 +191,9 @@ def test_resumed_gan_equals_uninterrupted(tmp_path, judges, monkeypatch):
     assert len(list((tmp_path / "a" / "samples").glob("step-*.png"))) == 3
 
 
-def test_dcgan_digits_samples_are_recognised(tmp_path, judges, monkeypatch):
+def test_dcgan_digits_samples_are_recognised(tmp_path, judges, monkeypatch, conv):
     monkeypatch.setenv("ANN_CACHE_DIR", str(judges))
-    run = ann.train("dcgan-digits", {"train.threads": 1, "train.max_steps": 1200,
+    run = ann.train("dcgan-digits", {**conv.overrides, "train.max_steps": 1200,
                                      "train.eval_every": 600, "model.g_width": 16,
                                      "model.d_width": 16}, out=tmp_path / "r", quiet=True)
     t = run.summary["test"]

@@ -68,13 +68,13 @@ def test_constant_and_duplicate_columns_are_dropped_not_a_crash():
         create_model("gmdh", in_features=2).fit(ArrayDataset(torch.ones(50, 2), torch.randn(50)))
 
 
-def test_gmdh_recipes_through_the_api(tmp_path):
-    run = ann.train("gmdh-diabetes", {"train.threads": 1}, out=tmp_path / "d", quiet=True)
+def test_gmdh_recipes_through_the_api(tmp_path, conv):
+    run = ann.train("gmdh-diabetes", conv.overrides, out=tmp_path / "d", quiet=True)
     assert run.summary["test"]["r2"] >= 0.35, run.summary["test"]
     assert "layer diagram" in (run.path / "model.txt").read_text()
     again = ann.load(run.path)                     # layers sized from the weights
     assert again.evaluate("test")["r2"] == pytest.approx(run.summary["test"]["r2"], abs=1e-6)
-    run = ann.train("gmdh-breast-cancer", {"train.threads": 1}, out=tmp_path / "b", quiet=True)
+    run = ann.train("gmdh-breast-cancer", conv.overrides, out=tmp_path / "b", quiet=True)
     assert run.summary["test"]["accuracy"] >= 0.9
     run = ann.train("gmdh-sunspots", {"train.threads": 1}, out=tmp_path / "s", quiet=True)
     assert run.summary["test"]["rmse"] < run.summary["test"]["naive_rmse"]

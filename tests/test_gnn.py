@@ -15,17 +15,17 @@ from helpers import ann as ann_cli
 from helpers import fails_cleanly
 
 
-def test_gcn_learns_sbm_in_process(tmp_path):
+def test_gcn_learns_sbm_in_process(tmp_path, conv):
     """Full-batch GCN on a generated block model beats the features alone (>= 0.85 test)."""
     run = ann.train("gcn-karate", {"data.name": "sbm", "model.hidden": "16", "train.epochs": 25,
-                                   "train.threads": 1}, out=tmp_path / "run", quiet=True)
+                                   **conv.overrides}, out=tmp_path / "run", quiet=True)
     assert run.summary["test"]["accuracy"] >= 0.85, run.summary["test"]
 
 
-def test_gat_and_sage_learn_sbm():
+def test_gat_and_sage_learn_sbm(conv):
     data = {s: load_dataset("sbm", s).batch(0) for s in ("train", "test")}
     for name in ("gat", "sage"):
-        torch.manual_seed(0)
+        conv.apply()
         model = create_model(name, "tiny", in_channels=16, num_classes=3)
         task = get_task(model.task)
         opt = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
@@ -38,14 +38,14 @@ def test_gat_and_sage_learn_sbm():
         assert acc >= 0.85, (name, acc)
 
 
-def test_gin_learns_sbm_graphs(tmp_path):
-    run = ann.train("gin-sbm", {"train.epochs": 8, "train.threads": 1}, out=tmp_path / "run",
+def test_gin_learns_sbm_graphs(tmp_path, conv):
+    run = ann.train("gin-sbm", {"train.epochs": 8, **conv.overrides}, out=tmp_path / "run",
                     quiet=True)
     assert run.summary["test"]["accuracy"] >= 0.9, run.summary["test"]
 
 
-def test_gcn_karate_plots_embedding(tmp_path, capsys):
-    run = ann.train("gcn-karate", {"train.epochs": 50, "train.threads": 1}, out=tmp_path / "run",
+def test_gcn_karate_plots_embedding(tmp_path, capsys, conv):
+    run = ann.train("gcn-karate", {"train.epochs": 50, **conv.overrides}, out=tmp_path / "run",
                     quiet=True)
     assert run.summary["test"]["accuracy"] >= 0.85
     assert (tmp_path / "run" / "embedding.png").stat().st_size > 1000
@@ -75,10 +75,10 @@ def user_graph(tmp_path):
     return edges, nodes
 
 
-def test_gcn_custom_trains(user_graph, tmp_path):
+def test_gcn_custom_trains(user_graph, tmp_path, conv):
     edges, nodes = user_graph
     run = ann.train("gcn-custom", {"data.edges": str(edges), "data.features": str(nodes),
-                                   "train.epochs": 15, "train.threads": 1},
+                                   "train.epochs": 15, **conv.overrides},
                     out=tmp_path / "run", quiet=True)
     assert run.summary["test"]["accuracy"] >= 0.8, run.summary
     assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["in_channels"] == 3

@@ -62,17 +62,17 @@ def test_window_and_last_selection_tasks():
             for _ in range(2)] == [1, 2]
 
 
-def test_last_selection_tests_the_final_model(tmp_path):
+def test_last_selection_tests_the_final_model(tmp_path, conv):
     """selection=last: the final model is tested (a fixed epoch count), and it still learns."""
-    run = ann.train("gin-sbm", {"train.epochs": 6, "train.threads": 1, "model.selection": "last",
+    run = ann.train("gin-sbm", {"train.epochs": 6, **conv.overrides, "model.selection": "last",
                                 "train.schedule": "step", "train.decay_start": 3,
                                 "train.decay_every": 3}, out=tmp_path / "run", quiet=True)
     assert run.summary["best_step"] == run.summary["steps"]
     assert run.summary["test"]["accuracy"] >= 0.9, run.summary["test"]
 
 
-def test_window_selection_learns(tmp_path):
-    run = ann.train("gin-sbm", {"train.epochs": 8, "train.threads": 1, "model.selection": "window",
+def test_window_selection_learns(tmp_path, conv):
+    run = ann.train("gin-sbm", {"train.epochs": 8, **conv.overrides, "model.selection": "window",
                                 "model.select_window": 3}, out=tmp_path / "run", quiet=True)
     assert run.summary["test"]["accuracy"] >= 0.9, run.summary["test"]
     assert run.summary["best_val"]["window_accuracy"] > 0

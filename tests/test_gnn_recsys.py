@@ -11,8 +11,8 @@ from ann.registry import load_dataset
 from ann.train.tasks_graph import Recommendation
 
 
-def test_lightgcn_beats_popularity(tmp_path):
-    run = ann.train("lightgcn-synthetic", {"train.epochs": 4, "train.threads": 1},
+def test_lightgcn_beats_popularity(tmp_path, conv):
+    run = ann.train("lightgcn-synthetic", {"train.epochs": 4, **conv.overrides},
                     out=tmp_path / "run", quiet=True)
     test = run.summary["test"]
     assert test["recall@20"] >= 0.4 and test["recall@20"] > test["pop_recall@20"] + 0.15, test

@@ -88,8 +88,8 @@ def test_bad_input_through_the_cli(tmp_path):
                           check=False), "model.sigma", "greater than 0")
 
 
-def test_pnn_iris_trains_loads_and_evaluates(tmp_path):
-    run = ann.train("pnn-iris", {"train.threads": 1}, out=tmp_path / "r", quiet=True)
+def test_pnn_iris_trains_loads_and_evaluates(tmp_path, conv):
+    run = ann.train("pnn-iris", conv.overrides, out=tmp_path / "r", quiet=True)
     assert run.summary["test"]["accuracy"] >= 0.9
     for name in ("config.json", "metrics.jsonl", "model.safetensors", "summary.json",
                  "curves.png", "confusion.png"):
@@ -99,8 +99,8 @@ def test_pnn_iris_trains_loads_and_evaluates(tmp_path):
     assert again.evaluate("test")["accuracy"] == pytest.approx(run.summary["test"]["accuracy"])
 
 
-def test_grnn_diabetes_reaches_r2(tmp_path):
-    run = ann.train("grnn-diabetes", {"train.threads": 1}, out=tmp_path / "g", quiet=True)
+def test_grnn_diabetes_reaches_r2(tmp_path, conv):
+    run = ann.train("grnn-diabetes", conv.overrides, out=tmp_path / "g", quiet=True)
     assert run.summary["test"]["r2"] >= 0.3, run.summary["test"]
     assert ann.load(run.path).evaluate("test")["r2"] == pytest.approx(run.summary["test"]["r2"],
                                                                       abs=1e-6)

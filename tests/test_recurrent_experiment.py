@@ -5,10 +5,10 @@ import json
 from helpers import ann, fails_cleanly
 
 
-def test_long_range_experiment_writes_table_plots_and_results(tmp_path):
+def test_long_range_experiment_writes_table_plots_and_results(tmp_path, conv):
     out = tmp_path / "lr"
-    proc = ann("experiment", "long-range", "--lengths", "4,40", "--steps", "60", "--threads", "1",
-               "--out", out)
+    proc = ann("experiment", "long-range", "--lengths", "4,40", "--steps", "60", "--threads", conv.threads,
+               "--seed", conv.seed, "--out", out)
     assert "table, plots and results.json" in proc.stdout
     r = json.loads((out / "results.json").read_text())
     assert set(r["accuracy"]) == {"rnn", "lstm", "gru", "transformer"}

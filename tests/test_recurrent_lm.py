@@ -71,12 +71,14 @@ def test_fused_and_readable_lm_agree(cell):
 
 
 @pytest.fixture(scope="module")
-def lm_run(tmp_path_factory):
+def lm_run(tmp_path_factory, conv):
     out = tmp_path_factory.mktemp("rnnlm") / "lstm"
-    ann("train", "lstm-pydoc", *SMALL, "train.max_steps=150", "train.eval_every=75", "--out", out)
+    ann("train", "lstm-pydoc", *SMALL, "train.max_steps=150", "train.eval_every=75", *conv.args,
+        "--out", out)
     return out
 
 
+@pytest.mark.convergence
 def test_lstm_learns_pydoc_characters(lm_run):
     summary = json.loads((lm_run / "summary.json").read_text())
     tok = json.loads((lm_run / "tokenizer.json").read_text())

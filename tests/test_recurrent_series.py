@@ -7,10 +7,10 @@ import pytest
 from helpers import ann, fails_cleanly
 
 
-def test_lstm_learns_to_forecast_mackey_glass(tmp_path):
+def test_lstm_learns_to_forecast_mackey_glass(tmp_path, conv):
     out = tmp_path / "mg"
     ann("train", "lstm-mackey-glass", "train.max_steps=200", "train.eval_every=100",
-        "model.hidden=32", "train.threads=1", "--quiet", "--out", out)
+        "model.hidden=32", *conv.args, "--quiet", "--out", out)
     s = json.loads((out / "summary.json").read_text())
     t = s["test"]
     assert {"rmse", "naive_rmse", "ar_rmse", "beats_baselines"} <= set(t)

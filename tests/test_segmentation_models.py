@@ -94,13 +94,13 @@ def test_evaluate_over_a_split():
     assert metrics["dice"] == pytest.approx((16 / 18 + 8 / 9 + 0.8) / 3)
 
 
-def test_unet_learns_the_shapes_scenes(tmp_path):
+def test_unet_learns_the_shapes_scenes(tmp_path, conv):
     """Convergence: unet-shapes' network, 120 steps of 16 scenes (unet-shapes-quick, the tour's
     recipe, ~30 s on one core): mean IoU >= 0.6 on val and test, against a model that
     calls every pixel background (its IoU 0.81 averaged with three zeros: 0.20)."""
     import ann as api
 
-    run = api.train("unet-shapes-quick", {"train.threads": 1}, out=tmp_path / "run", quiet=True)
+    run = api.train("unet-shapes-quick", conv.overrides, out=tmp_path / "run", quiet=True)
     assert run.summary["best_val"]["mean_iou"] >= 0.6, run.summary["best_val"]
     assert run.summary["test"]["mean_iou"] >= 0.6, run.summary["test"]
     assert (tmp_path / "run" / "overlays.png").exists()

@@ -33,19 +33,42 @@ def _src(B=3, S=9, V=16, seed=0, lengths=(9, 5, 2)):
 
 
 @pytest.fixture(scope="module")
-def trained():
-    """A tiny model fitted for a few seconds to the reversal task of ``example_batch`` (tests
-    must not change it)."""
-    model = _model(0).train()
+def trained(conv):
+    """A tiny model fitted to the reversal task of ``example_batch`` until it has clearly learned
+    it: greedy exact match >= 0.95 on a held-out batch (checked every 50 steps, at most 1,200
+    steps, the learning rate decaying linearly to zero), so the tests below do not depend on how
+    far a fixed number of steps happens to get on one CPU. Tests must not change it.
+
+    Measured (``make test-portable``, seeds 0-4 x 1 and 2 threads, AMD EPYC): stops after 400-600
+    steps; greedy exact match on the batch of ``test_greedy_learns_reversal...`` 0.94-1.0,
+    ``evaluate``'s exact match 0.875-1.0, BLEU >= 94.7, token accuracy >= 0.98. Training batches
+    are drawn from seeds >= 10,000, so the test batches (seeds < 1,000) are never trained on."""
+    conv.apply()
+    model = _model(conv.seed).train()
     task = get_task("seq2seq")
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for step in range(300):
-        batch = model.example_batch(32, torch.Generator().manual_seed(step))
+    cap = 1200
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1 - s / cap)
+    for step in range(1, cap + 1):
+        batch = model.example_batch(32, torch.Generator().manual_seed(10_000 * (conv.seed + 1) + step))
         loss, _ = task.loss(model, batch)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return model.eval()
+        schedule.step()
+        if step % 50 == 0 and _exact_match(model.eval(), seed=999, n=64) >= 0.95:
+            return model.eval()
+        model.train()
+    pytest.fail(f"the reversal task was not learned in {cap} steps "
+                f"(held-out exact match {_exact_match(model.eval(), seed=999, n=64):.3f} < 0.95)")
+
+
+def _exact_match(model, seed, n=32):
+    """Share of a fresh batch's rows that greedy decoding reproduces exactly."""
+    src, tgt = model.example_batch(n, torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        out = model.greedy(src)
+    return (out == tgt[:, 1:out.size(1) + 1]).all(1).float().mean().item()
 
 
 # --- parity with torch.nn.Transformer ---------------------------------------------------------------
@@ -203,12 +226,13 @@ def test_cached_and_uncached_greedy_agree(fitted, trained):
     assert cached.size(1) <= model.config.max_tgt_len - 1
 
 
+@pytest.mark.convergence
 def test_greedy_learns_reversal_and_stops_at_eos(trained):
     model = trained
     src, tgt = model.example_batch(32, torch.Generator().manual_seed(123))
     out = model.greedy(src)
     want = tgt[:, 1:out.size(1) + 1]
-    assert (out == want).all(1).float().mean() >= 0.6
+    assert (out == want).all(1).float().mean() >= 0.8   # chance is ~0; measured 0.94-1.0
     for row in out.tolist():  # after the end token only padding
         if EOS in row:
             assert set(row[row.index(EOS) + 1:]) <= {PAD}
@@ -284,13 +308,15 @@ def test_loss_ignores_padding_and_trims_columns():
     assert smooth.item() != pytest.approx(a.item())
 
 
+@pytest.mark.convergence
 def test_evaluate_metrics(trained):
     model = copy.deepcopy(trained)
     batch = model.example_batch(32, torch.Generator().manual_seed(11))
     m = get_task("seq2seq").evaluate(model, [batch])
     assert set(m) == {"loss", "perplexity", "accuracy", "bleu", "exact_match"}
     assert m["perplexity"] == pytest.approx(math.exp(m["loss"]))
-    assert m["exact_match"] >= 0.6 and m["bleu"] >= 70 and m["accuracy"] >= 0.9
+    # measured over 5 seeds x 2 thread counts: exact match 0.875-1.0, BLEU >= 94.7, accuracy >= 0.98
+    assert m["exact_match"] >= 0.75 and m["bleu"] >= 85 and m["accuracy"] >= 0.95, m
     # an unknown reference word never matches, even when the model writes <unk> there
     model.config.unk_id = int(batch[1][0, 1])
     assert get_task("seq2seq").evaluate(model, [batch])["bleu"] < m["bleu"]

@@ -15,9 +15,9 @@ from helpers import ann, fails_cleanly
 
 
 @pytest.fixture(scope="module")
-def tasks_run(tmp_path_factory):
+def tasks_run(tmp_path_factory, conv):
     out = tmp_path_factory.mktemp("t5") / "tasks"
-    ann("train", "t5-tasks-tiny", "train.max_steps=300", "train.eval_every=300", "train.threads=1",
+    ann("train", "t5-tasks-tiny", "train.max_steps=300", "train.eval_every=300", *conv.args,
         "--quiet", "--out", out)
     return out
 
@@ -29,6 +29,7 @@ def cli(capsys, *args):
     return SimpleNamespace(returncode=code, stdout=captured.out, stderr=captured.err)
 
 
+@pytest.mark.convergence
 def test_tasks_learn_and_are_reported_apart(tasks_run):
     summary = json.loads((tasks_run / "summary.json").read_text())
     test = summary["test"]

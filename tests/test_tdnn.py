@@ -53,8 +53,8 @@ def _wav(path, samples, rate=8000):
     return path
 
 
-def test_tdnn_chirps_learns_predicts_wavs_and_refuses_bad_audio(tmp_path):
-    run = ann.train("tdnn-chirps", {"train.epochs": 4, "train.threads": 1}, out=tmp_path / "r",
+def test_tdnn_chirps_learns_predicts_wavs_and_refuses_bad_audio(tmp_path, conv):
+    run = ann.train("tdnn-chirps", {"train.epochs": 4, **conv.overrides}, out=tmp_path / "r",
                     quiet=True)
     assert run.summary["test"]["accuracy"] >= 0.9, run.summary["test"]
     test = ann.load_dataset("chirps", "test")

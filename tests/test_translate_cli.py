@@ -17,9 +17,9 @@ FAST = ["train.max_steps=300", "train.eval_every=300", "train.threads=1", "--qui
 
 
 @pytest.fixture(scope="module")
-def numbers_run(tmp_path_factory):
+def numbers_run(tmp_path_factory, conv):
     out = tmp_path_factory.mktemp("mt") / "numbers"
-    ann("train", "transformer-numbers", *FAST, "--out", out)
+    ann("train", "transformer-numbers", *FAST, *conv.args, "--out", out)
     return out
 
 
@@ -30,6 +30,7 @@ def cli(capsys, *args):
     return SimpleNamespace(returncode=code, stdout=captured.out, stderr=captured.err)
 
 
+@pytest.mark.convergence
 def test_numbers_converges(numbers_run):
     # 300 steps (a few seconds): numbers never seen in training, written exactly right
     summary = json.loads((numbers_run / "summary.json").read_text())

@@ -87,11 +87,11 @@ def test_wrong_image_shape_is_a_clear_error():
         model(torch.randn(1, 1, 9, 9))
 
 
-def test_vit_digits_trains_and_draws_rollout(tmp_path):
+def test_vit_digits_trains_and_draws_rollout(tmp_path, conv):
     import ann as ann_api
 
     out = tmp_path / "run"
-    run = ann_api.train("vit-digits", {"train.threads": 1, "train.max_steps": 300,
+    run = ann_api.train("vit-digits", {**conv.overrides, "train.max_steps": 300,
                                        "train.eval_every": 150}, out=out, quiet=True)
     assert run.summary["test"]["accuracy"] >= 0.75, run.summary["test"]
     assert (out / "rollout.png").stat().st_size > 0

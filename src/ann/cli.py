@@ -185,6 +185,7 @@ def _parser() -> Parser:
     s.add_argument("--lengths", help="comma-separated sequence lengths (default 10,20,50,100,200)")
     s.add_argument("--steps", type=int, help="training steps per model and length (default 200)")
     s.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.set_defaults(func=cmd_experiment)
 
     s = cmd("scratch", "train a NumPy network by hand-written backpropagation (ann.scratch)")
@@ -414,6 +415,7 @@ def cmd_experiment(args):
         if args.steps < 1:
             raise AnnError(f"--steps must be at least 1, got {args.steps}")
         options["steps"] = args.steps
+    options["seed"] = args.seed
     if args.threads:
         import torch
 

@@ -69,10 +69,11 @@ def assert_same(a, b):
         assert torch.equal(a[k], b[k]), k
 
 
-def test_two_runs_give_identical_weights(tmp_path):
-    t1, m1 = make(config(), tmp_path / "a")
+def test_two_runs_give_identical_weights(tmp_path, conv):
+    conv.apply()
+    t1, m1 = make(config(seed=conv.seed), tmp_path / "a")
     t1.fit()
-    t2, m2 = make(config(), tmp_path / "b")
+    t2, m2 = make(config(seed=conv.seed), tmp_path / "b")
     t2.fit()
     assert_same(weights(m1), weights(m2))
     # and training changed them: the model learned something
@@ -237,8 +238,9 @@ def test_only_last_and_best_checkpoints_are_kept(tmp_path):
     assert pointer["last"] == "step-00000024"
 
 
-def test_bf16_autocast_when_asked_on_cpu():
-    t, _ = make(config(amp="bf16", max_steps=48), None, dropout=0.0, augment=None)
+def test_bf16_autocast_when_asked_on_cpu(conv):
+    conv.apply()
+    t, _ = make(config(amp="bf16", max_steps=48, seed=conv.seed), None, dropout=0.0, augment=None)
     seen = []
     real_loss = t.task.loss
 
