@@ -30,8 +30,8 @@ from recipes import machine  # noqa: E402
 from ann import fileio  # noqa: E402
 from ann.recipes import get_recipe  # noqa: E402
 from ann.registry import build_model, fill_from_data, load_dataset, model_config  # noqa: E402
+from ann.tasks.seq2seq import Seq2Seq  # noqa: E402
 from ann.train.batches import EpochBatches  # noqa: E402
-from ann.train.tasks import Seq2Seq  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

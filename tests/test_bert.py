@@ -7,7 +7,8 @@ from ann.errors import AnnError
 from ann.models.transformer import BertClassifier, BertMLM, from_hf_bert
 from ann.models.transformer.bert import BertEncoder
 from ann.registry import create_model
-from ann.train.tasks import MaskedLanguageModeling, get_task, mask_tokens
+from ann.tasks import get_task
+from ann.tasks.mlm import MaskedLanguageModeling, mask_tokens
 
 
 def _hf_config(transformers, **overrides):

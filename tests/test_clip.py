@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ann.errors import AnnError
 from ann.models.transformer import from_hf
 from ann.registry import create_model
-from ann.train.tasks_multimodal import contrastive_loss, retrieval_recall
+from ann.tasks.contrastive import contrastive_loss, retrieval_recall
 from helpers import ann, fails_cleanly
 
 

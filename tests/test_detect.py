@@ -104,7 +104,7 @@ def test_predict_bad_input_fails_cleanly(shapes_run, test_image, tmp_path):
 
 def test_images_far_from_the_training_size_are_refused(shapes_run, test_image, tmp_path):
     from ann.errors import AnnError
-    from ann.train.tasks_detection import read_for_model
+    from ann.tasks.detect import read_for_model
 
     data, _ = test_image
     config = shapes_run.model.config

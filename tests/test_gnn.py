@@ -10,7 +10,7 @@ import ann
 from ann.data.graphs import karate_club
 from ann.errors import AnnError
 from ann.registry import create_model, load_dataset
-from ann.train.tasks import get_task
+from ann.tasks import get_task
 from helpers import ann as ann_cli
 from helpers import fails_cleanly
 

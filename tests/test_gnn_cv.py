@@ -14,8 +14,8 @@ from ann.data.graphs import fold_split, sbm_graph_set
 from ann.layers import message_passing as mp
 from ann.models.gnn.common import random_graph
 from ann.registry import create_model
+from ann.tasks import get_task
 from ann.train.optim import step_factor
-from ann.train.tasks import get_task
 from helpers import ann as ann_cli
 from helpers import benchmark_module, fails_cleanly
 

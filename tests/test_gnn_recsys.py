@@ -8,7 +8,7 @@ import ann
 from ann.data import recsys
 from ann.errors import CorruptFile, DatasetMissing
 from ann.registry import load_dataset
-from ann.train.tasks_graph import Recommendation
+from ann.tasks.recommend import Recommendation
 
 
 def test_lightgcn_beats_popularity(tmp_path, conv):

@@ -10,7 +10,7 @@ import torch
 
 from ann.errors import AnnError
 from ann.registry import create_model, list_models, model_entry
-from ann.train.tasks import get_task
+from ann.tasks import get_task
 
 MODELS = list_models()
 

@@ -12,9 +12,9 @@ from safetensors.torch import load_file
 
 from ann import api as ann_api
 from ann.registry import create_model
+from ann.tasks import get_task
 from ann.train.batches import EpochBatches
 from ann.train.optim import lr_factor
-from ann.train.tasks import get_task
 from helpers import ann, fails_cleanly
 
 SMALL = ["model.n_layer=1", "model.n_embd=32", "model.hidden=96", "model.block_size=16",

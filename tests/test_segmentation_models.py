@@ -9,8 +9,8 @@ import torch
 
 from ann.errors import AnnError
 from ann.registry import create_model
-from ann.train.tasks import get_task
-from ann.train.tasks_segmentation import soft_dice_loss
+from ann.tasks import get_task
+from ann.tasks.segment import soft_dice_loss
 from helpers import ann, fails_cleanly
 
 
@@ -161,7 +161,7 @@ def test_predict_refuses_bad_pictures(seg_run, tmp_path):
 def test_picture_sizes(tmp_path, hw, ok):
     """A model trained on 64x64 with depth 2 takes sides that are multiples of 4 from 16 to 256."""
     from ann.registry import dataset_entry
-    from ann.train.tasks_segmentation import read_picture
+    from ann.tasks.segment import read_picture
 
     info = dataset_entry("shapes-seg").info
     path = _png(tmp_path / "p.png", np.full((*hw, 3), 128))
@@ -174,7 +174,7 @@ def test_picture_sizes(tmp_path, hw, ok):
 
 def test_predict_options_are_checked(seg_run, tmp_path):
     import ann as api
-    from ann.train.tasks_segmentation import Segmentation
+    from ann.tasks.segment import Segmentation
 
     run = api.load(seg_run)
     picture = _png(tmp_path / "p.png", np.zeros((64, 64, 3)))

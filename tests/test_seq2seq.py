@@ -11,9 +11,10 @@ from torch import nn
 from ann.errors import AnnError
 from ann.models.transformer import Transformer, TransformerConfig
 from ann.registry import create_model
+from ann.tasks import get_task
+from ann.tasks.seq2seq import Seq2Seq
 from ann.train.config import TrainConfig
 from ann.train.optim import build_schedule, lr_factor, noam_factor
-from ann.train.tasks import Seq2Seq, get_task
 
 PAD, BOS, EOS = 0, 1, 2
 
@@ -400,7 +401,7 @@ def test_trainer_batches_by_length_when_asked():
     # and the model sees each batch padded only to its own longest row
     widths = [Seq2Seq.trim(trainer.micro_batches(s)[0][0], PAD).size(1) for s in range(8)]
     assert widths == [int(lens[b].max()) for b in batches]
-    from ann.train.tasks import get_task
+    from ann.tasks import get_task
     rc.train.length_buckets = 2
     with pytest.raises(AnnError, match="length_buckets=0"):
         Trainer(rc, model, get_task("classify"), data, data, torch.device("cpu"), None, quiet=True)

@@ -4,8 +4,8 @@ from a seed, and the span_corrupt task on a batch."""
 import torch
 
 from ann.registry import create_model
-from ann.train.tasks import get_task
-from ann.train.tasks_text2text import random_spans_mask, restore_spans, span_corrupt, span_counts
+from ann.tasks import get_task
+from ann.tasks.text2text import random_spans_mask, restore_spans, span_corrupt, span_counts
 
 SENTINEL = 100  # <extra_id_i> = 100 - i; ordinary tokens are above
 

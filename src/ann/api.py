@@ -32,7 +32,8 @@ from .inference import (  # noqa: F401  (re-exported: the Python API)
     translation_samples,
 )
 from .recipes import get_recipe
-from .train import RunConfig, Trainer, checkpoint, distributed, get_task
+from .registry import get_task
+from .train import RunConfig, Trainer, checkpoint, distributed
 from .train.batches import eval_batches
 from .train.device import select_device
 from .train.engine import seed_everything
@@ -148,7 +149,7 @@ class Run:
         ``train.eval_batch_size``); ``task_options`` configure the task (tasks that decode
         sequences, ``decodes = True``: seq2seq, text2text, caption: ``beam_size``,
         ``length_penalty``)."""
-        if task_options and not getattr(self.task, "decodes", False):
+        if task_options and not self.task.decodes:
             raise AnnError(f"decoding options ({', '.join(task_options)}: --beam, --length-penalty) "
                            "apply only to runs that decode sequences (seq2seq, text2text, caption), "
                            f"and this is a {self.model.task} run")
@@ -463,7 +464,7 @@ def _summary(rc, model, result, test, dev, dist) -> dict:
     if recipe is not None:
         out["target"] = recipe.target
         value = test.get(metric, float("nan"))
-        higher = task.higher_is_better if metric == task.metric else metric != "perplexity"
+        higher = task.is_higher_better(metric)
         out["reached"] = bool(value >= recipe.target if higher else value <= recipe.target)
     return out
 
@@ -482,8 +483,7 @@ def _report(run: Run, test_data):
         from .generative import report
 
         report(run, test_data)
-    if hasattr(run.task, "report"):       # a task that draws its own figures (forecasts)
-        run.task.report(run, test_data, run.path)
+    run.task.report(run, test_data, run.path)   # the task's own figures (forecasts, masks, ...)
     if run.model.task == "mlm" and (run.path / "tokenizer.json").exists():
         lines = [f"{text}\n  " + ", ".join(f"{t} {p:.2f}" for t, p in fills[0])
                  for text in run.info.get("fill_examples", ())

@@ -304,7 +304,7 @@ def cmd_predict(args):
         raise AnnError('give image files or --text "a sentence" (one kind, not both)')
     run = api.load(args.run_dir)
     info = run.info
-    if hasattr(run.task, "predict_files") and args.files:
+    if run.task.reads_files() and args.files:
         # tasks whose answer is not a class (masks, boxes) read and answer files themselves
         for line in run.task.predict_files(run, args.files, out=args.out, threshold=args.threshold,
                                            as_json=args.json):
@@ -496,9 +496,8 @@ def cmd_info(args):
         print("result    not finished (no summary.json); resume it with --resume")
     batch = run.model.example_batch(1, None)
     task = run.task   # a task whose model takes more than batch[0] (seq2seq) says what it takes
-    x = task.inputs(run.model, batch) if hasattr(task, "inputs") else batch[0]
     print()
-    print(summary(run.model, x))
+    print(summary(run.model, task.inputs(run.model, batch)))
 
 
 def main(argv=None) -> int:

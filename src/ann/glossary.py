@@ -213,7 +213,7 @@ _ENTRIES = [
           "cross-entropy for classes, mean squared error for values. Training lowers it; the "
           "metric you care about (accuracy, BLEU) is measured separately because it is usually "
           "not differentiable.",
-          ("ann.scratch.SoftmaxCrossEntropy", "ann.train.tasks.Classification"), None,
+          ("ann.scratch.SoftmaxCrossEntropy", "ann.tasks.classify.Classification"), None,
           ("loss function", "cross-entropy", "objective")),
     Entry("softmax", "Turns a vector of scores (logits) into probabilities: exponentiate each and "
           "divide by the sum. Larger scores get exponentially more weight. Paired with the "
@@ -330,7 +330,7 @@ _ENTRIES = [
     Entry("perplexity", "exp of a language model's average cross-entropy per token: the number of "
           "equally likely tokens it is, on average, choosing between. Lower is better; a model "
           "guessing uniformly over V tokens has perplexity V.",
-          ("ann.train.tasks.LanguageModeling",), _perplexity, ("ppl",)),
+          ("ann.tasks.lm.LanguageModeling",), _perplexity, ("ppl",)),
     Entry("autoencoder", "A network trained to reproduce its input through a narrow middle layer, "
           "so the code must keep what matters. Denoising autoencoders rebuild clean inputs from "
           "corrupted ones; variational autoencoders learn a distribution to sample from.",

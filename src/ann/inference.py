@@ -113,7 +113,7 @@ def caption_images(run: Run, files, beam_size: int = 1) -> list[str]:
     picture of another size or channel count is refused, not resized), for a captioning run
     (captioner-shapes): greedy, or beam search when ``beam_size`` > 1."""
     from .data.vision import read_image_file
-    from .train.tasks_multimodal import decode_rows
+    from .tasks.caption import decode_rows
 
     if run.model.task != "caption":
         raise AnnError(f"{run.path} holds a {run.config.model_name} model, which does not caption "

@@ -39,10 +39,12 @@ class DatasetEntry:
 
 MODELS: dict[str, ModelEntry] = {}
 DATASETS: dict[str, DatasetEntry] = {}
+TASKS: dict[str, type] = {}
 
-# Modules whose import registers the built-in models and datasets (imported on first lookup, so
-# that `import ann` stays light and the registry has no import-time side effects elsewhere).
-_BUILTIN = ("ann.models", "ann.data")
+# Modules whose import registers the built-in models, datasets and tasks (imported on first
+# lookup, so that `import ann` stays light and the registry has no import-time side effects
+# elsewhere).
+_BUILTIN = ("ann.models", "ann.data", "ann.tasks")
 
 
 def _load_builtins():
@@ -70,6 +72,28 @@ def register_dataset(name: str, info: dict, embedded: bool, splits=("train", "va
         DATASETS[name] = DatasetEntry(name, fn, dict(info), embedded, tuple(splits), tuple(options))
         return fn
     return wrap
+
+
+def register_task(cls):
+    """Class decorator: register a task class (a subclass of ``ann.tasks.base.Task``) under its
+    ``name``; a model's ``task`` attribute names it."""
+    if cls.name in TASKS and TASKS[cls.name] is not cls:
+        raise ValueError(f"task {cls.name!r} registered twice")
+    TASKS[cls.name] = cls
+    return cls
+
+
+def get_task(name: str, **options):
+    """A new instance of the task registered as ``name``, built with ``options``."""
+    _load_builtins()
+    if name not in TASKS:
+        raise unknown("task", name, TASKS)
+    return TASKS[name](**options)
+
+
+def list_tasks() -> list[str]:
+    _load_builtins()
+    return sorted(TASKS)
 
 
 def model_entry(name: str) -> ModelEntry:

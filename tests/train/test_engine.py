@@ -8,9 +8,9 @@ from torch import nn
 
 from ann.data.base import ArrayDataset
 from ann.errors import AnnError, CorruptFile
+from ann.tasks.classify import Classification
 from ann.train import RunConfig, Trainer, checkpoint, engine
 from ann.train.engine import Interrupted, seed_everything
-from ann.train.tasks import Classification
 
 
 @dataclasses.dataclass

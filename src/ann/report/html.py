@@ -82,8 +82,7 @@ def layer_table(run) -> str:
     try:
         batch = run.model.example_batch(1, None)
         task = run.task
-        x = task.inputs(run.model, batch) if hasattr(task, "inputs") else batch[0]
-        rows = layer_rows(run.model, x)
+        rows = layer_rows(run.model, task.inputs(run.model, batch))
     except Exception as e:          # a model without an example batch still gets its totals
         return totals + f'<p class="meta">(layer table unavailable: {_e(type(e).__name__)})</p>'
     body = "".join(f"<tr><td>{_e(n)}</td><td>{_e(t)}</td><td>{_e(s)}</td>"

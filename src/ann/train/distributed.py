@@ -16,6 +16,13 @@ import torch
 import torch.distributed as dist
 
 
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside DistributedDataParallel (``.module``) and torch.compile
+    (``._orig_mod``) wrappers; the model itself when it is not wrapped."""
+    inner = getattr(model, "module", model)
+    return getattr(inner, "_orig_mod", inner)
+
+
 @dataclass
 class Dist:
     rank: int = 0

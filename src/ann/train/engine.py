@@ -86,14 +86,13 @@ class Trainer:
         self.augment, self.quiet = augment, quiet or not self.dist.main
         self.log = MetricsLog(self.run_dir / "metrics.jsonl" if self.run_dir else None)
         # A task that carries state from step to step (truncated BPTT) reads the data in order.
-        sequential = getattr(task, "sequential", False)
-        lengths = None
+        sequential = task.sequential
+        lengths = task.lengths(model, train) if self.tc.length_buckets and not sequential else None
         if self.tc.length_buckets:
-            if sequential or not hasattr(task, "lengths"):
+            if lengths is None:
                 raise AnnError(f"train.length_buckets batches sequences by length; the "
                                f"{task.name} task has no lengths to sort by: set "
                                "train.length_buckets=0")
-            lengths = task.lengths(model, train)
         self.batches = EpochBatches(len(train), self.tc.batch_size, self.tc.seed, 0, 1,
                                     sequential=sequential, lengths=lengths,
                                     pool=self.tc.length_buckets)
@@ -133,8 +132,9 @@ class Trainer:
                  "schedule": self.sched.state_dict(), "rng": rng_state(),
                  "best_step": self.best_step, "best_val": self.best_val,
                  "bad_evals": self.bad_evals, "seconds": self.seconds}
-        if hasattr(self.task, "state_dict"):      # state a task carries between steps (tensors)
-            state["task"] = self.task.state_dict()
+        carried = self.task.state_dict()          # state a task carries between steps (tensors)
+        if carried:
+            state["task"] = carried
         if self.optimizers is not None:           # a model that steps itself: all its optimizers
             state["optimizers"] = {k: o.state_dict() for k, o in self.optimizers.items()}
             state["schedules"] = {k: s.state_dict() for k, s in self.schedules.items()}
@@ -203,8 +203,8 @@ class Trainer:
         if self.optimizers is not None:
             return self.model_step()
         total_loss = 0.0
-        if hasattr(self.task, "start_step"):      # e.g. reset carried state at an epoch's start
-            self.task.start_step(self.step, self.batches.steps_per_epoch)
+        self.task.start_step(                     # e.g. reset carried state at an epoch's start
+            self.step, self.batches.steps_per_epoch)
         for i, mb in enumerate(self.micro_batches(self.step)):
             mb = tuple(t.to(self.device, non_blocking=True) for t in mb)
             with distributed.no_sync(self.train_model, i == self.tc.grad_accum - 1):
@@ -244,7 +244,7 @@ class Trainer:
         else:
             self.bad_evals += 1
         self.log.write({"step": self.step, "epoch": self.epoch, "split": "val", **val})
-        if self.run_dir is not None and hasattr(self.task, "after_eval"):   # e.g. sample grids
+        if self.run_dir is not None:                                        # e.g. sample grids
             self.task.after_eval(self.model, self.run_dir, self.step)
         key = self.task.metric
         bar.extra = {f"val_{key}": val[key]}

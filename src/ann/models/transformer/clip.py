@@ -8,7 +8,7 @@ activations of the highest layer of the transformer at the [EOS] token"). Linear
 without bias map both into ``embed_dim``; embeddings are L2-normalised and compared by cosine
 similarity times a learned temperature ``exp(logit_scale)``, initialised to 1/0.07 and clipped
 at 100 (section 2.5). The loss is the symmetric cross-entropy over the batch's similarity matrix
-(figure 3), in ``ann.train.tasks_multimodal.Contrastive``.
+(figure 3), in ``ann.tasks.contrastive.Contrastive``.
 """
 
 from __future__ import annotations

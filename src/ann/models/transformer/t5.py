@@ -27,7 +27,7 @@ Decoding, greedy or beam search with key/value caches, is the one every encoder-
 ``empty_cache`` interface it steps through.
 
 :class:`T5SpanCorruption` is the same network trained with T5's span-corruption objective
-(section 3.1.4; :mod:`ann.train.tasks_text2text`).
+(section 3.1.4; :mod:`ann.tasks.text2text`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
-"""Tasks on images paired with text (``ann.data.captions``): CLIP's contrastive objective and
-captioning. Registered in ``TASKS`` by ``tasks.py``.
-
-A batch is ``(images, tokens, labels, prompts)`` (see :class:`ann.data.captions.ImageTextDataset`).
-"""
+"""CLIP's contrastive objective (Radford et al. 2021, https://arxiv.org/abs/2103.00020): images and
+their captions pulled together, the batch's other pairs pushed apart; zero-shot accuracy and
+retrieval recall. A batch is ``(images, tokens, labels, prompts)``
+(:class:`ann.data.captions.ImageTextDataset`)."""
 
 from __future__ import annotations
 
@@ -10,13 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import AnnError
-from .tasks import Seq2Seq, _config, until_eos
-
-
-def _inner(model):
-    """The model inside DistributedDataParallel / torch.compile wrappers."""
-    inner = getattr(model, "module", model)
-    return getattr(inner, "_orig_mod", inner)
+from ..registry import register_task
+from ..train.distributed import unwrap
+from .base import Task
+from .caption import _picture
 
 
 def same_text(tokens: torch.Tensor) -> torch.Tensor:
@@ -68,7 +64,8 @@ def retrieval_recall(img: torch.Tensor, txt: torch.Tensor, caption_ids: torch.Te
     return {key: v / max(n, 1) for key, v in out.items()}
 
 
-class Contrastive:
+@register_task
+class Contrastive(Task):
     """CLIP: symmetric contrastive loss with the model's learned temperature.
 
     ``evaluate`` gives the loss (batch by batch, as in training), ``zero_shot`` accuracy (each
@@ -95,7 +92,7 @@ class Contrastive:
     def embed(self, model, batches):
         """Normalised image and text embeddings of a split, its token rows, labels and the class
         prompts' embeddings (or ``None``), plus the mean loss."""
-        m = _inner(model)
+        m = unwrap(model)
         imgs, txts, toks, labels, prompts, total = [], [], [], [], None, 0.0
         for batch in batches:
             images, tokens, y = batch[0], batch[1], batch[2]
@@ -106,7 +103,7 @@ class Contrastive:
             if prompts is None and len(batch) > 3 and batch[3].numel():
                 prompts = F.normalize(m.encode_text(batch[3]).float(), dim=-1)  # (K, E)
         width = max(t.size(1) for t in toks)
-        toks = [F.pad(t, (0, width - t.size(1)), value=_config(model).pad_id) for t in toks]
+        toks = [F.pad(t, (0, width - t.size(1)), value=unwrap(model).config.pad_id) for t in toks]
         return (torch.cat(imgs), torch.cat(txts), torch.cat(toks), torch.cat(labels), prompts,
                 total)
 
@@ -156,52 +153,6 @@ class Contrastive:
         plot_retrieval(run, test_data, path / "retrieval.png")
 
 
-class Captioning(Seq2Seq):
-    """Image to caption: teacher-forced cross-entropy over the caption's words; ``evaluate``
-    decodes every image (greedy unless ``beam_size`` > 1) and scores ``exact_match`` (the
-    caption equals the generator's, word for word: it selects the best checkpoint) and corpus
-    ``bleu`` (BLEU-4 on word ids), with the loss, perplexity and token accuracy of
-    :class:`~ann.train.tasks.Seq2Seq`, whose evaluation this is (the source is the image)."""
-
-    name = "caption"
-    metric = "exact_match"
-
-    def inputs(self, model, batch):
-        tgt = self.trim(batch[1], _config(model).pad_id)
-        return batch[0], tgt[:, :-1]
-
-    def predict_files(self, run, files, out=None, threshold=None, as_json=False) -> list[str]:
-        """A caption for each image file."""
-        import json
-
-        from ..api import caption_images
-
-        if out is not None or threshold is not None:
-            raise AnnError("--out and --threshold apply to segmentation and detection runs, not "
-                           "to a captioning run")
-        captions = caption_images(run, files, self.beam_size)
-        return [json.dumps({"file": str(f), "caption": c}) if as_json else f"{f}: {c}"
-                for f, c in zip(files, captions)]
-
-    def report(self, run, test_data, path) -> None:
-        plot_captions(run, test_data, path / "captions.png", path / "captions.txt")
-
-
-def decode_rows(tok, rows: torch.Tensor, eos_id: int) -> list[str]:
-    """Token rows (as ``translate`` returns them) to caption strings."""
-    return [tok.decode(until_eos(r, eos_id)) for r in rows.tolist()]
-
-
-# --- pictures for the run directory -------------------------------------------------------------
-
-def _picture(x: torch.Tensor, info: dict):
-    """One standardised image (C, H, W) as something ``imshow`` draws, and its colour map."""
-    from ..report.attention import _pictures
-
-    pic = _pictures(x[None], info)[0]  # (H, W, C) in [0, 1]
-    return (pic, None) if pic.shape[-1] == 3 else (pic[:, :, 0], "gray")
-
-
 @torch.no_grad()
 def plot_retrieval(run, data, path, queries: int = 6, k: int = 5) -> None:
     """``retrieval.png``: for the first test captions, the ``k`` test images CLIP ranks highest
@@ -229,36 +180,3 @@ def plot_retrieval(run, data, path, queries: int = 6, k: int = 5) -> None:
     fig.suptitle(f"text -> image retrieval among {n} test images (green: the query's caption "
                  "or class)", fontsize=9)
     _save(fig, path)
-
-
-@torch.no_grad()
-def plot_captions(run, data, png, txt, n: int = 12) -> None:
-    """``captions.png`` (test images titled with the model's greedy caption, green when it is the
-    true caption word for word) and ``captions.txt`` (model and truth for 50 test images)."""
-    from .. import fileio
-    from ..report.plots import _save, plt
-
-    model = run.model.eval()
-    device = next(model.parameters()).device
-    m = min(len(data), 50)
-    images = data.batch(slice(0, m))[0]
-    made = decode_rows(run.tokenizer, model.translate(images.to(device)).cpu(), model.config.eos_id)
-    lines = [f"{'ok ' if h == t else 'BAD'} model: {h}\n    truth: {t}"
-             for h, t in zip(made, data.captions[:m])]
-    fileio.write_text(txt, "\n".join(lines) + "\n")
-    cols = 4
-    rows = -(-min(n, m) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i < min(n, m):
-            pic, cmap = _picture(images[i], run.info)
-            ax.imshow(pic, cmap=cmap, vmin=0, vmax=1)
-            words = made[i].split()
-            title = " ".join(words[:5]) + ("\n" + " ".join(words[5:]) if len(words) > 5 else "")
-            ax.set_title(title, fontsize=8, color="green" if made[i] == data.captions[i] else "red")
-    fig.suptitle("greedy captions of test images (green: exactly the true caption)", fontsize=9)
-    _save(fig, png)
-
-
-MULTIMODAL_TASKS = {"contrastive": Contrastive, "caption": Captioning}

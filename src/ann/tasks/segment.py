@@ -1,6 +1,6 @@
 """Semantic segmentation: a class for every pixel (U-Net, FCN).
 
-Registered in ``ann.train.tasks.TASKS`` as ``segment``. A batch is ``(x, y)``: pictures
+Registered as ``segment``. A batch is ``(x, y)``: pictures
 (B, C, H, W) and masks (B, H, W) of class indices, 0 the background. The model returns scores
 (B, K, H, W). The loss is the model config's ``loss``: per-pixel cross-entropy, the soft Dice loss
 (Milletari, Navab & Ahmadi 2016, "V-Net", https://arxiv.org/abs/1606.04797, here averaged over
@@ -20,7 +20,9 @@ import torch.nn.functional as F
 
 from ..errors import AnnError, CorruptFile
 from ..metrics import confusion_matrix, iou_per_class, mean_dice, mean_iou, pixel_accuracy
-from .tasks import _config
+from ..registry import register_task
+from ..train.distributed import unwrap
+from .base import Task
 
 # ``ann predict`` on pictures of another size than the training size: the networks are fully
 # convolutional, so any height and width that are multiples of 2^depth work; beyond this many
@@ -45,7 +47,8 @@ def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0)
     return 1.0 - ((2 * inter + eps) / (card + eps)).mean()
 
 
-class Segmentation:
+@register_task
+class Segmentation(Task):
     """Per-pixel classification; mean IoU selects the model (higher is better)."""
 
     name = "segment"
@@ -55,7 +58,7 @@ class Segmentation:
     def loss(self, model, batch) -> tuple[torch.Tensor, dict[str, float]]:
         x, y = batch
         logits = model(x).float()                             # (B, K, H, W)
-        kind = _config(model).loss
+        kind = unwrap(model).config.loss
         ce = F.cross_entropy(logits, y) if kind != "dice" else logits.new_zeros(())
         dice = soft_dice_loss(logits, y) if kind != "ce" else logits.new_zeros(())
         return ce + dice, {}
@@ -64,7 +67,7 @@ class Segmentation:
     def evaluate(self, model, batches) -> dict[str, float]:
         """Cross-entropy per pixel (``loss``), ``mean_iou``, ``pixel_accuracy``, mean ``dice`` and
         ``iou_<class>`` for every class, from one confusion matrix over the split."""
-        c = _config(model)
+        c = unwrap(model).config
         cm = torch.zeros(c.num_classes, c.num_classes, dtype=torch.int64)
         total, count = 0.0, 0
         for x, y in batches:
@@ -93,7 +96,7 @@ class Segmentation:
         with torch.no_grad():
             pred = model(x.to(next(model.parameters()).device)).argmax(1).cpu()   # (n, H, W)
         save_overlays(test_data.raw(slice(0, n)), y, pred, Path(folder) / "overlays.png",
-                      _config(model).num_classes)
+                      unwrap(model).config.num_classes)
 
     def predict_files(self, run, files, out=None, threshold=None, as_json=False) -> list[str]:
         """Segment picture files: one line per file with the share of pixels given to each class
@@ -131,7 +134,7 @@ class Segmentation:
 
 
 def class_names(model) -> list[str]:
-    c = _config(model)
+    c = unwrap(model).config
     return list(c.classes) if c.classes else [str(k) for k in range(c.num_classes)]
 
 
@@ -173,5 +176,3 @@ def read_picture(path, info: dict, multiple: int) -> torch.Tensor:
                              {**info, "image_size": (h, w)})
 
 
-
-SEGMENTATION_TASKS = {"segment": Segmentation}

@@ -1,6 +1,6 @@
 """Regression of one real target: mean squared error; RMSE, MAE and R^2 over a split.
 
-Registered in ``ann.train.tasks.TASKS`` as ``regression``. A model returns (B,) or (B, 1)
+Registered as ``regression``. A model returns (B,) or (B, 1)
 predictions on the target's own scale; the dataset's ``y`` is (B,) float.
 """
 
@@ -11,12 +11,16 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..registry import register_task
+from .base import Task
+
 
 def _flat(out: torch.Tensor) -> torch.Tensor:
     return out.float().reshape(len(out), -1)[:, 0]          # (B,)
 
 
-class Regression:
+@register_task
+class Regression(Task):
     """Real-valued targets; MSE loss; RMSE selects the model (lower is better)."""
 
     name = "regression"

@@ -14,6 +14,9 @@ import numpy as np
 import torch
 
 from ..errors import AnnError
+from ..registry import register_task
+from ..train.distributed import unwrap
+from .base import Task
 
 # ``ann predict`` resizes an image to the training size when each side is within this factor
 # of it, and refuses one further off (a detector trained on 64x64 scenes does not know objects
@@ -22,18 +25,13 @@ RESIZE_FACTOR = 2.0
 DEFAULT_THRESHOLD = 0.3
 
 
-def _inner(model):
-    """The model inside DistributedDataParallel / torch.compile wrappers."""
-    inner = getattr(model, "module", model)
-    return getattr(inner, "_orig_mod", inner)
-
-
 def truths_of(y: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Padded boxes (B, M, 5) -> ``[(boxes (G, 4), labels (G,))]`` per image."""
     return [(row[row[:, 0] >= 0, 1:].cpu(), row[row[:, 0] >= 0, 0].long().cpu()) for row in y]
 
 
-class Detection:
+@register_task
+class Detection(Task):
     """CenterNet's loss; metrics ``map50`` (mAP at IoU 0.5, the selection metric), ``map``
     (COCO's AP averaged over IoU 0.5:0.95), ``map75`` and the loss. Higher mAP is better."""
 
@@ -45,14 +43,14 @@ class Detection:
         from ..models.cnn.detector import centernet_loss
 
         x, y = batch
-        return centernet_loss(_inner(model), model(x), y)
+        return centernet_loss(unwrap(model), model(x), y)
 
     @torch.no_grad()
     def evaluate(self, model, batches) -> dict[str, float]:
         from ..metrics_detection import mean_average_precision
         from ..models.cnn.detector import centernet_loss
 
-        inner = _inner(model)
+        inner = unwrap(model)
         total, count, detections, truths = 0.0, 0, [], []
         for x, y in batches:
             out = model(x)
@@ -68,7 +66,7 @@ class Detection:
     def predict(self, model, x) -> torch.Tensor:
         """Detections padded to the longest list: (B, D, 6) rows ``(x1, y1, x2, y2, score,
         class)``, class -1 for padding."""
-        found = _inner(model).detect(model(x))
+        found = unwrap(model).detect(model(x))
         out = torch.full((len(found), max([len(d[0]) for d in found] + [1]), 6), -1.0)
         for i, (boxes, scores, labels) in enumerate(found):
             out[i, :len(boxes)] = torch.cat([boxes, scores[:, None], labels[:, None].float()], 1)
@@ -162,5 +160,3 @@ def read_for_model(path, config) -> tuple[torch.Tensor, np.ndarray, tuple[float,
     info = {"scale": 255, "mean": config.mean, "std": config.std}     # as the training images
     return standardise(x[None], info), pixels, (w / s, h / s)
 
-
-DETECTION_TASKS = {"detect": Detection}

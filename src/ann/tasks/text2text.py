@@ -21,7 +21,10 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import AnnError
-from .tasks import Seq2Seq, _config, until_eos
+from ..registry import register_task
+from ..train.distributed import unwrap
+from .base import Task
+from .seq2seq import Seq2Seq, until_eos
 
 # --- span corruption -----------------------------------------------------------------------------
 
@@ -105,7 +108,8 @@ def _pad(rows: list[list[int]], pad_id: int, device) -> torch.Tensor:
     return out.to(device)
 
 
-class SpanCorruption:
+@register_task
+class SpanCorruption(Task):
     """T5's span-corruption objective. A batch is ``(x, x)``: rows of text tokens, each ended by
     ``eos_id`` (or the row's end) and padded with ``pad_id``. Each row becomes (inputs + [EOS],
     [BOS] + targets + [EOS]) by :func:`span_corrupt` with the model's ``sentinel_id``; the model
@@ -129,7 +133,7 @@ class SpanCorruption:
         Shapes:
             x (B, L) int64 -> src (B, S), tgt (B, T) int64.
         """
-        c = _config(model)
+        c = unwrap(model).config
         if c.sentinel_id < 0 or c.n_sentinels < 1:
             raise AnnError("span corruption needs sentinel tokens: the model's sentinel_id and "
                            "n_sentinels are unset; train on a span-corruption dataset such as "
@@ -154,7 +158,7 @@ class SpanCorruption:
         return model(src, tgt[:, :-1])
 
     def _loss_sum(self, model, src, tgt):
-        pad = _config(model).pad_id
+        pad = unwrap(model).config.pad_id
         logits = model(src, tgt[:, :-1]).float()  # (B, T, V)
         target = tgt[:, 1:]  # (B, T)
         loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=pad,
@@ -204,6 +208,7 @@ class SpanCorruption:
 # --- text to text --------------------------------------------------------------------------------
 
 
+@register_task
 class TextToText(Seq2Seq):
     """T5's supervised text-to-text task: ``seq2seq`` training, and ``evaluate`` reporting
     ``loss``, ``perplexity``, token ``accuracy``, ``bleu`` and ``exact_match`` (0-1, the
@@ -216,7 +221,7 @@ class TextToText(Seq2Seq):
 
     @torch.no_grad()
     def evaluate(self, model, batches) -> dict[str, float]:
-        c = _config(model)
+        c = unwrap(model).config
         total, correct, count, hyps, refs, sources = self.decode_split(model, batches)
         loss = total / max(count, 1)
         bleu, em = self.scores(model, hyps, refs)
@@ -276,5 +281,3 @@ def _plot_tasks(per_task: dict[str, float], file) -> None:
     fig.savefig(file, dpi=100)
     plt.close(fig)
 
-
-TEXT2TEXT_TASKS = {"text2text": TextToText, "span_corrupt": SpanCorruption}

@@ -1,0 +1,96 @@
+"""The Task: what happens to a model, owned in one place.
+
+A task turns a batch into a loss, a split into metrics, inputs into predictions, and a finished run
+into its pictures. Every method has a default here, so the engine, the API and the command line
+call them without asking whether a task has them; a task overrides what its objective needs.
+A model names its task in the class attribute ``task`` (a registered name, :func:`ann.registry.get_task`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import AnnError
+
+# Metrics that are better when lower, for metrics other than a task's own (``Task.metric``).
+LOWER_IS_BETTER = ("loss", "perplexity", "nelbo", "rmse", "mae", "mse", "fd_pixels", "fd_classifier")
+
+
+class Task:
+    """The defaults every task starts from.
+
+    Class attributes:
+        name: the registered name (``model.task`` names it).
+        metric: the validation metric that selects the checkpoint and judges a run.
+        higher_is_better: whether ``metric`` is better when higher.
+        decodes: ``evaluate`` decodes sequences, so the decoding options (``beam_size``,
+            ``length_penalty``; ``ann eval --beam``) apply.
+        sequential: the data is read in order as parallel streams, state carried across batches
+            (truncated backpropagation through time).
+    """
+
+    name: str = "task"
+    metric: str = "loss"
+    higher_is_better: bool = False
+    decodes: bool = False
+    sequential: bool = False
+
+    def is_higher_better(self, metric: str) -> bool:
+        """Whether ``metric`` (this task's or another it reports) is better when higher."""
+        if metric == self.metric:
+            return self.higher_is_better
+        return metric not in LOWER_IS_BETTER
+
+    # --- training ---------------------------------------------------------------------------
+    def inputs(self, model, batch) -> tuple:
+        """The model's arguments for a batch (``ann info`` runs the model on them)."""
+        return (batch[0],)
+
+    def logits(self, model, batch) -> torch.Tensor:
+        """The model's raw output for a batch."""
+        return model(*self.inputs(model, batch))
+
+    def loss(self, model, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """The training loss of one batch and extra figures to log."""
+        raise AnnError(f"the {self.name} task has no loss of its own: its model trains through "
+                       "its own training_step or fit")
+
+    def lengths(self, model, data) -> torch.Tensor | None:
+        """(N,) each example's length for ``train.length_buckets``; ``None``: no lengths."""
+        return None
+
+    def start_step(self, step: int, steps_per_epoch: int) -> None:
+        """Called before each training step (a stream task resets its carried state)."""
+
+    def state_dict(self) -> dict:
+        """Tensors the task carries from step to step, saved in every checkpoint."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` saved."""
+
+    # --- evaluation and use ------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, model, batches) -> dict[str, float]:
+        """Metrics over an iterable of batches."""
+        return {}
+
+    def after_eval(self, model, run_dir, step: int) -> None:
+        """Called after each evaluation during training (a GAN draws a sample grid)."""
+
+    @torch.no_grad()
+    def predict(self, model, x) -> torch.Tensor:
+        """Predictions for preprocessed inputs."""
+        raise AnnError(f"a {self.name} run does not predict from tensors")
+
+    def predict_files(self, run, files, out=None, threshold=None, as_json=False) -> list[str]:
+        """Lines answering ``ann predict RUN FILE ...`` for files this task reads itself;
+        the default reads none (the command line reads images, arrays and audio)."""
+        return []
+
+    def reads_files(self) -> bool:
+        """Whether :meth:`predict_files` reads the files handed to ``ann predict``."""
+        return type(self).predict_files is not Task.predict_files
+
+    def report(self, run, test_data, folder) -> None:
+        """Pictures and extra files of a finished run, written into ``folder``."""

@@ -1,0 +1,99 @@
+"""Time-series forecasting (the recurrent family): a window of the past to the next values."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..registry import register_task
+from ..train.distributed import unwrap
+from .base import Task
+
+
+@register_task
+class Forecasting(Task):
+    """Time-series forecasting: a batch is ``(x, y, ar)`` with ``x`` (B, window, 1) past values,
+    ``y`` (B, horizon) the values that follow and ``ar`` (B, horizon) the linear autoregressive
+    baseline's forecast of them (fitted on the train split by the dataset), all in the series'
+    own units. The model forecasts in those units too; the loss is the mean squared error
+    divided by the train series' variance (``model.config.std ** 2``), so its scale is 1.
+
+    ``evaluate`` reports the RMSE of the model, of the naive forecast (the last value of the
+    window, held) and of the AR baseline over all ``horizon`` steps, and ``beats_baselines``
+    (1.0 when the model's RMSE is below both). Lower RMSE is better.
+    """
+
+    name = "forecast"
+    metric = "rmse"
+    higher_is_better = False
+
+    def loss(self, model, batch):
+        x, y = batch[0], batch[1]
+        pred = model(x)                                     # (B, horizon)
+        return F.mse_loss(pred.float(), y) / unwrap(model).config.std ** 2, {}
+
+    @torch.no_grad()
+    def evaluate(self, model, batches) -> dict[str, float]:
+        sq = {"model": 0.0, "naive": 0.0, "ar": 0.0}
+        count = 0
+        for x, y, ar in batches:
+            pred = model(x).float()
+            naive = x[:, -1, :1].expand_as(y)               # (B, horizon)
+            sq["model"] += ((pred - y) ** 2).sum().item()
+            sq["naive"] += ((naive - y) ** 2).sum().item()
+            sq["ar"] += ((ar - y) ** 2).sum().item()
+            count += y.numel()
+        rmse = {k: math.sqrt(v / max(count, 1)) for k, v in sq.items()}
+        std = unwrap(model).config.std
+        return {"rmse": rmse["model"], "naive_rmse": rmse["naive"], "ar_rmse": rmse["ar"],
+                "loss": rmse["model"] ** 2 / std ** 2,
+                "beats_baselines": float(rmse["model"] < min(rmse["naive"], rmse["ar"]))}
+
+    @torch.no_grad()
+    def predict(self, model, x) -> torch.Tensor:
+        """The forecast of the next ``horizon`` values after each window, (B, horizon)."""
+        return model(x).float()
+
+    def report(self, run, test_data, folder):
+        """Plot the test span: the model's and the baselines' forecasts against the truth."""
+        plot_forecasts(run.model, test_data, folder / "forecast.png")
+
+
+@torch.no_grad()
+def plot_forecasts(model, data, path, n: int = 4):
+    """``n`` forecasts spread over a split, each ``horizon`` steps ahead from its window, drawn
+    over the true series with the naive and AR forecasts of the same points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x, y, ar = data.batch(slice(0, len(data)))
+    model.eval()
+    pred = model(x.to(next(model.parameters()).device)).float().cpu()
+    H = y.size(1)
+    truth = torch.cat([x[0, :, 0], y[:, 0]]) if H == 1 else torch.cat([x[0, :, 0], x[1:, -1, 0], y[-1]])
+    fig, ax = plt.subplots(figsize=(10, 4))
+    t0 = x.size(1)
+    ax.plot(range(len(truth)), truth.numpy(), color="black", lw=1, label="truth")
+    starts = torch.linspace(0, len(y) - 1, n).long().tolist()
+    if H == 1:      # one step ahead: each forecast is one point, drawn as lines over the span
+        t = range(t0, t0 + len(y))
+        ax.plot(t, pred[:, 0].numpy(), color="tab:red", lw=1.5, label="model")
+        ax.plot(t, ar[:, 0].numpy(), color="tab:blue", lw=1, ls="--", label="linear AR")
+        ax.plot(t, x[:, -1, 0].numpy(), color="tab:gray", lw=1, ls=":", label="naive (last value)")
+    for j, s in enumerate(starts if H > 1 else []):
+        t = range(t0 + s, t0 + s + H)
+        ax.plot(t, pred[s].numpy(), color="tab:red", lw=1.5, label="model" if j == 0 else None)
+        ax.plot(t, ar[s].numpy(), color="tab:blue", lw=1, ls="--",
+                label="linear AR" if j == 0 else None)
+        ax.plot(t, x[s, -1, 0].expand(H).numpy(), color="tab:gray", lw=1, ls=":",
+                label="naive (last value)" if j == 0 else None)
+    ax.set_xlabel("time step of the split (first window included)")
+    ax.set_title(f"{H}-step forecasts on the test span")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,27 @@
+"""Image to image (SRGAN, CycleGAN): a picture in, a picture out, judged by PSNR."""
+
+from __future__ import annotations
+
+import torch
+
+from ..registry import register_task
+from .adversarial import Adversarial
+from .base import Task
+
+
+@register_task
+class ImageToImage(Task):
+    """Map images to images with adversarial training (SRGAN's upscaling, CycleGAN's domain
+    transfer): stepped through ``model.training_step`` like a GAN; evaluation gives the model's
+    own figures with ``psnr`` against the true target images first (higher is better)."""
+
+    name = "image2image"
+    metric = "psnr"
+    higher_is_better = True
+    loss, logits, inputs = Adversarial.loss, Adversarial.logits, Adversarial.inputs
+    evaluate = Adversarial.evaluate
+
+    @torch.no_grad()
+    def predict(self, model, x) -> torch.Tensor:
+        """Output images in [0, 1] from input images in [0, 1]."""
+        return model(x)

@@ -1,0 +1,92 @@
+"""BERT's masked-language-model objective (Devlin et al. 2019, https://arxiv.org/abs/1810.04805)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import AnnError
+from ..registry import register_task
+from ..train.distributed import unwrap
+from .base import Task
+
+
+def mask_tokens(x: torch.Tensor, mask_id: int, n_special: int, vocab_size: int, pad_id: int = 0,
+                prob: float = 0.15, generator: torch.Generator | None = None):
+    """BERT's input corruption (Devlin et al. 2019, section 3.1 and appendix A.1).
+
+    Chooses ``max(1, round(prob * n))`` of the batch's ``n`` ordinary tokens (ids >= n_special,
+    so never [PAD], [UNK], [CLS], [SEP] or [MASK]) uniformly at random; of the chosen ones 80%
+    become [MASK], 10% a random ordinary token and 10% stay as they are. Random numbers come from
+    ``generator`` (on ``x``'s device), or from the global RNG when it is ``None``.
+
+    Shapes:
+        x (B, T) int64 -> inputs (B, T) int64, chosen (B, T) bool.
+    """
+    ordinary = (x >= n_special) & (x != pad_id)                 # (B, T)
+    n = int(ordinary.sum())
+    if n == 0:
+        raise AnnError("a masked-LM batch holds no ordinary tokens to mask (only special ones); "
+                       "check that the dataset's sentences are not empty")
+    keys = torch.rand(x.shape, generator=generator, device=x.device).masked_fill(~ordinary, 2.0)
+    picked = keys.flatten().topk(max(1, round(prob * n)), largest=False).indices
+    chosen = torch.zeros(x.numel(), dtype=torch.bool, device=x.device)
+    chosen[picked] = True
+    chosen = chosen.view_as(x)                                  # (B, T)
+    how = torch.rand(x.shape, generator=generator, device=x.device)
+    random_ids = torch.randint(n_special, vocab_size, x.shape, generator=generator, device=x.device)
+    inputs = torch.where(chosen & (how < 0.8), mask_id, x)
+    inputs = torch.where(chosen & (how >= 0.8) & (how < 0.9), random_ids, inputs)
+    return inputs, chosen
+
+
+@register_task
+class MaskedLanguageModeling(Task):
+    """BERT's masked-LM objective: corrupt ~15% of the tokens (:func:`mask_tokens`) and predict
+    the originals there. A batch is ``(x, x)`` token rows; the model is called as
+    ``model(inputs, chosen)`` and returns logits at the chosen positions only, (N, V). Loss,
+    perplexity and accuracy are over the chosen positions; lower loss is better.
+
+    The token ids come from the model's config (``mask_id``, ``n_special``, ``pad_id``,
+    ``vocab_size``). Training draws masks from the global RNG (checkpointed, so a resumed run
+    is exact); evaluation from a generator seeded with 0, so every evaluation of a split masks
+    the same positions and the numbers are comparable.
+    """
+
+    name = "mlm"
+    metric = "loss"
+    higher_is_better = False
+    prob = 0.15
+
+    def _corrupt(self, model, x, generator=None):
+        c = unwrap(model).config
+        return mask_tokens(x, c.mask_id, c.n_special, c.vocab_size, c.pad_id, self.prob, generator)
+
+    def loss(self, model, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        x = batch[0]                                        # (B, T); the targets are x itself
+        inputs, chosen = self._corrupt(model, x)
+        logits = model(inputs, chosen)                      # (N, V)
+        return F.cross_entropy(logits.float(), x[chosen]), {}
+
+    @torch.no_grad()
+    def evaluate(self, model, batches) -> dict[str, float]:
+        total, correct, count, generator = 0.0, 0, 0, None
+        for batch in batches:
+            x = batch[0]
+            if generator is None:
+                generator = torch.Generator(device=x.device).manual_seed(0)
+            inputs, chosen = self._corrupt(model, x, generator)
+            logits, y = model(inputs, chosen).float(), x[chosen]      # (N, V), (N,)
+            total += F.cross_entropy(logits, y, reduction="sum").item()
+            correct += (logits.argmax(-1) == y).sum().item()
+            count += len(y)
+        loss = total / max(count, 1)
+        return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)),
+                "accuracy": correct / max(count, 1)}
+
+    @torch.no_grad()
+    def predict(self, model, x) -> torch.Tensor:
+        """Token probabilities at every position, (B, T, V)."""
+        return torch.softmax(model(x).float(), dim=-1)

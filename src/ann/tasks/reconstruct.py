@@ -1,0 +1,57 @@
+"""Reconstruction (autoencoders): the model rebuilds its input; its per-example loss terms come
+from ``model.losses(x, generator)`` (a dict of (B,) tensors with ``loss`` among them: an
+autoencoder's squared error, a VAE's reconstruction plus KL term); the task averages them."""
+
+from __future__ import annotations
+
+import torch
+
+from ..registry import register_task
+from .base import Task
+
+
+def _sum_terms(totals: dict, terms: dict):
+    for k, v in terms.items():
+        totals[k] = totals.get(k, 0.0) + float(v.float().sum())
+
+
+def _mean_psnr(mse: torch.Tensor) -> torch.Tensor:
+    """Per-example PSNR in dB for data in [0, 1], capped at 100 dB (a perfect copy)."""
+    return (10 * torch.log10(1.0 / mse.float().clamp_min(1e-10))).clamp(max=100.0)
+
+
+@register_task
+class Reconstruction(Task):
+    """Rebuild the input: the loss is the mean of the model's per-example ``loss``. Evaluation
+    averages every term per example and adds ``psnr`` (mean per-image PSNR in dB of the
+    reconstruction, data in [0, 1]) and, for a denoiser, ``psnr_input`` (of the corrupted
+    input). Corruption and sampling use a generator seeded with 0 at each evaluation, so the
+    figures of one split are comparable from evaluation to evaluation. Lower loss is better."""
+
+    name = "reconstruct"
+    metric = "loss"
+    higher_is_better = False
+
+    def loss(self, model, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        return model.losses(batch[0])["loss"].mean(), {}
+
+    @torch.no_grad()
+    def evaluate(self, model, batches) -> dict[str, float]:
+        totals, count, generator = {}, 0, None
+        for batch in batches:
+            x = batch[0]
+            if generator is None:
+                generator = torch.Generator(device=x.device).manual_seed(0)
+            terms = model.losses(x, generator)
+            images = getattr(getattr(model, "config", None), "images", True)
+            extra = {"psnr": _mean_psnr(terms["mse"])} if images else {}
+            if "mse_input" in terms:
+                extra["psnr_input"] = _mean_psnr(terms["mse_input"])
+            _sum_terms(totals, {**terms, **extra})
+            count += len(x)
+        return {k: v / max(count, 1) for k, v in totals.items()}
+
+    @torch.no_grad()
+    def predict(self, model, x) -> torch.Tensor:
+        """Reconstructions in data space, the input's shape."""
+        return model(x)
