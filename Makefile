@@ -32,8 +32,10 @@ test: install
 test-portable: install
 	$(BIN)/python -m pytest -q -m convergence --portable
 
+# ruff, then the import-layer contract of pyproject.toml ([tool.importlinter]).
 lint: install
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python benchmarks/recipes.py

@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from ann.errors import AnnError
-from ann.registry import create_model, list_models, model_entry
-from ann.tasks import get_task
+from ann.registry import TASKS, create_model, list_models, list_tasks, model_entry
+from ann.tasks import Task, get_task
 
 MODELS = list_models()
+TASK_NAMES = list_tasks()
 
 
 def _build(name, seed=0):
@@ -54,11 +55,29 @@ def test_metadata(name):
     assert "tiny" in entry.presets, f"{name} has no 'tiny' preset"
     assert entry.cls.__doc__ and entry.cls.__doc__.strip(), f"{name} has no docstring"
     assert isinstance(getattr(entry.cls, "task", None), str)
+    assert entry.cls.task in TASKS, f"{name}'s task {entry.cls.task!r} is not a registered task"
     for f in dataclasses.fields(entry.config):
         assert f.metadata.get("help", "").strip(), f"{name}.{f.name} has no help"
         assert "\n" not in f.metadata["help"], f"{name}.{f.name}: help must be one line"
     for preset in entry.presets:
         create_model(name, preset)    # every preset builds
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_task_contract(name):
+    """Every registered task is a Task under its own name, with a docstring and a selection
+    metric, and some registered model trains under it."""
+    task = get_task(name)
+    assert isinstance(task, Task) and task.name == name
+    assert type(task).__doc__ and type(task).__doc__.strip(), f"task {name} has no docstring"
+    assert isinstance(task.metric, str) and task.metric
+    assert task.is_higher_better(task.metric) is task.higher_is_better
+    assert task.is_higher_better("loss") is False or task.metric == "loss"
+    assert isinstance(task.state_dict(), dict)
+    # the checkpoint-selection variants of the graph tasks are chosen by a model setting
+    # (model.selection), so no model class names them
+    if not name.endswith(("_loss", "_window", "_last")):
+        assert any(model_entry(m).cls.task == name for m in MODELS), f"no model uses task {name}"
 
 
 @pytest.mark.parametrize("name", MODELS)

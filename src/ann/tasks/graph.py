@@ -179,21 +179,29 @@ class _SelectLast:
 
 @register_task
 class NodeClassificationByWindow(_SelectWindow, NodeClassification):
+    """Node classification selecting checkpoints on the validation accuracy averaged over a window."""
+
     name = "node_classify_window"
 
 
 @register_task
 class NodeClassificationLast(_SelectLast, NodeClassification):
+    """Node classification testing the final model (a fixed number of epochs)."""
+
     name = "node_classify_last"
 
 
 @register_task
 class GraphClassificationByWindow(_SelectWindow, GraphClassification):
+    """Graph classification selecting checkpoints on the validation accuracy averaged over a window."""
+
     name = "graph_classify_window"
 
 
 @register_task
 class GraphClassificationLast(_SelectLast, GraphClassification):
+    """Graph classification testing the final model (a fixed number of epochs)."""
+
     name = "graph_classify_last"
 
 
