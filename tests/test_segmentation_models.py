@@ -179,14 +179,16 @@ def test_predict_options_are_checked(seg_run, tmp_path):
     run = api.load(seg_run)
     picture = _png(tmp_path / "p.png", np.zeros((64, 64, 3)))
     task = Segmentation()
-    with pytest.raises(AnnError, match="--threshold applies to detection"):
-        task.predict_files(run, [picture], threshold=0.5)
+    with pytest.raises(AnnError, match="--threshold does not apply to `ann predict`.*it takes FILE"):
+        api.use(run, "predict", files=[picture], threshold=0.5)
     with pytest.raises(AnnError, match="one picture"):
         task.predict_files(run, [picture, picture], out=tmp_path / "m.png")
     with pytest.raises(AnnError, match="ending .png"):
         task.predict_files(run, [picture], out=tmp_path / "m.jpg")
     lines = task.predict_files(run, [picture, picture])
-    assert len(lines) == 2 and lines[0].startswith(str(picture))
+    assert len(lines) == 2 and lines[0].text.startswith(str(picture))
+    assert lines[0].data["file"] == str(picture)
+    assert sum(lines[0].data["fractions"].values()) == pytest.approx(1)
     # a reloaded run evaluates as the run itself did (ann eval)
     summary = json.loads((seg_run / "summary.json").read_text())
     assert run.evaluate("test")["mean_iou"] == pytest.approx(summary["test"]["mean_iou"])

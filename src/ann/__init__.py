@@ -13,7 +13,7 @@ The public API::
 
 __version__ = "0.1.0"
 
-from .api import Run, build_config, load, train  # noqa: E402
+from .api import Run, build_config, load, train, use, verbs  # noqa: E402
 from .errors import AnnError  # noqa: E402
 from .recipes import get_recipe, list_recipes  # noqa: E402
 from .registry import create_model, list_datasets, list_models, load_dataset  # noqa: E402
@@ -42,4 +42,5 @@ def summary(model, example_input) -> str:
 
 
 __all__ = ["AnnError", "Run", "build_config", "create_model", "from_hf", "from_hf_pretrained", "get_recipe",
-           "list_datasets", "list_models", "list_recipes", "load", "load_dataset", "summary", "train"]
+           "list_datasets", "list_models", "list_recipes", "load", "load_dataset", "summary", "train",
+           "use", "verbs"]

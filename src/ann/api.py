@@ -21,18 +21,11 @@ from . import __version__, fileio, registry, runs
 from . import config as cfg
 from .data.base import ArrayDataset
 from .errors import AnnError, CorruptFile
-from .inference import (  # noqa: F401  (re-exported: the Python API)
-    caption_images,
-    classify_text,
-    fill_masks,
-    sample_text,
-    stream_text,
-    text_to_text,
-    translate,
-    translation_samples,
-)
 from .recipes import get_recipe
 from .registry import get_task
+from .tasks.base import Answer, Verb
+from .tasks.lm import sample_text, stream_text  # noqa: F401  (re-exported: the Python API)
+from .tasks.seq2seq import translation_samples  # noqa: F401
 from .train import RunConfig, Trainer, checkpoint, distributed
 from .train.batches import eval_batches
 from .train.device import select_device
@@ -470,33 +463,85 @@ def _summary(rc, model, result, test, dev, dist) -> dict:
 
 
 def _report(run: Run, test_data):
-    from .report.plots import plot_classification, plot_curves
+    from .report.plots import plot_curves
 
     plot_curves(run.history, run.task.metric, run.path / "curves.png")
-    if run.model.task == "classify":
-        plot_classification(run, test_data, run.path)
-    if hasattr(run.model, "rollout"):     # attention rollout over test images (ViT): rollout.png
-        from .report.attention import report_rollout
+    run.task.report(run, test_data, run.path)   # the task's own pictures and samples
 
-        report_rollout(run, test_data)
-    if run.model.task in ("reconstruct", "adversarial", "image2image"):  # autoencoders, GANs
-        from .generative import report
 
-        report(run, test_data)
-    run.task.report(run, test_data, run.path)   # the task's own figures (forecasts, masks, ...)
-    if run.model.task == "mlm" and (run.path / "tokenizer.json").exists():
-        lines = [f"{text}\n  " + ", ".join(f"{t} {p:.2f}" for t, p in fills[0])
-                 for text in run.info.get("fill_examples", ())
-                 for fills in [fill_masks(run, text)]]
-        if lines:
-            fileio.write_text(run.path / "samples.txt", "\n".join(lines) + "\n")
-    if run.model.task == "seq2seq" and (run.path / "tokenizer.json").exists():
-        fileio.write_text(run.path / "samples.txt", "\n".join(translation_samples(run, test_data)) + "\n")
-    if hasattr(run.model, "generate") and (run.path / "tokenizer.json").exists():
-        text = sample_text(run, prompt="", max_new_tokens=300, seed=0, slide=True)
-        fileio.write_text(run.path / "samples.txt", text + "\n")
-        run.summary["sample"] = text[:300]
-        fileio.write_json(run.path / "summary.json", run.summary)
+# --- using a finished run: the verbs its task offers ----------------------------------------
+
+# How an error names a verb a run lacks ("... which does not fill in masks").
+VERB_PHRASES = {"predict": "classify or predict", "generate": "generate text or images",
+                "translate": "translate", "fill": "fill in masks"}
+
+
+def _flag(option: str) -> str:
+    return "FILE arguments" if option == "files" else f"--{option.replace('_', '-')}"
+
+
+def verbs(run: Run) -> dict[str, Verb]:
+    """What this run offers its user, by verb name (``ann VERB RUN_DIR``)."""
+    return dict(run.task.verbs)
+
+
+def use(run: Run, verb: str, **options) -> list[Answer]:
+    """Do ``verb`` with the run (``"generate"``, ``"translate"``, ``"fill"``, ``"predict"``, ...)
+    with the verb's keyword ``options``; returns its :class:`~ann.tasks.base.Answer` pieces (a
+    language model yields them as they are sampled). A verb the run's task does not offer, or an
+    option the verb does not take, fails in one line naming what the run does take."""
+    offered = run.task.verbs
+    if verb not in offered:
+        have = ", ".join(f"ann {v}" for v in offered) or "none of its own"
+        raise AnnError(f"{run.path} holds a {run.config.model_name} model ({run.task.name} task), which "
+                       f"does not {VERB_PHRASES.get(verb, verb)}; what its runs offer: {have} "
+                       "(ann eval and ann info work on every run)")
+    v = offered[verb]
+    extra = [k for k in options if k not in v.options]
+    if extra:
+        takes = ", ".join(_flag(k) for k in v.options) or "no options"
+        raise AnnError(f"{', '.join(_flag(k) for k in extra)} "
+                       f"{'does' if len(extra) == 1 else 'do'} not apply to `ann {verb}` on "
+                       f"{run.path} (a {run.task.name} run of {run.config.model_name}); it takes {takes}")
+    return getattr(run.task, v.method)(run, **options)
+
+
+def translate(run: Run, text: str, beam_size: int = 1, length_penalty: float = 0.0,
+              max_len: int | None = None) -> str:
+    """``text`` translated by a seq2seq run: greedy, or beam search when ``beam_size`` > 1 with
+    the GNMT length penalty ``length_penalty``; ``max_len`` caps the output tokens."""
+    return use(run, "translate", text=text, beam=beam_size, length_penalty=length_penalty,
+               max_len=max_len)[0].text
+
+
+def text_to_text(run: Run, prompt: str, beam_size: int = 1, max_len: int | None = None) -> str:
+    """The output text of a T5 run for ``prompt`` (which starts with one of the run's task
+    prefixes when its dataset has them): greedy, or beam search when ``beam_size`` > 1."""
+    return use(run, "generate", prompt=prompt, beam=beam_size, max_len=max_len)[0].text
+
+
+def caption_images(run: Run, files, beam_size: int = 1) -> list[str]:
+    """A caption for each image file of a captioning run (the run's image size and channels)."""
+    return [a.data["caption"] for a in use(run, "generate", image=list(files), beam=beam_size)]
+
+
+def fill_masks(run: Run, text: str, top: int = 5) -> list[list[tuple[str, float]]]:
+    """The ``top`` likeliest tokens and their probabilities at each ``[MASK]`` of ``text``, for
+    a masked-LM run (bert-pydoc, bert-sst2-mlm)."""
+    from .tasks.mlm import fill_masks as candidates
+
+    if "fill" not in run.task.verbs:
+        use(run, "fill")                # the one-line error: this run does not fill in masks
+    return candidates(run, text, top)
+
+
+def classify_text(run: Run, texts: list[str]) -> torch.Tensor:
+    """Class probabilities (B, num_classes) of each text, for a text-classifier run (bert-sst2)."""
+    from .tasks.classify import classify_text as probabilities
+
+    if "predict" not in run.task.verbs:
+        use(run, "predict")             # the one-line error: this run does not classify
+    return probabilities(run, list(texts))
 
 
 def result_line(run: Run) -> str:

@@ -123,55 +123,60 @@ def _parser() -> Parser:
     s.add_argument("files", nargs="*", metavar="FILE", help="PNG, JPEG, .npy, or .wav (audio runs)")
     s.add_argument("--text", action="append", default=[], metavar="TEXT",
                    help="a sentence for a text classifier (repeat for more)")
-    s.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
+    s.add_argument("--top", type=int, default=argparse.SUPPRESS,
+                   help="how many classes to show (default 3)")
     s.add_argument("--json", action="store_true", help="print JSON")
-    s.add_argument("--out", default=None, help="segmentation and detection runs: the PNG to write "
+    s.add_argument("--out", default=argparse.SUPPRESS,
+                   help="segmentation and detection runs: the PNG to write "
                    "with the predicted mask or boxes drawn (one input file)")
-    s.add_argument("--threshold", type=float, default=None,
-                   help="detection runs: the lowest score of a box to report, in [0, 1]")
+    s.add_argument("--threshold", type=float, default=argparse.SUPPRESS,
+                   help="detection runs: the lowest score of a box to report, in [0, 1] (default 0.3)")
     s.set_defaults(func=cmd_predict)
 
     s = cmd("fill", "fill in the [MASK] tokens of a sentence with a masked language model")
     s.add_argument("run_dir")
     s.add_argument("text", help='a sentence with one or more [MASK], e.g. "the [MASK] sat"')
-    s.add_argument("--top", type=int, default=5, help="candidates per [MASK] (default 5)")
+    s.add_argument("--top", type=int, default=argparse.SUPPRESS, help="candidates per [MASK] (default 5)")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_fill)
 
     s = cmd("generate", "write text with a trained language model, token by token, or images "
             "with a VAE or GAN")
     s.add_argument("run_dir")
-    s.add_argument("--prompt", default=None, help="text to continue (default: start afresh)")
-    s.add_argument("--max-new-tokens", type=int, default=None,
+    s.add_argument("--prompt", default=argparse.SUPPRESS,
+                   help="text to continue (default: start afresh)")
+    s.add_argument("--max-new-tokens", type=int, default=argparse.SUPPRESS,
                    help="tokens to add (default: fill the model's context after the prompt)")
-    s.add_argument("--slide", action="store_true",
+    s.add_argument("--slide", action="store_true", default=argparse.SUPPRESS,
                    help="allow more tokens than the context holds: the window slides and the model "
                         "forgets the oldest tokens")
-    s.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default 0.8)")
-    s.add_argument("--top-k", type=int, default=None, help="sample from the k likeliest tokens")
-    s.add_argument("--top-p", type=float, default=None, help="nucleus sampling, in (0, 1]")
-    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    s.add_argument("--n", type=int, default=None,
+    s.add_argument("--temperature", type=float, default=argparse.SUPPRESS,
+                   help="0 = greedy (default 0.8)")
+    s.add_argument("--top-k", type=int, default=argparse.SUPPRESS,
+                   help="sample from the k likeliest tokens")
+    s.add_argument("--top-p", type=float, default=argparse.SUPPRESS, help="nucleus sampling, in (0, 1]")
+    s.add_argument("--seed", type=int, default=argparse.SUPPRESS, help="random seed (default 0)")
+    s.add_argument("--n", type=int, default=argparse.SUPPRESS,
                    help="image generators (VAE, GAN): how many images (default 64)")
-    s.add_argument("--label", type=int, default=None,
+    s.add_argument("--label", type=int, default=argparse.SUPPRESS,
                    help="conditional image generators: the class to draw")
-    s.add_argument("--out", default=None,
+    s.add_argument("--out", default=argparse.SUPPRESS,
                    help="image generators: the PNG grid to write (default RUN_DIR/generated.png)")
-    s.add_argument("--input", action="append", default=None, metavar="FILE",
+    s.add_argument("--input", action="append", default=argparse.SUPPRESS, metavar="FILE",
                    help="super-resolution runs: a low-resolution image to upscale (repeat)")
-    s.add_argument("--image", action="append", default=None, metavar="FILE",
+    s.add_argument("--image", action="append", default=argparse.SUPPRESS, metavar="FILE",
                    help="captioning runs: a picture to caption, of the run's size (repeat)")
-    s.add_argument("--beam", type=int, default=1,
+    s.add_argument("--beam", type=int, default=argparse.SUPPRESS,
                    help="captioning and text-to-text runs: beam size (default 1: greedy)")
     s.set_defaults(func=cmd_generate)
 
     s = cmd("translate", "translate a sentence with a trained seq2seq run")
     s.add_argument("run_dir")
     s.add_argument("text", help="the sentence in the source language")
-    s.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy)")
-    s.add_argument("--length-penalty", type=float, default=0.0,
+    s.add_argument("--beam", type=int, default=argparse.SUPPRESS, help="beam size (default 1: greedy)")
+    s.add_argument("--length-penalty", type=float, default=argparse.SUPPRESS,
                    help="GNMT length penalty alpha for beam search (default 0; 0.6 is common)")
-    s.add_argument("--max-len", type=int, default=None,
+    s.add_argument("--max-len", type=int, default=argparse.SUPPRESS,
                    help="most output tokens (default: the model's max_tgt_len - 1)")
     s.set_defaults(func=cmd_translate)
 
@@ -295,109 +300,45 @@ def cmd_eval(args):
         print(" ".join(f"{args.split} {k} {v:.4f}" for k, v in metrics.items()))
 
 
-def cmd_predict(args):
-    from . import api
-    from .data import read_image_file
-    from .data.audio import read_audio_file
+# What every verb command's namespace holds besides the verb's own options.
+COMMON_ARGS = ("command", "func", "debug", "run_dir", "json")
 
-    if bool(args.files) == bool(args.text):
-        raise AnnError('give image files or --text "a sentence" (one kind, not both)')
+
+def _use(args, verb: str, **given):
+    """``ann VERB RUN_DIR ...``: the options the user gave, handed to the run's verb; each answer
+    printed as text, or as JSON with ``--json``."""
+    from . import api
+
+    options = {k: v for k, v in vars(args).items() if k not in COMMON_ARGS}
+    options.update(given)
     run = api.load(args.run_dir)
-    info = run.info
-    if run.task.reads_files() and args.files:
-        # tasks whose answer is not a class (masks, boxes) read and answer files themselves
-        for line in run.task.predict_files(run, args.files, out=args.out, threshold=args.threshold,
-                                           as_json=args.json):
-            print(line)
-        return
-    if args.out is not None or args.threshold is not None:
-        raise AnnError(f"--out and --threshold apply to segmentation and detection runs; "
-                       f"{args.run_dir} holds a {run.config.model_name} model")
-    if args.text:      # all inputs are checked before any output
-        key, names, probs = "text", args.text, list(api.classify_text(run, args.text))
-    else:
-        # the run's dataset says how to read a file: audio (a WAV recording) or an image
-        reader = read_audio_file if info.get("modality") == "audio" else read_image_file
-        if "in_channels" not in info and reader is read_image_file:
-            raise AnnError(f"{args.run_dir} holds a {run.config.model_name} model, which does not "
-                           'read images; give sentences with --text "..."')
-        key, names = "file", args.files
-        probs = [run.predict(reader(f, info))[0] for f in args.files]
-    classes = [str(c) for c in info.get("classes", range(run.config.model.num_classes))]
-    top = max(1, min(args.top, len(classes)))
-    results = []
-    for name, prob in zip(names, probs):
-        p, i = prob.topk(top)
-        results.append({key: name, "class": classes[i[0]],
-                        "top": [[classes[j], round(float(q), 4)] for q, j in zip(p, i)]})
-    for r in results:
-        if args.json:
-            print(json.dumps(r))
-        else:
-            rest = ", ".join(f"{c} {q:.3f}" for c, q in r["top"])
-            print(f"{r[key] if key == 'file' else json.dumps(r[key])}: {r['class']}  ({rest})")
+    as_json = getattr(args, "json", False)
+    for answer in api.use(run, verb, **options):
+        if as_json and answer.data is not None:
+            print(json.dumps(answer.data), flush=True)
+        elif not as_json:
+            print(answer.text, end=answer.end, flush=True)
+
+
+def cmd_predict(args):
+    files, text = args.files, args.text
+    del args.files, args.text
+    given = {**({"files": files} if files else {}), **({"text": text} if text else {})}
+    if not given:
+        raise AnnError('give the files to predict, or --text "a sentence" (see `ann predict -h`)')
+    _use(args, "predict", **given)
 
 
 def cmd_fill(args):
-    from . import api
-
-    run = api.load(args.run_dir)
-    masks = api.fill_masks(run, args.text, args.top)
-    if args.json:
-        print(json.dumps({"text": args.text, "masks": [[[t, round(p, 4)] for t, p in m]
-                                                        for m in masks]}))
-        return
-    for n, candidates in enumerate(masks, start=1):
-        print(f"[MASK] {n}: " + ", ".join(f"{t} {p:.3f}" for t, p in candidates))
+    _use(args, "fill")
 
 
 def cmd_generate(args):
-    from . import api
-
-    if args.prompt is not None and args.prompt == "":
-        raise AnnError("--prompt is empty; give some text, or leave --prompt out to start afresh")
-    if args.max_new_tokens is not None and args.max_new_tokens < 0:
-        raise AnnError(f"--max-new-tokens must be 0 or more, got {args.max_new_tokens}")
-    if args.top_p is not None and not 0 < args.top_p <= 1:
-        raise AnnError(f"--top-p must be in (0, 1], got {args.top_p}")
-    run = api.load(args.run_dir)
-    if run.model.task in ("text2text", "span_corrupt"):          # T5: prompt in, text out
-        if args.prompt is None:
-            raise AnnError(f'{args.run_dir} is a text-to-text run; give --prompt "PREFIX: text"')
-        if args.beam < 1:
-            raise AnnError(f"--beam must be at least 1, got {args.beam}")
-        print(api.text_to_text(run, args.prompt, args.beam))
-        return
-    if args.image is not None or run.model.task == "caption":   # image captioning
-        if not args.image:
-            raise AnnError(f"{args.run_dir} is a captioning run; give --image PICTURE.png")
-        if args.beam < 1:
-            raise AnnError(f"--beam must be at least 1, got {args.beam}")
-        for f, text in zip(args.image, api.caption_images(run, args.image, args.beam)):
-            print(text if len(args.image) == 1 else f"{f}: {text}")
-        return
-    images = (args.n, args.label, args.out, args.input) != (None,) * 4
-    if images or hasattr(run.model, "sample"):
-        from .generative import generate_to_file  # images: VAE, GAN, super-resolution
-
-        n = 64 if args.n is None else args.n
-        path = generate_to_file(run, n, args.label, args.seed, args.out, args.input)
-        print(f"wrote {len(args.input) if args.input else n} images to {path}")
-        return
-    if not hasattr(run.model, "generate_stream"):
-        raise AnnError(f"{args.run_dir} holds a {run.config.model_name} model, which does not "
-                       "generate text; use a language-model run such as gpt-shakespeare")
-    for piece in api.stream_text(run, args.prompt or "", args.max_new_tokens, args.temperature,
-                                 args.top_k, args.top_p, args.seed, slide=args.slide):
-        print(piece, end="", flush=True)
-    print()
+    _use(args, "generate")
 
 
 def cmd_translate(args):
-    from . import api
-
-    run = api.load(args.run_dir)
-    print(api.translate(run, args.text, args.beam, args.length_penalty, args.max_len))
+    _use(args, "translate")
 
 
 def cmd_experiment(args):

@@ -7,34 +7,20 @@ lookup). ``sources`` finds, downloads and verifies files; ``idx`` reads MNIST-st
 sentence-pair datasets; ``sentences`` the single-sentence ones for BERT (SST-2, masked-LM corpora).
 """
 
-# Importing a module registers its datasets.
-from . import (
-    anomaly,
-    audio,
-    captions,
-    detection,
-    domains,
-    graphs,
-    links,
-    planetoid,
-    recsys,
-    scenes,
-    segmentation,
-    sentences,
-    series,
-    tabular,
-    text,
-    text2text,
-    translation,
-    tudataset,
-    vision,
-)
+import importlib as _importlib
+import pkgutil as _pkgutil
+
 from .base import ArrayDataset
 from .idx import read_idx
 from .sources import RemoteFile, fetch
 from .text import TokenWindows
 from .tokenizers import BPETokenizer, CharTokenizer, WordTokenizer, load_tokenizer
 from .vision import augment_images, preprocess_images, read_image_file
+
+# Importing a module registers its datasets: every module of the package is imported, in the
+# order of its name, so a new dataset module needs no line here (each becomes an attribute).
+for _module in sorted(m.name for m in _pkgutil.iter_modules(__path__)):
+    _importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = ["ArrayDataset", "BPETokenizer", "CharTokenizer", "RemoteFile", "TokenWindows",
            "WordTokenizer", "anomaly", "audio", "augment_images", "captions", "detection", "domains",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from ..registry import register_task
-from .base import Task
+from .base import Answer, Task, Verb
 
 
 @register_task
@@ -19,6 +19,8 @@ class Adversarial(Task):
     (``fd_pixels``, a Fréchet distance on pooled pixels: lower is better)."""
 
     name = "adversarial"
+    verbs = {"generate": Verb("generate", "generate_images", ("n", "label", "seed", "out"),
+                              "a grid of generated images")}
     metric = "fd_pixels"
     higher_is_better = False
 
@@ -55,3 +57,21 @@ class Adversarial(Task):
         images = model.sample(64, torch.Generator(device=device).manual_seed(0))
         save_grid(images, run_dir / "samples" / f"step-{step:07d}.png")
         model.train(was_training)
+
+    def generate_images(self, run, n: int | None = None, label: int | None = None, seed: int = 0,
+                        out=None, input=None) -> list[Answer]:
+        """``ann generate RUN --n 64 [--label K] [--out grid.png]``: a grid of generated images
+        (a super-resolution run upscales the ``--input`` images instead)."""
+        from ..generative import generate_to_file
+
+        n = 64 if n is None else n
+        path = generate_to_file(run, n, label, seed, out, input)
+        count = len(input) if input else n
+        return [Answer(f"wrote {count} images to {path}", {"images": count, "file": str(path)})]
+
+    def report(self, run, test_data, folder) -> None:
+        """Reconstructions, samples, interpolations and the extra figures of the generative
+        families (:func:`ann.generative.report`)."""
+        from ..generative import report
+
+        report(run, test_data)

@@ -8,12 +8,38 @@ A model names its task in the class attribute ``task`` (a registered name, :func
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from ..errors import AnnError
 
 # Metrics that are better when lower, for metrics other than a task's own (``Task.metric``).
 LOWER_IS_BETTER = ("loss", "perplexity", "nelbo", "rmse", "mae", "mse", "fd_pixels", "fd_classifier")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One piece of what a verb gives back: ``text`` for a person (printed followed by ``end``;
+    a language model streams pieces with ``end=""``), ``data`` the same as JSON (``--json``, the
+    server), or ``None`` when the piece has no JSON form."""
+
+    text: str
+    data: dict | None = None
+    end: str = "\n"
+
+
+@dataclass(frozen=True)
+class Verb:
+    """Something a finished run of a task does for a user: ``ann NAME RUN_DIR ...`` and, later,
+    the server's endpoint. ``method`` names the task's method that does it, called as
+    ``method(run, **options)`` and returning Answers; ``options`` are the keyword options it takes
+    (the command line's flags with ``-`` as ``_``)."""
+
+    name: str
+    method: str
+    options: tuple[str, ...]
+    help: str = ""
 
 
 class Task:
@@ -27,9 +53,12 @@ class Task:
             ``length_penalty``; ``ann eval --beam``) apply.
         sequential: the data is read in order as parallel streams, state carried across batches
             (truncated backpropagation through time).
+        verbs: what a finished run offers its user, by name (``generate``, ``translate``,
+            ``fill``, ``predict``, ...): see :class:`Verb`.
     """
 
     name: str = "task"
+    verbs: dict[str, Verb] = {}     # what a finished run of this task does (`ann VERB RUN`)
     metric: str = "loss"
     higher_is_better: bool = False
     decodes: bool = False
@@ -82,15 +111,6 @@ class Task:
     def predict(self, model, x) -> torch.Tensor:
         """Predictions for preprocessed inputs."""
         raise AnnError(f"a {self.name} run does not predict from tensors")
-
-    def predict_files(self, run, files, out=None, threshold=None, as_json=False) -> list[str]:
-        """Lines answering ``ann predict RUN FILE ...`` for files this task reads itself;
-        the default reads none (the command line reads images, arrays and audio)."""
-        return []
-
-    def reads_files(self) -> bool:
-        """Whether :meth:`predict_files` reads the files handed to ``ann predict``."""
-        return type(self).predict_files is not Task.predict_files
 
     def report(self, run, test_data, folder) -> None:
         """Pictures and extra files of a finished run, written into ``folder``."""

@@ -8,6 +8,7 @@ import torch
 from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
+from .base import Answer, Verb
 from .seq2seq import Seq2Seq, until_eos
 
 
@@ -20,24 +21,31 @@ class Captioning(Seq2Seq):
     :class:`~ann.tasks.seq2seq.Seq2Seq`, whose evaluation this is (the source is the image)."""
 
     name = "caption"
+    verbs = {"generate": Verb("generate", "caption", ("image", "beam"),
+                              "a caption for each --image picture: greedy, or beam search with --beam"),
+             "predict": Verb("predict", "predict_files", ("files",), "a caption for each image file")}
     metric = "exact_match"
 
     def inputs(self, model, batch):
         tgt = self.trim(batch[1], unwrap(model).config.pad_id)
         return batch[0], tgt[:, :-1]
 
-    def predict_files(self, run, files, out=None, threshold=None, as_json=False) -> list[str]:
-        """A caption for each image file."""
-        import json
+    def caption(self, run, image=None, beam: int = 1) -> list[Answer]:
+        """``ann generate RUN --image PICTURE``: a caption for each picture."""
+        if not image:
+            raise AnnError(f"{run.path} is a captioning run; give --image PICTURE.png")
+        if beam < 1:
+            raise AnnError(f"--beam must be at least 1, got {beam}")
+        captions = caption_images(run, image, beam)
+        return [Answer(text if len(image) == 1 else f"{f}: {text}", {"file": str(f), "caption": text})
+                for f, text in zip(image, captions)]
 
-        from ..api import caption_images
-
-        if out is not None or threshold is not None:
-            raise AnnError("--out and --threshold apply to segmentation and detection runs, not "
-                           "to a captioning run")
+    def predict_files(self, run, files) -> list[Answer]:
+        """``ann predict RUN FILE ...``: a caption for each image file."""
+        if not files:
+            raise AnnError("give the image files to caption")
         captions = caption_images(run, files, self.beam_size)
-        return [json.dumps({"file": str(f), "caption": c}) if as_json else f"{f}: {c}"
-                for f, c in zip(files, captions)]
+        return [Answer(f"{f}: {c}", {"file": str(f), "caption": c}) for f, c in zip(files, captions)]
 
     def report(self, run, test_data, path) -> None:
         plot_captions(run, test_data, path / "captions.png", path / "captions.txt")
@@ -46,6 +54,19 @@ class Captioning(Seq2Seq):
 def decode_rows(tok, rows: torch.Tensor, eos_id: int) -> list[str]:
     """Token rows (as ``translate`` returns them) to caption strings."""
     return [tok.decode(until_eos(r, eos_id)) for r in rows.tolist()]
+
+
+def caption_images(run, files, beam_size: int = 1) -> list[str]:
+    """A caption for each image file (PNG/JPEG/.npy of the run's image size and channels; a
+    picture of another size or channel count is refused, not resized), for a captioning run
+    (captioner-shapes): greedy, or beam search when ``beam_size`` > 1."""
+    from ..data.vision import read_image_file
+
+    device = next(run.model.parameters()).device
+    images = torch.cat([read_image_file(f, run.info) for f in files]).to(device)
+    out = run.model.eval().translate(images, beam_size)
+    return decode_rows(run.tokenizer, out.cpu(), run.model.config.eos_id)
+
 
 
 # --- pictures for the run directory -------------------------------------------------------------

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 
+from ..errors import AnnError
 from ..registry import register_task
-from .base import Task
+from .base import Answer, Task, Verb
+from .mlm import sentence_rows
 
 
 @register_task
@@ -14,6 +19,8 @@ class Classification(Task):
     """Inputs to class scores; cross-entropy loss; accuracy (higher is better)."""
 
     name = "classify"
+    verbs = {"predict": Verb("predict", "predict_inputs", ("files", "text", "top"),
+                             "class probabilities of image, array or audio files, or of --text sentences")}
     metric = "accuracy"
     higher_is_better = True
 
@@ -42,3 +49,51 @@ class Classification(Task):
     def predict(self, model, x) -> torch.Tensor:
         """Class probabilities, (B, num_classes)."""
         return torch.softmax(model(x).float(), dim=-1)
+
+    def report(self, run, test_data, folder) -> None:
+        """The confusion matrix and misclassified examples; a model that can show where it
+        looks (ViT's attention rollout) adds ``rollout.png``."""
+        from ..report.plots import plot_classification
+
+        plot_classification(run, test_data, Path(folder))
+        if callable(getattr(run.model, "rollout", None)):
+            from ..report.attention import report_rollout
+
+            report_rollout(run, test_data)
+
+    def predict_inputs(self, run, files=(), text=(), top: int = 3) -> list[Answer]:
+        """``ann predict RUN FILE ...`` or ``--text "a sentence"``: the likeliest classes of each
+        input with their probabilities. The run's dataset says how to read a file: a WAV
+        recording (audio), else an image or ``.npy`` array on the dataset's raw scale."""
+        from ..data import read_image_file
+        from ..data.audio import read_audio_file
+
+        files, text = list(files or ()), list(text or ())
+        if bool(files) == bool(text):
+            raise AnnError('give image files or --text "a sentence" (one kind, not both)')
+        info = run.info
+        if text:      # all inputs are checked before any output
+            key, names, probs = "text", text, list(classify_text(run, text))
+        else:
+            reader = read_audio_file if info.get("modality") == "audio" else read_image_file
+            if "in_channels" not in info and reader is read_image_file:
+                raise AnnError(f"{run.path} holds a {run.config.model_name} model, which does not "
+                               'read images; give sentences with --text "..."')
+            key, names = "file", files
+            probs = [run.predict(reader(f, info))[0] for f in files]
+        classes = [str(c) for c in info.get("classes", range(run.config.model.num_classes))]
+        k = max(1, min(top, len(classes)))
+        answers = []
+        for name, prob in zip(names, probs):
+            p, i = prob.topk(k)
+            data = {key: str(name), "class": classes[i[0]],
+                    "top": [[classes[j], round(float(q), 4)] for q, j in zip(p, i)]}
+            rest = ", ".join(f"{c} {q:.3f}" for c, q in data["top"])
+            shown = name if key == "file" else json.dumps(name)
+            answers.append(Answer(f"{shown}: {data['class']}  ({rest})", data))
+        return answers
+
+
+def classify_text(run, texts: list[str]) -> torch.Tensor:
+    """Class probabilities (B, num_classes) of each text, for a text-classifier run (bert-sst2)."""
+    return run.predict(sentence_rows(run, texts)).cpu()

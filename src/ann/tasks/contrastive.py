@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Task
+from .base import Answer, Task, Verb
 from .caption import _picture
 
 
@@ -75,6 +75,8 @@ class Contrastive(Task):
     """
 
     name = "contrastive"
+    verbs = {"predict": Verb("predict", "predict_files", ("files",),
+                             "the class prompts ranked for image files (zero-shot)")}
     metric = "zero_shot"
     higher_is_better = True
 
@@ -126,16 +128,13 @@ class Contrastive(Task):
         """``batch = (images, texts)``: probabilities over the texts for each image, (B, K)."""
         return torch.softmax(model(batch[0], batch[1]).float(), dim=-1)
 
-    def predict_files(self, run, files, out=None, threshold=None, as_json=False) -> list[str]:
+    def predict_files(self, run, files) -> list[Answer]:
         """The dataset's class prompts ranked for each image file (zero-shot classification)."""
-        import json
-
         from ..data.captions import caption_rows
         from ..data.vision import read_image_file
 
-        if out is not None or threshold is not None:
-            raise AnnError("--out and --threshold apply to segmentation and detection runs, not "
-                           "to a CLIP run")
+        if not files:
+            raise AnnError("give the image files to classify")
         prompts = run.info["classes"]
         device = next(run.model.parameters()).device
         texts = caption_rows(run.tokenizer, prompts, run.model.config.max_len).to(device)
@@ -145,8 +144,8 @@ class Contrastive(Task):
         for f, p in zip(files, probs):
             top = p.topk(min(3, len(p)))
             ranked = [(prompts[int(i)], float(q)) for q, i in zip(*top)]
-            lines.append(json.dumps({"file": str(f), "top": ranked}) if as_json else
-                         f"{f}: " + ", ".join(f"{t!r} {q:.3f}" for t, q in ranked))
+            lines.append(Answer(f"{f}: " + ", ".join(f"{t!r} {q:.3f}" for t, q in ranked),
+                                {"file": str(f), "top": ranked}))
         return lines
 
     def report(self, run, test_data, path) -> None:

@@ -16,7 +16,7 @@ import torch
 from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Task
+from .base import Answer, Task, Verb
 
 # ``ann predict`` resizes an image to the training size when each side is within this factor
 # of it, and refuses one further off (a detector trained on 64x64 scenes does not know objects
@@ -36,6 +36,8 @@ class Detection(Task):
     (COCO's AP averaged over IoU 0.5:0.95), ``map75`` and the loss. Higher mAP is better."""
 
     name = "detect"
+    verbs = {"predict": Verb("predict", "predict_files", ("files", "out", "threshold"),
+                             "boxes found in image files; --out draws them")}
     metric = "map50"
     higher_is_better = True
 
@@ -91,12 +93,12 @@ class Detection(Task):
         zoom = max(1, 256 // raw.shape[-1])
         boxes_grid(raw, found, truths_of(y), _classes(run), Path(folder) / "boxes.png", zoom=zoom)
 
-    def predict_files(self, run, files, out=None, threshold=None, as_json=False) -> list[str]:
+    def predict_files(self, run, files, out=None, threshold=None) -> list[Answer]:
         """``ann predict RUN image.png ...``: one line per box ``FILE: CLASS SCORE x1 y1 x2 y2``
-        (boxes in the file's own pixels), or one JSON line per file; ``out`` draws the boxes of
+        (boxes in the file's own pixels; as JSON one object per file); ``out`` draws the boxes of
         the (single) file into a PNG."""
-        import json
-
+        if not files:
+            raise AnnError("give the image files to find boxes in")
         threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         if not 0.0 <= threshold <= 1.0:
             raise AnnError(f"--threshold must be between 0 and 1 (a box's score), got {threshold}")
@@ -114,19 +116,15 @@ class Detection(Task):
             found = [{"class": classes[int(k)], "score": round(float(s), 4),
                       "box": [round(float(v), 1) for v in b]}
                      for b, s, k in zip(boxes, scores, labels)]
-            if as_json:
-                lines.append(json.dumps({"file": str(file), "boxes": found}))
-            elif not found:
-                lines.append(f"{file}: no box scores {threshold} or more")
-            else:
-                lines += [f"{file}: {d['class']} {d['score']:.3f} "
-                          + " ".join(f"{v:.1f}" for v in d["box"]) for d in found]
+            text = "\n".join(f"{file}: {d['class']} {d['score']:.3f} "
+                             + " ".join(f"{v:.1f}" for v in d["box"]) for d in found)
+            lines.append(Answer(text or f"{file}: no box scores {threshold} or more",
+                                {"file": str(file), "boxes": found}))
             if out is not None:
                 from ..report.detection import draw
 
                 draw(pixels, boxes, scores, labels, classes).save(out)
-                if not as_json:
-                    lines.append(f"boxes drawn in {out}")
+                lines.append(Answer(f"boxes drawn in {out}"))
         return lines
 
 

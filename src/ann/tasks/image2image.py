@@ -6,7 +6,7 @@ import torch
 
 from ..registry import register_task
 from .adversarial import Adversarial
-from .base import Task
+from .base import Answer, Task, Verb
 
 
 @register_task
@@ -16,6 +16,8 @@ class ImageToImage(Task):
     own figures with ``psnr`` against the true target images first (higher is better)."""
 
     name = "image2image"
+    verbs = {"generate": Verb("generate", "generate_images", ("n", "label", "seed", "out", "input"),
+                              "a grid of generated images")}
     metric = "psnr"
     higher_is_better = True
     loss, logits, inputs = Adversarial.loss, Adversarial.logits, Adversarial.inputs
@@ -25,3 +27,21 @@ class ImageToImage(Task):
     def predict(self, model, x) -> torch.Tensor:
         """Output images in [0, 1] from input images in [0, 1]."""
         return model(x)
+
+    def generate_images(self, run, n: int | None = None, label: int | None = None, seed: int = 0,
+                        out=None, input=None) -> list[Answer]:
+        """``ann generate RUN --n 64 [--label K] [--out grid.png]``: a grid of generated images
+        (a super-resolution run upscales the ``--input`` images instead)."""
+        from ..generative import generate_to_file
+
+        n = 64 if n is None else n
+        path = generate_to_file(run, n, label, seed, out, input)
+        count = len(input) if input else n
+        return [Answer(f"wrote {count} images to {path}", {"images": count, "file": str(path)})]
+
+    def report(self, run, test_data, folder) -> None:
+        """Reconstructions, samples, interpolations and the extra figures of the generative
+        families (:func:`ann.generative.report`)."""
+        from ..generative import report
+
+        report(run, test_data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Task
+from .base import Answer, Task, Verb
 
 
 def mask_tokens(x: torch.Tensor, mask_id: int, n_special: int, vocab_size: int, pad_id: int = 0,
@@ -56,6 +57,8 @@ class MaskedLanguageModeling(Task):
     """
 
     name = "mlm"
+    verbs = {"fill": Verb("fill", "fill", ("text", "top"),
+                          "the likeliest tokens at each [MASK] of a sentence")}
     metric = "loss"
     higher_is_better = False
     prob = 0.15
@@ -90,3 +93,66 @@ class MaskedLanguageModeling(Task):
     def predict(self, model, x) -> torch.Tensor:
         """Token probabilities at every position, (B, T, V)."""
         return torch.softmax(model(x).float(), dim=-1)
+
+    def fill(self, run, text: str, top: int = 5) -> list[Answer]:
+        """``ann fill RUN "a [MASK] film"``: candidates and probabilities for each [MASK]."""
+        masks = fill_masks(run, text, top)
+        text_lines = "\n".join(f"[MASK] {n}: " + ", ".join(f"{t} {p:.3f}" for t, p in candidates)
+                               for n, candidates in enumerate(masks, start=1))
+        data = {"text": text, "masks": [[[t, round(p, 4)] for t, p in m] for m in masks]}
+        return [Answer(text_lines, data)]
+
+    def report(self, run, test_data, folder) -> None:
+        """``samples.txt``: the dataset's example sentences with their [MASK]s filled in."""
+        from .. import fileio
+
+        if run.path is None or not (run.path / "tokenizer.json").exists():
+            return
+        lines = [f"{text}\n  " + ", ".join(f"{t} {p:.2f}" for t, p in fills[0])
+                 for text in run.info.get("fill_examples", ())
+                 for fills in [fill_masks(run, text)]]
+        if lines:
+            fileio.write_text(Path(folder) / "samples.txt", "\n".join(lines) + "\n")
+
+
+def sentence_rows(run, texts: list[str]) -> torch.Tensor:
+    """``[CLS] pieces [SEP]`` for each text, padded with ``[PAD]``: the input of a BERT run.
+
+    Shapes:
+        texts: B strings -> (B, T) int64, T the longest row.
+    """
+    max_len = getattr(run.model.config, "max_len", None)
+    tok = run.tokenizer
+    if max_len is None or not hasattr(tok, "token_to_id"):
+        raise AnnError(f"{run.path} holds a {run.config.model_name} model, which does not read "
+                       "sentences; use a BERT run such as bert-sst2 or bert-pydoc")
+    cls, sep, pad = (tok.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]"))
+    rows = []
+    for text in texts:
+        if not text.strip():
+            raise AnnError("the text is empty; give a sentence")
+        ids = [cls, *tok.encode(text), sep]
+        if len(ids) > max_len:
+            raise AnnError(f"the text {text[:40] + '...' if len(text) > 40 else text!r} is "
+                           f"{len(ids)} tokens with [CLS] and [SEP], but the model reads at most "
+                           f"{max_len}; shorten it")
+        rows.append(ids)
+    width = max(len(r) for r in rows)
+    x = torch.tensor([r + [pad] * (width - len(r)) for r in rows], dtype=torch.long)
+    return x.to(next(run.model.parameters()).device)
+
+
+def fill_masks(run, text: str, top: int = 5) -> list[list[tuple[str, float]]]:
+    """The ``top`` likeliest tokens and their probabilities at each ``[MASK]`` of ``text``, for
+    a masked-LM run (bert-pydoc, bert-sst2-mlm)."""
+    if top < 1:
+        raise AnnError(f"--top must be at least 1, got {top}")
+    x = sentence_rows(run, [text])
+    tok = run.tokenizer
+    where = (x[0] == tok.token_to_id("[MASK]")).nonzero().flatten()  # (M,)
+    if len(where) == 0:
+        raise AnnError("the text holds no [MASK]; write [MASK] where a word is to be filled "
+                       "in, e.g. \"the [MASK] sat on the mat\"")
+    probs = run.predict(x)[0, where].cpu()  # (M, V)
+    p, i = probs.topk(min(top, probs.size(-1)), dim=-1)
+    return [[(tok.id_to_token(int(j)), float(q)) for q, j in zip(ps, js)] for ps, js in zip(p, i)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from ..registry import register_task
-from .base import Task
+from .base import Answer, Task, Verb
 
 
 def _sum_terms(totals: dict, terms: dict):
@@ -29,6 +29,8 @@ class Reconstruction(Task):
     figures of one split are comparable from evaluation to evaluation. Lower loss is better."""
 
     name = "reconstruct"
+    verbs = {"generate": Verb("generate", "generate_images", ("n", "label", "seed", "out"),
+                              "a grid of generated images")}
     metric = "loss"
     higher_is_better = False
 
@@ -55,3 +57,21 @@ class Reconstruction(Task):
     def predict(self, model, x) -> torch.Tensor:
         """Reconstructions in data space, the input's shape."""
         return model(x)
+
+    def generate_images(self, run, n: int | None = None, label: int | None = None, seed: int = 0,
+                        out=None, input=None) -> list[Answer]:
+        """``ann generate RUN --n 64 [--label K] [--out grid.png]``: a grid of generated images
+        (a super-resolution run upscales the ``--input`` images instead)."""
+        from ..generative import generate_to_file
+
+        n = 64 if n is None else n
+        path = generate_to_file(run, n, label, seed, out, input)
+        count = len(input) if input else n
+        return [Answer(f"wrote {count} images to {path}", {"images": count, "file": str(path)})]
+
+    def report(self, run, test_data, folder) -> None:
+        """Reconstructions, samples, interpolations and the extra figures of the generative
+        families (:func:`ann.generative.report`)."""
+        from ..generative import report
+
+        report(run, test_data)

@@ -11,7 +11,6 @@ mean Dice coefficient (see the segmentation section of :mod:`ann.metrics`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from ..errors import AnnError, CorruptFile
 from ..metrics import confusion_matrix, iou_per_class, mean_dice, mean_iou, pixel_accuracy
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Task
+from .base import Answer, Task, Verb
 
 # ``ann predict`` on pictures of another size than the training size: the networks are fully
 # convolutional, so any height and width that are multiples of 2^depth work; beyond this many
@@ -52,6 +51,8 @@ class Segmentation(Task):
     """Per-pixel classification; mean IoU selects the model (higher is better)."""
 
     name = "segment"
+    verbs = {"predict": Verb("predict", "predict_files", ("files", "out"),
+                             "the share of pixels of each class in picture files; --out draws the mask")}
     metric = "mean_iou"
     higher_is_better = True
 
@@ -98,14 +99,13 @@ class Segmentation(Task):
         save_overlays(test_data.raw(slice(0, n)), y, pred, Path(folder) / "overlays.png",
                       unwrap(model).config.num_classes)
 
-    def predict_files(self, run, files, out=None, threshold=None, as_json=False) -> list[str]:
-        """Segment picture files: one line per file with the share of pixels given to each class
-        (or one JSON object per file); ``out`` receives the coloured mask of the one file."""
+    def predict_files(self, run, files, out=None) -> list[Answer]:
+        """Segment picture files: for each file the share of pixels given to each class; ``out``
+        receives the coloured mask of the one file."""
         from ..report.segmentation import save_mask
 
-        if threshold is not None:
-            raise AnnError("--threshold applies to detection runs; a segmentation run gives every "
-                           "pixel its likeliest class, drop --threshold")
+        if not files:
+            raise AnnError("give the picture files to segment")
         if out is not None and len(files) != 1:
             raise AnnError(f"--out writes the mask of one picture, but {len(files)} were given; "
                            "predict them one at a time")
@@ -122,14 +122,11 @@ class Segmentation(Task):
             shares = {n: float(v) for n, v in zip(names, counts / counts.sum())}
             if out is not None:
                 save_mask(pred, out, len(names))
-            if as_json:
-                lines.append(json.dumps({"file": str(file), "width": pred.shape[1],
-                                         "height": pred.shape[0], "fractions": shares}))
-            else:
-                shown = ", ".join(f"{n} {100 * v:.1f}%" for n, v in shares.items())
-                lines.append(f"{file}: {shown}")
-        if out is not None and not as_json:
-            lines.append(f"mask written to {out}")
+            shown = ", ".join(f"{n} {100 * v:.1f}%" for n, v in shares.items())
+            lines.append(Answer(f"{file}: {shown}", {"file": str(file), "width": pred.shape[1],
+                                                      "height": pred.shape[0], "fractions": shares}))
+        if out is not None:
+            lines.append(Answer(f"mask written to {out}"))
         return lines
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Task
+from .base import Answer, Task, Verb
 
 
 @register_task
@@ -35,6 +36,8 @@ class Seq2Seq(Task):
     """
 
     name = "seq2seq"
+    verbs = {"translate": Verb("translate", "translate_text", ("text", "beam", "length_penalty", "max_len"),
+                               "translate a sentence: greedy, or beam search with --beam")}
     metric = "bleu"
     higher_is_better = True
     decodes = True  # evaluate decodes sequences: ``ann eval --beam/--length-penalty`` apply
@@ -120,7 +123,63 @@ class Seq2Seq(Task):
         """Decoded target ids (B, L), ended by the end token and padded."""
         return model.translate(src, self.beam_size, self.length_penalty)
 
+    def translate_text(self, run, text: str, beam: int = 1, length_penalty: float = 0.0,
+                       max_len: int | None = None) -> list[Answer]:
+        """``ann translate RUN TEXT``: the translation of ``text``."""
+        out = translate(run, text, beam, length_penalty, max_len)
+        return [Answer(out, {"text": text, "translation": out})]
+
+    def report(self, run, test_data, folder) -> None:
+        """``samples.txt``: greedy translations of the first test examples with their references."""
+        from .. import fileio
+
+        if run.path is not None and (run.path / "tokenizer.json").exists():
+            lines = translation_samples(run, test_data)
+            fileio.write_text(Path(folder) / "samples.txt", "\n".join(lines) + "\n")
+
+
 
 def until_eos(ids: list[int], eos_id: int) -> list[int]:
     """The ids before the first ``eos_id`` (all of them when there is none)."""
     return ids[:ids.index(eos_id)] if eos_id in ids else ids
+
+
+def translate(run, text: str, beam_size: int = 1, length_penalty: float = 0.0,
+              max_len: int | None = None) -> str:
+    """``text`` translated by a seq2seq run: greedy, or beam search when ``beam_size`` > 1 with
+    the GNMT length penalty ``length_penalty``; ``max_len`` caps the output tokens."""
+    if not text.strip():
+        raise AnnError("the text to translate is empty; give a sentence")
+    tok = run.tokenizer
+    ids = tok.encode(text)
+    if not ids:
+        raise AnnError(f"the text {text!r} holds no tokens the model reads; give a sentence")
+    src = source_row(run, ids, "text")
+    run.model.eval()
+    return tok.decode(run.model.translate(src, beam_size, length_penalty, max_len)[0])
+
+
+def source_row(run, ids: list[int], what: str) -> torch.Tensor:
+    """``ids`` and the end token as one source row for an encoder-decoder run, refused in one
+    line when longer than the model reads.
+
+    Shapes:
+        ids: S ints -> (1, S + 1) int64 on the model's device.
+    """
+    c = run.model.config
+    if len(ids) + 1 > c.max_src_len:
+        raise AnnError(f"the {what} is {len(ids)} tokens but this model reads at most "
+                       f"{c.max_src_len - 1} (max_src_len {c.max_src_len} with the end token); "
+                       "shorten it")
+    device = next(run.model.parameters()).device
+    return torch.tensor([ids + [c.eos_id]], dtype=torch.long, device=device)
+
+
+def translation_samples(run, data, n: int = 10) -> list[str]:
+    """Greedy translations of the first ``n`` examples of a seq2seq split, each as three lines:
+    the source, the model's output and the reference (as tokenized, lowercased text)."""
+    tok = run.tokenizer
+    src, tgt = data.batch(slice(0, n))
+    out = run.model.eval().translate(src.to(next(run.model.parameters()).device))
+    return [f"source:    {tok.source.decode(s)}\nmodel:     {tok.decode(h)}\nreference: "
+            f"{tok.decode(t)}\n" for s, h, t in zip(src, out, tgt)]

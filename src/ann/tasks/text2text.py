@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Task
-from .seq2seq import Seq2Seq, until_eos
+from .base import Answer, Task, Verb
+from .seq2seq import Seq2Seq, source_row, until_eos
 
 # --- span corruption -----------------------------------------------------------------------------
 
@@ -122,6 +122,19 @@ class SpanCorruption(Task):
     """
 
     name = "span_corrupt"
+    verbs = {"generate": Verb("generate", "answer", ("prompt", "beam", "max_len"),
+                              "the output text for a prompt: greedy, or beam search with --beam")}
+
+    def answer(self, run, prompt: str | None = None, beam: int = 1,
+               max_len: int | None = None) -> list[Answer]:
+        """``ann generate RUN --prompt "PREFIX: text"``: the model's output text."""
+        if prompt is None:
+            raise AnnError(f'{run.path} is a text-to-text run; give --prompt "PREFIX: text"')
+        if beam < 1:
+            raise AnnError(f"--beam must be at least 1, got {beam}")
+        out = text_to_text(run, prompt, beam, max_len)
+        return [Answer(out, {"prompt": prompt, "output": out})]
+
     metric = "loss"
     higher_is_better = False
     noise_density = 0.15
@@ -216,6 +229,19 @@ class TextToText(Seq2Seq):
     of the model's ``tasks``. Decoding is greedy unless ``beam_size`` > 1."""
 
     name = "text2text"
+    verbs = {"generate": Verb("generate", "answer", ("prompt", "beam", "max_len"),
+                              "the output text for a prompt: greedy, or beam search with --beam")}
+
+    def answer(self, run, prompt: str | None = None, beam: int = 1,
+               max_len: int | None = None) -> list[Answer]:
+        """``ann generate RUN --prompt "PREFIX: text"``: the model's output text."""
+        if prompt is None:
+            raise AnnError(f'{run.path} is a text-to-text run; give --prompt "PREFIX: text"')
+        if beam < 1:
+            raise AnnError(f"--beam must be at least 1, got {beam}")
+        out = text_to_text(run, prompt, beam, max_len)
+        return [Answer(out, {"prompt": prompt, "output": out})]
+
     metric = "exact_match"
     higher_is_better = True
 
@@ -281,3 +307,20 @@ def _plot_tasks(per_task: dict[str, float], file) -> None:
     fig.savefig(file, dpi=100)
     plt.close(fig)
 
+
+def text_to_text(run, prompt: str, beam_size: int = 1, max_len: int | None = None) -> str:
+    """The output text of a T5 run (t5-tasks, t5-multi30k-sst2, t5-pretrain-pydoc) for
+    ``prompt``, which must start with one of the run's task prefixes when its dataset has them
+    ("sst2 sentence: a gorgeous film"): greedy, or beam search when ``beam_size`` > 1."""
+    if not prompt or not prompt.strip():
+        raise AnnError('--prompt is empty; give a task prefix and text, e.g. "sort: 3 1 2"')
+    prefixes = run.info.get("prefixes") or []
+    if prefixes and not any(prompt.strip().lower().startswith(p.lower()) for p in prefixes):
+        raise AnnError(f"the prompt starts with no task prefix this model knows "
+                       f"({prompt.strip().split(' ')[0]!r}); start it with one of: "
+                       f"{', '.join(prefixes)}")
+    tok, c = run.tokenizer, run.model.config
+    src = source_row(run, tok.encode(prompt.strip()), "prompt")
+    out = run.model.eval().translate(src, beam_size, 0.0, max_len)[0].tolist()
+    out = out[:out.index(c.eos_id)] if c.eos_id in out else out
+    return tok.decode([i for i in out if i != c.pad_id])
