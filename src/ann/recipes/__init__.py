@@ -20,6 +20,19 @@ from ..registry import model_entry
 
 
 @dataclass(frozen=True)
+class TourStop:
+    """A recipe's stop in ``ann tour`` (ann.tour): the family it shows and the budget it gets.
+
+    ``train`` overrides the recipe's budget (``epochs`` or ``max_steps``) and evaluation cadence;
+    other settings stay the recipe's. ``--budget`` scales ``epochs``/``max_steps`` in proportion.
+    """
+
+    name: str                      # the stop's name: `ann tour --only NAME`, tour/runs/NAME
+    seconds: float                 # measured wall time on 2 cores at the default budget (weighs the bar)
+    train: dict = field(default_factory=dict)   # train.* overrides of the stop
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str                      # family-dataset
     model: str                     # registered model name
@@ -33,6 +46,7 @@ class Recipe:
     train: dict = field(default_factory=dict)
     reference: str = ""            # the published figure the target is measured against
     pretrain: str | None = None    # a recipe trained first, whose weights start this one
+    tour: TourStop | None = None   # the recipe's stop in `ann tour`, if it is one
 
     @property
     def family(self) -> str:

@@ -3,7 +3,7 @@
 Autoencoders (plain, denoising, convolutional, variational): codes, anomalies, samples.
 """
 
-from . import Recipe, add
+from . import Recipe, TourStop, add
 
 # Autoencoders (task "reconstruct"): after training, ann.generative measures each use on the test
 # split (k-NN / linear probe on the codes against PCA, AUROC, PSNR, ELBO) and draws its pictures.
@@ -13,7 +13,8 @@ add(Recipe(
     "fully connected autoencoder with a 2-D code on scikit-learn's digits: the test codes "
     "scattered beside PCA's, k-NN accuracy in both (embedded; seconds)",
     preset="digits", train=dict(AE_TRAIN, epochs=150, batch_size=64, eval_every=200),
-    reference="PCA with 2 components on the same split: k-NN accuracy 0.67 (pca_knn_accuracy)"))
+    reference="PCA with 2 components on the same split: k-NN accuracy 0.67 (pca_knn_accuracy)",
+    tour=TourStop("autoencoder", 2, dict(epochs=60))))
 add(Recipe(
     "ae-mnist", "ae", "mnist", "probe_accuracy", 0.94,
     "fully connected autoencoder 784-512-256-32 on MNIST; a linear classifier on the frozen codes",
@@ -48,7 +49,8 @@ add(Recipe(
     "convolutional VAE with a 2-D latent on scikit-learn's 8x8 digits: samples, the latent "
     "plane and the negative ELBO (nats per image, Bernoulli decoder; embedded, seconds)",
     preset="tiny", model_overrides=dict(widths=(16, 32), hidden=(128,), latent=2),
-    train=dict(AE_TRAIN, epochs=60, lr=2e-3)))
+    train=dict(AE_TRAIN, epochs=60, lr=2e-3),
+    tour=TourStop("vae", 3, dict(epochs=60))))
 add(Recipe(
     "vae-mnist-mlp", "vae", "mnist", "nelbo", 107.0,
     "pytorch/examples' VAE (MLP 784-400-20, Adam 1e-3, batch 128) for comparison with vae-mnist",

@@ -3,17 +3,19 @@
 Feed-forward and convolutional networks: classification, segmentation and detection.
 """
 
-from . import Recipe, add
+from . import Recipe, TourStop, add
 
 add(Recipe(
     "mlp-digits", "mlp", "digits", "accuracy", 0.96,
     "feed-forward network on scikit-learn's 8x8 digits (embedded, seconds)",
-    train=dict(epochs=40, batch_size=32, lr=2e-3, weight_decay=1e-4)))
+    train=dict(epochs=40, batch_size=32, lr=2e-3, weight_decay=1e-4),
+    tour=TourStop("mlp", 4, dict(epochs=20))))
 add(Recipe(
     "cnn-digits", "cnn", "digits", "accuracy", 0.98,
     "small residual CNN on scikit-learn's 8x8 digits (embedded; the demo)",
     data=dict(augment_shift=1),
-    train=dict(epochs=40, batch_size=32, lr=3e-3, weight_decay=5e-4, warmup_steps=50)))
+    train=dict(epochs=40, batch_size=32, lr=3e-3, weight_decay=5e-4, warmup_steps=50),
+    tour=TourStop("cnn", 4, dict(epochs=12))))
 add(Recipe(
     "mlp-mnist", "mlp", "mnist", "accuracy", 0.98,
     "feed-forward network 784-512-256-10 with dropout on MNIST",
@@ -53,7 +55,8 @@ add(Recipe(
     "unet-shapes' network on a short budget: 120 steps of 16 scenes (embedded; ~30 s, the tour's)",
     preset="shapes", model_overrides=dict(loss="ce+dice"),
     train=dict(SEG_TRAIN, epochs=0, max_steps=120, batch_size=16, eval_every=60, lr=6e-3,
-               warmup_steps=10)))
+               warmup_steps=10),
+    tour=TourStop("unet", 17)))
 add(Recipe(
     "fcn-shapes", "fcn", "shapes-seg", "mean_iou", 0.70,
     "plain FCN (FCN-32s style, no skips) on the shapes scenes with unet-shapes' budget (embedded; "
@@ -77,7 +80,8 @@ add(Recipe(
 add(Recipe(
     "detector-shapes-quick", "detector", "shapes-det", "map50", 0.70,
     "detector-shapes on a short budget, two epochs (embedded; ~30 s; the tour's)",
-    preset="shapes", train=dict(DET_TRAIN, epochs=2, lr=5e-3)))
+    preset="shapes", train=dict(DET_TRAIN, epochs=2, lr=5e-3),
+    tour=TourStop("detector", 11)))
 add(Recipe(
     "detector-mnist-scenes", "detector", "mnist-scenes-det", "map50", 0.90,
     "CenterNet-style detector finding and reading the 1-4 MNIST digits of 96x96 scenes",

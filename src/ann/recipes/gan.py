@@ -3,7 +3,7 @@
 Generative adversarial networks: DCGAN, conditional, super-resolution, CycleGAN.
 """
 
-from . import Recipe, add
+from . import Recipe, TourStop, add
 
 # GANs (task "adversarial"): the model steps its two players itself (engine hook
 # `training_step`); samples are judged by ann's own classifier for the dataset (ann.generative:
@@ -13,7 +13,8 @@ GAN_TRAIN = dict(batch_size=64, lr=2e-4, beta1=0.5, beta2=0.999, schedule="const
 add(Recipe(
     "dcgan-digits", "dcgan", "digits", "confidence", 0.8,
     "DCGAN on scikit-learn's 8x8 digits; samples judged by mlp-digits (embedded; a minute)",
-    preset="digits", train=dict(GAN_TRAIN, max_steps=3000, eval_every=500, lr=5e-4)))
+    preset="digits", train=dict(GAN_TRAIN, max_steps=3000, eval_every=500, lr=5e-4),
+    tour=TourStop("gan", 25)))
 add(Recipe(
     "dcgan-mnist", "dcgan", "mnist", "confidence", 0.9,
     "DCGAN (Radford et al. 2016) on MNIST with InfoGAN's fully connected layers (1024 units after "

@@ -3,7 +3,7 @@
 Graph networks: node and graph classification, link prediction, recommendation.
 """
 
-from . import Recipe, add
+from . import Recipe, TourStop, add
 
 # Graph networks (issue 7). Full-batch node classification: the split is one "example", so a step
 # is an epoch and every step is evaluated. Adam (train.weight_decay=0) at a constant rate; the
@@ -15,7 +15,8 @@ add(Recipe(
     "gcn-karate", "gcn", "karate", "accuracy", 0.9,
     "GCN (4-4-2, tanh) on Zachary's karate club from 4 labelled members (embedded; seconds); "
     "plots the 2-D embedding over training",
-    preset="karate", train={**KIPF, "epochs": 300, "early_stop": 0}))
+    preset="karate", train={**KIPF, "epochs": 300, "early_stop": 0},
+    tour=TourStop("gcn", 2)))
 add(Recipe(
     "gcn-cora", "gcn", "cora", "accuracy", 0.815,
     "GCN (Kipf & Welling 2017) on Cora, public Planetoid split",

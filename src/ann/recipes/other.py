@@ -3,7 +3,7 @@
 The rarer networks: PNN, GRNN, GMDH, TDNN and deep stacking networks.
 """
 
-from . import Recipe, add
+from . import Recipe, TourStop, add
 
 # The rarer networks (issue 8). PNN, GRNN, GMDH and DSN are fitted in closed form by the model's
 # own `fit` (ann.train.fitted): `train.epochs=1` only satisfies the config, no gradient loop runs.
@@ -13,7 +13,8 @@ FITTED = dict(epochs=1)
 add(Recipe(
     "pnn-iris", "pnn", "iris", "accuracy", 0.93,
     "probabilistic neural network (Specht 1990) on Fisher's iris, sigma by leave-one-out",
-    train=FITTED, reference="k-NN / SVM on the same 10 folds: benchmarks/classical.py"))
+    train=FITTED, reference="k-NN / SVM on the same 10 folds: benchmarks/classical.py",
+    tour=TourStop("pnn", 1)))
 add(Recipe(
     "pnn-wine", "pnn", "wine", "accuracy", 0.93,
     "probabilistic neural network on the UCI wine table (13 features, 3 cultivars)",
@@ -49,13 +50,15 @@ add(Recipe(
     "gmdh-sunspots", "gmdh-forecaster", "sunspots", "rmse", 20.0,
     "GMDH forecasting next year's sunspot number from the last 20 (embedded series, 1700-2008)",
     data=dict(window=20), train=FITTED,
-    reference="the linear AR(20) baseline the forecast task reports (ar_rmse)"))
+    reference="the linear AR(20) baseline the forecast task reports (ar_rmse)",
+    tour=TourStop("gmdh", 1)))
 add(Recipe(
     "dsn-digits", "dsn", "digits", "accuracy", 0.98,
     "deep stacking network (Deng & Yu 2011): sigmoid modules with closed-form ridge outputs, "
     "stacked while validation improves, on scikit-learn's 8x8 digits",
     model_overrides=dict(in_features=64, hidden=500, max_modules=6, patience=2, refine_epochs=5),
-    train=FITTED, reference="mlp-digits (backprop MLP 64-128-64-10): 97.77% (BENCHMARKS.md)"))
+    train=FITTED, reference="mlp-digits (backprop MLP 64-128-64-10): 97.77% (BENCHMARKS.md)",
+    tour=TourStop("dsn", 1)))
 add(Recipe(
     "dsn-mnist", "dsn", "mnist", "accuracy", 0.985,
     "deep stacking network on MNIST: 3,000 sigmoid units per module, weights refined by 25 "
@@ -67,7 +70,8 @@ add(Recipe(
     "tdnn-chirps", "tdnn", "chirps", "accuracy", 0.95,
     "Waibel's time-delay network on generated chirps and tones at random onsets (embedded; "
     "shift invariance in action)",
-    train=dict(epochs=15, batch_size=32, lr=3e-3, weight_decay=1e-4)))
+    train=dict(epochs=15, batch_size=32, lr=3e-3, weight_decay=1e-4),
+    tour=TourStop("tdnn", 3)))
 add(Recipe(
     "tdnn-fsdd", "tdnn-xvector", "fsdd", "accuracy", 0.97,
     "x-vector TDNN (dilated convolutions, statistics pooling) on the Free Spoken Digit Dataset, "

@@ -3,7 +3,7 @@
 Recurrent networks (RNN, LSTM, GRU): language models, forecasting, classification, translation.
 """
 
-from . import Recipe, add
+from . import Recipe, TourStop, add
 
 # Recurrent language models. Zaremba et al. 2014, small (REFERENCES.md): 2 x 200 LSTM, 20 steps,
 # batch 20, SGD lr 1 for 4 epochs then halved every epoch, 13 epochs, clip 5, init +-0.1, no
@@ -60,12 +60,14 @@ add(Recipe(
 add(Recipe(
     "rnn-sunspots", "rnn-forecaster", "sunspots", "rmse", 17.73,
     "Elman RNN forecasting yearly sunspot numbers (embedded), against the same baselines",
-    preset="small", model_overrides=dict(cell="rnn"), train=FORECAST))
+    preset="small", model_overrides=dict(cell="rnn"), train=FORECAST,
+    tour=TourStop("rnn", 2)))
 add(Recipe(
     "lstm-mackey-glass", "rnn-forecaster", "mackey-glass", "rmse", 0.0345,
     "LSTM forecasting the chaotic Mackey-Glass series 10 steps ahead (generated), against naive "
     "and linear AR forecasts",
-    preset="small", model_overrides=dict(cell="lstm", hidden=64), train=FORECAST))
+    preset="small", model_overrides=dict(cell="lstm", hidden=64), train=FORECAST,
+    tour=TourStop("lstm", 5)))
 
 # Sequence classification with recurrent layers.
 add(Recipe(
@@ -77,7 +79,8 @@ add(Recipe(
     "gru-digits-rows", "rnn-classifier", "digits", "accuracy", 0.95,
     "GRU reading each 8x8 digit one pixel row per step, as lstm-digits-rows (embedded; seconds)",
     preset="rows", model_overrides=dict(cell="gru"),
-    train=dict(epochs=30, batch_size=32, lr=3e-3, weight_decay=1e-4, grad_clip=1.0, log_every=50)))
+    train=dict(epochs=30, batch_size=32, lr=3e-3, weight_decay=1e-4, grad_clip=1.0, log_every=50),
+    tour=TourStop("gru", 3, dict(epochs=15))))
 add(Recipe(
     "gru-sst2", "rnn-classifier", "sst2", "accuracy", 0.78,
     "bidirectional GRU over WordPiece tokens, trained from scratch on SST-2 (test = GLUE dev; "

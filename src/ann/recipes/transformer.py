@@ -3,7 +3,7 @@
 The Transformer family: GPT, the encoder-decoder, BERT, ViT, CLIP, the captioner and T5.
 """
 
-from . import Recipe, add
+from . import Recipe, TourStop, add
 
 # Language models. nanoGPT's CPU configuration (REFERENCES.md): 4 layers, 4 heads, 128 wide,
 # block 64, batch 12, 2000 iterations, lr 1e-3 decayed to 1e-4, warmup 100, beta2 0.99.
@@ -27,7 +27,8 @@ add(Recipe(
     "gpt-pydoc", "gpt", "pydoc", "loss", 4.2,
     "GPT with byte-level BPE on Python's own documentation (embedded; writes English-like text)",
     preset="cpu", model_overrides=dict(block_size=128, dropout=0.1),
-    train={**NANOGPT_CPU, "batch_size": 16, "max_steps": 1500}))
+    train={**NANOGPT_CPU, "batch_size": 16, "max_steps": 1500},
+    tour=TourStop("gpt", 310, dict(max_steps=1500, eval_every=500))))
 add(Recipe(
     "gpt-ptb", "gpt", "ptb", "perplexity", 150.0,
     "word-level GPT on Penn Treebank (the data and 10k vocabulary of lstm-ptb: test perplexities "
@@ -51,7 +52,8 @@ add(Recipe(
     "hundred twenty one (embedded; under a minute)",
     preset="small",
     train=dict(max_steps=800, batch_size=64, lr=2e-3, warmup_steps=100, grad_clip=1.0,
-               eval_every=200, log_every=50)))
+               eval_every=200, log_every=50),
+    tour=TourStop("transformer", 9, dict(max_steps=400, eval_every=200))))
 add(Recipe(
     "transformer-multi30k", "transformer", "multi30k", "bleu", 36.5,
     "the tutorial's Transformer (3+3 layers, 256 wide) translating Multi30k German -> English; "
@@ -70,7 +72,8 @@ add(Recipe(
     "bert-pydoc", "bert", "pydoc-mlm", "accuracy", 0.35,
     "BERT masked-LM on Python's documentation, WordPiece (embedded; a few minutes); "
     "try `ann fill RUN \"the [MASK] statement\"`",
-    preset="L2-H128", train={**BERT_MLM, "batch_size": 32, "max_steps": 600, "eval_every": 200}))
+    preset="L2-H128", train={**BERT_MLM, "batch_size": 32, "max_steps": 600, "eval_every": 200},
+    tour=TourStop("bert", 46, dict(max_steps=300, eval_every=100))))
 # SST-2's ~7k distinct training sentences are too little text for the masked LM: 2,000 steps on them
 # alone (17% masked-token accuracy) left fine-tuning below training from scratch (78.6 vs 81.0%);
 # with the Penn Treebank's and Multi30k's English added (2.7 M tokens) 10,000 steps reach 33% and
@@ -101,7 +104,8 @@ add(Recipe(
     "attention rollout in rollout.png",
     preset="digits",
     train=dict(epochs=25, batch_size=32, lr=2e-3, weight_decay=0.05, warmup_steps=50,
-               eval_batch_size=500)))
+               eval_batch_size=500),
+    tour=TourStop("vit", 8)))
 add(Recipe(
     "vit-mnist", "vit", "mnist", "accuracy", 0.985,
     "Vision Transformer (patch 4, width 64, 6 layers, 4 heads) on MNIST, images shifted by up "
@@ -123,7 +127,8 @@ add(Recipe(
     "clip-digits", "clip", "digits-captions", "zero_shot", 0.7,
     "CLIP-style dual encoder on scikit-learn's digits with templated captions; zero-shot "
     "accuracy from the held-out prompt 'a photo of the digit seven' (embedded; ~30 s)",
-    preset="digits", train=dict(CLIP_TRAIN, epochs=40, warmup_steps=30)))
+    preset="digits", train=dict(CLIP_TRAIN, epochs=40, warmup_steps=30),
+    tour=TourStop("clip", 10)))
 add(Recipe(
     "clip-shapes", "clip", "shapes-captions", "zero_shot", 0.9,
     "CLIP-style dual encoder on generated scenes of 1-2 shapes and their captions; zero-shot "
@@ -165,7 +170,8 @@ add(Recipe(
     "t5-tasks-tiny", "t5", "t5-tasks", "exact_match", 0.2,
     "t5-tasks in about half a minute on one core (the tour): a 2+2-layer T5, 400 steps; sorting "
     "is learned first (~75%), the copying tasks only begin",
-    preset="mini", train=dict(T5_TRAIN, lr=3e-3, min_lr=1e-4, max_steps=400, eval_every=400)))
+    preset="mini", train=dict(T5_TRAIN, lr=3e-3, min_lr=1e-4, max_steps=400, eval_every=400),
+    tour=TourStop("t5", 19)))
 add(Recipe(
     "t5-pretrain-pydoc", "t5-span", "pydoc-spans", "accuracy", 0.3,
     "T5 span-corruption pretraining on Python's documentation (embedded): ~15% of the tokens "
