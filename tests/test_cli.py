@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from ann.recipes import RECIPES
 from helpers import ann, fails_cleanly
 
 QUICK = ["train.epochs=0", "train.max_steps=60", "train.eval_every=30", "train.batch_size=32"]
@@ -24,6 +25,10 @@ def test_list_shows_every_recipe_with_its_target():
     row = next(line for line in out.splitlines() if line.startswith("cnn-mnist "))
     assert "0.994" in row and "real" in row and "accuracy" in row
     assert "embedded" in next(line for line in out.splitlines() if line.startswith("cnn-digits "))
+    # grouped by family: one block of rows per family, blocks apart by a blank line
+    blocks = out.strip().split("\n\n")
+    families = [{line.split()[1] for line in b.splitlines() if line.split()[0] in RECIPES} for b in blocks]
+    assert all(len(f) == 1 for f in families) and len(families) == len({r.family for r in RECIPES.values()})
     assert "mlp" in ann("list", "--models").stdout
     assert "digits" in ann("list", "--datasets").stdout
 

@@ -26,6 +26,10 @@ def test_every_family_has_one_stop_on_embedded_data():
         recipe = RECIPES[stop.recipe]
         assert registry.dataset_entry(recipe.dataset).embedded, f"{stop.recipe} needs a download"
         assert stop.seconds > 0
+        # the stop is the recipe's own row: its name, time and budget live there
+        assert (recipe.tour.name, recipe.tour.seconds, recipe.tour.train) == \
+            (stop.family, stop.seconds, stop.train)
+    assert len(tour.STOPS) == sum(r.tour is not None for r in RECIPES.values())
     # the measured times of the stops fit the default budget of about ten minutes on 2 cores
     assert 0.5 * tour.DEFAULT_BUDGET <= sum(s.seconds for s in tour.STOPS) <= tour.DEFAULT_BUDGET
 

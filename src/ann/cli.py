@@ -233,12 +233,18 @@ def _parser() -> Parser:
     return p
 
 
-def _table(rows: list[list], header: list[str]) -> str:
+def _table(rows: list[list], header: list[str], group: int | None = None) -> str:
+    """Aligned columns under ``header``; a blank line wherever column ``group`` changes value."""
     rows = [[str(c) for c in r] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(header)]
     line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+    body = []
+    for i, r in enumerate(rows):
+        if group is not None and i and r[group] != rows[i - 1][group]:
+            body.append("")
+        body.append(line(r))
+    return "\n".join([line(header), line(["-" * w for w in widths])] + body)
 
 
 def cmd_list(args):
@@ -260,13 +266,13 @@ def cmd_list(args):
         print(_table(rows, ["dataset", "task", "data", "description"]))
         return
     rows = []
-    for r in list_recipes():
+    for r in sorted(list_recipes(), key=lambda r: r.family):   # grouped by family, by name within
         rc = api.build_config(r.name)
         params = count_parameters(registry.build_model(rc.model_name, rc.model))["total"]
         embedded = registry.dataset_entry(r.dataset).embedded
         rows.append([r.name, r.family, r.dataset, f"{params:,}", r.metric, r.target,
                      "embedded" if embedded else "real"])
-    print(_table(rows, ["recipe", "family", "dataset", "params", "metric", "target", "data"]))
+    print(_table(rows, ["recipe", "family", "dataset", "params", "metric", "target", "data"], group=1))
 
 
 def cmd_train(args):

@@ -21,49 +21,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import AnnError, unknown
+from .recipes import RECIPES
 
 DEFAULT_BUDGET = 600.0      # seconds on a 2-core CPU for the whole tour at its default settings
 
 
 @dataclass(frozen=True)
 class Stop:
-    """One family of the tour: the recipe it runs and the training budget it gets.
+    """One family of the tour: the recipe it runs and the training budget it gets, read from the
+    recipe's row (``Recipe.tour``, an ``ann.recipes.TourStop``: the stop's name, measured seconds
+    and ``train`` overrides)."""
 
-    ``train`` overrides the recipe's budget (``epochs`` or ``max_steps``) and evaluation cadence;
-    ``seconds`` is the stop's measured wall time on two cores at the default tour budget (it
-    weighs the overall progress bar); other settings stay the recipe's. ``--budget`` scales
-    ``epochs``/``max_steps`` in proportion.
-    """
-
-    family: str
+    family: str                 # the stop's name: `--only FAMILY`, OUT/runs/FAMILY
     recipe: str
-    seconds: float
+    seconds: float              # measured wall time on two cores at the default budget
     train: dict = field(default_factory=dict)
 
 
-STOPS: tuple[Stop, ...] = (
-    Stop("mlp", "mlp-digits", 4, dict(epochs=20)),
-    Stop("cnn", "cnn-digits", 4, dict(epochs=12)),
-    Stop("unet", "unet-shapes-quick", 17, dict()),
-    Stop("detector", "detector-shapes-quick", 11, dict()),
-    Stop("gpt", "gpt-pydoc", 310, dict(max_steps=1500, eval_every=500)),
-    Stop("bert", "bert-pydoc", 46, dict(max_steps=300, eval_every=100)),
-    Stop("transformer", "transformer-numbers", 9, dict(max_steps=400, eval_every=200)),
-    Stop("t5", "t5-tasks-tiny", 19, dict()),
-    Stop("vit", "vit-digits", 8, dict()),
-    Stop("clip", "clip-digits", 10, dict()),
-    Stop("rnn", "rnn-sunspots", 2, dict()),
-    Stop("lstm", "lstm-mackey-glass", 5, dict()),
-    Stop("gru", "gru-digits-rows", 3, dict(epochs=15)),
-    Stop("autoencoder", "ae-digits", 2, dict(epochs=60)),
-    Stop("vae", "vae-digits", 3, dict(epochs=60)),
-    Stop("gan", "dcgan-digits", 25, dict()),
-    Stop("gcn", "gcn-karate", 2, dict()),
-    Stop("gmdh", "gmdh-sunspots", 1, dict()),
-    Stop("pnn", "pnn-iris", 1, dict()),
-    Stop("tdnn", "tdnn-chirps", 3, dict()),
-    Stop("dsn", "dsn-digits", 1, dict()),
-)
+# The order of the tour, from the simplest networks to the rarer ones. The stops themselves are
+# recipe rows (``tour=TourStop(...)`` in ``recipes/<family>.py``); a stop not named here comes last.
+ORDER = ("mlp", "cnn", "unet", "detector", "gpt", "bert", "transformer", "t5", "vit", "clip",
+         "rnn", "lstm", "gru", "autoencoder", "vae", "gan", "gcn", "gmdh", "pnn", "tdnn", "dsn")
+
+
+def _stops() -> tuple[Stop, ...]:
+    stops: dict[str, Stop] = {}
+    for r in RECIPES.values():
+        if r.tour is None:
+            continue
+        if r.tour.name in stops:
+            raise AnnError(f"recipes {stops[r.tour.name].recipe!r} and {r.name!r} are both the "
+                           f"tour's {r.tour.name} stop; this is a bug in ann")
+        stops[r.tour.name] = Stop(r.tour.name, r.name, r.tour.seconds, dict(r.tour.train))
+    missing = [name for name in ORDER if name not in stops]
+    if missing:
+        raise AnnError(f"no recipe is the tour's {', '.join(missing)} stop; this is a bug in ann")
+    rank = {name: i for i, name in enumerate(ORDER)}
+    return tuple(sorted(stops.values(), key=lambda st: rank.get(st.family, len(ORDER))))
+
+
+STOPS: tuple[Stop, ...] = _stops()
 FAMILIES = tuple(s.family for s in STOPS)
 SCALED_KEYS = ("epochs", "max_steps")
 
@@ -115,8 +112,6 @@ def parse_only(only: str | None) -> tuple[str, ...]:
 def plan(only: str | None = None, budget: float = DEFAULT_BUDGET, out="tour") -> list[Leg]:
     """The legs of a tour: the chosen families with their overrides scaled to ``budget`` seconds
     (the default budget's share of each chosen stop is kept, so ``--only`` does not stretch them)."""
-    from .recipes import RECIPES
-
     if not budget > 0:
         raise AnnError(f"--budget must be a positive number of seconds, got {budget:g}")
     factor = budget / DEFAULT_BUDGET
@@ -124,9 +119,6 @@ def plan(only: str | None = None, budget: float = DEFAULT_BUDGET, out="tour") ->
     for stop in STOPS:
         if stop.family not in parse_only(only):
             continue
-        if stop.recipe not in RECIPES:
-            raise AnnError(f"the tour's {stop.family} stop names recipe {stop.recipe!r}, which is "
-                           "not registered; this is a bug in ann")
         legs.append(Leg(stop, _scaled(stop, factor), Path(out) / "runs" / stop.family))
     return legs
 
