@@ -473,7 +473,11 @@ def _report(run: Run, test_data):
 
     plot_curves(run.history, run.task.metric, run.path / "curves.png")
     if run.model.task == "classify":
-        plot_classification(run, test_data, run.path)
+        device = next(run.model.parameters()).device
+        with torch.no_grad():
+            preds = torch.cat([run.model.eval()(x).argmax(-1).cpu()
+                               for x, _ in eval_batches(test_data, 1000, device)])
+        plot_classification(test_data, preds.numpy(), run.path)
     if hasattr(run.model, "rollout"):     # attention rollout over test images (ViT): rollout.png
         from .report.attention import report_rollout
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 
 from .. import fileio
@@ -99,15 +98,10 @@ def plot_misclassified(images: np.ndarray, true, pred, classes: list[str], path:
     save(fig, path)
 
 
-@torch.no_grad()
-def plot_classification(run, test_data, folder: Path, max_examples: int = 32):
-    """Confusion matrix and misclassified examples of ``run`` on ``test_data``."""
-    from ..train.batches import eval_batches
-
-    device = next(run.model.parameters()).device
-    run.model.eval()
-    preds = torch.cat([run.model(x).argmax(-1).cpu()
-                       for x, _ in eval_batches(test_data, 1000, device)]).numpy()
+def plot_classification(test_data, preds: np.ndarray, folder: Path, max_examples: int = 32):
+    """Confusion matrix and misclassified examples of the predicted classes ``preds`` (N,) of
+    ``test_data`` (its ``x``, ``y`` and ``info["classes"]``)."""
+    preds = np.asarray(preds)
     true = test_data.y.numpy()
     info = test_data.info
     classes = [str(c) for c in info.get("classes", range(int(true.max()) + 1))]
