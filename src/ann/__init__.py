@@ -11,8 +11,7 @@ The public API::
     print(ann.summary(model, data.x[:1]))
 """
 
-__version__ = "0.1.0"
-
+from ._version import __version__  # noqa: E402,F401
 from .api import Run, build_config, load, train, use, verbs  # noqa: E402
 from .errors import AnnError  # noqa: E402
 from .recipes import get_recipe, list_recipes  # noqa: E402

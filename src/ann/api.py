@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__, fileio, registry, runs
 from . import config as cfg
+from . import fileio, registry, runs
+from ._version import __version__
 from .data.base import ArrayDataset
 from .errors import AnnError, CorruptFile
 from .recipes import get_recipe

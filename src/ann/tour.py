@@ -247,5 +247,10 @@ def run_tour(only: str | None = None, budget: float = DEFAULT_BUDGET, out="tour"
             bar.end(leg, result_line(leg))
     finally:
         bar.close()
-    report = write_report(legs, out / "report.html", budget=budget)
+    from . import glossary
+    from ._version import __version__
+    from .recipes import RECIPES
+
+    report = write_report(legs, out / "report.html", budget=budget, version=__version__,
+                          recipes=RECIPES, glossary_html=glossary.render_html())
     return legs, report

@@ -166,12 +166,10 @@ def table(results: dict) -> str:
 
 
 def _plots(results: dict, out: Path):
-    import matplotlib
+    from matplotlib.figure import Figure  # a figure of its own: no pyplot, no backend chosen
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     for m, acc in results["accuracy"].items():
         ax.plot(results["lengths"], [acc[n] for n in results["lengths"]], marker="o", label=m)
     ax.axhline(1 / KINDS, color="gray", ls=":", label="chance")
@@ -182,9 +180,9 @@ def _plots(results: dict, out: Path):
     ax.legend()
     fig.tight_layout()
     fig.savefig(out / "accuracy.png", dpi=100)
-    plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     for m, g in results["gradient_norm_by_distance"].items():
         ax.plot(range(len(g)), [max(v, 1e-30) for v in g], label=m)
     ax.set_yscale("log")
@@ -194,4 +192,3 @@ def _plots(results: dict, out: Path):
     ax.legend()
     fig.tight_layout()
     fig.savefig(out / "gradients.png", dpi=100)
-    plt.close(fig)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .plots import _save, plt
+from .plots import save, subplots
 
 
 def _pictures(x: torch.Tensor, info: dict) -> np.ndarray:
@@ -33,7 +33,7 @@ def plot_rollout(model, images: torch.Tensor, info: dict, path: Path, labels=Non
     maps = maps / maps.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]  # (N, H, W) in [0, 1]
     pics = _pictures(images, info)
     n = len(images)
-    fig, axes = plt.subplots(2, n, figsize=(1.4 * n + 0.4, 3.2), squeeze=False)
+    fig, axes = subplots(2, n, figsize=(1.4 * n + 0.4, 3.2), squeeze=False)
     for i in range(n):
         pic = pics[i] if pics.shape[-1] == 3 else pics[i, :, :, 0]
         cmap = None if pics.shape[-1] == 3 else "gray"
@@ -46,7 +46,7 @@ def plot_rollout(model, images: torch.Tensor, info: dict, path: Path, labels=Non
         for ax in axes[:, i]:
             ax.axis("off")
     fig.suptitle("attention rollout (Abnar & Zuidema 2020): where the class token looks", fontsize=9)
-    _save(fig, path)
+    save(fig, path)
 
 
 def report_rollout(run, test_data, n: int = 8) -> Path:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib import colormaps
 
 from .. import fileio
-from .plots import _save, plt
+from .plots import save, subplots
 
 
 def grid_pixels(images, nrow: int, pad: int = 2) -> np.ndarray:
@@ -46,7 +47,7 @@ def save_grid(images, path, nrow: int = 8, zoom: int = 3):
 def plot_rows(rows: list, labels: list[str], path, title: str = ""):
     """Rows of images (each (N, C, H, W) in [0, 1]) one above the other, a label per row
     (originals / corrupted / reconstructed, ...)."""
-    fig, axes = plt.subplots(len(rows), 1, figsize=(10, 1.35 * len(rows) + 0.4), squeeze=False)
+    fig, axes = subplots(len(rows), 1, figsize=(10, 1.35 * len(rows) + 0.4), squeeze=False)
     for ax, images, label in zip(axes[:, 0], rows, labels):
         pixels = grid_pixels(images, nrow=len(images))
         ax.imshow(pixels[..., 0] if pixels.shape[2] == 1 else pixels, cmap="gray", vmin=0,
@@ -57,13 +58,13 @@ def plot_rows(rows: list, labels: list[str], path, title: str = ""):
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    _save(fig, Path(path))
+    save(fig, Path(path))
 
 
 def plot_codes(panels: list[tuple[str, np.ndarray]], labels: np.ndarray, classes: list[str], path):
     """Side-by-side scatter plots of 2-D codes (N, 2), one panel per method, coloured by class."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
-    cmap = plt.get_cmap("tab10")
+    fig, axes = subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
+    cmap = colormaps["tab10"]
     for ax, (title, codes) in zip(axes[0], panels):
         for k, name in enumerate(classes):
             pts = codes[labels == k]
@@ -72,13 +73,13 @@ def plot_codes(panels: list[tuple[str, np.ndarray]], labels: np.ndarray, classes
         ax.grid(alpha=0.3)
     axes[0, -1].legend(fontsize=7, markerscale=2, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
-    _save(fig, Path(path))
+    save(fig, Path(path))
 
 
 def plot_compression(sizes: list[int], curves: dict[str, list[float]], ylabel: str, path,
                      title: str = ""):
     """One line per method (autoencoder, PCA) of a figure against the code size."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = subplots(figsize=(5.5, 3.8))
     for name, values in curves.items():
         ax.plot(sizes, values, "o-", label=name, markersize=4)
     ax.set(xlabel="code size", ylabel=ylabel, title=title, xscale="log")
@@ -86,4 +87,4 @@ def plot_compression(sizes: list[int], curves: dict[str, list[float]], ylabel: s
     ax.set_xticklabels([str(s) for s in sizes])
     ax.grid(alpha=0.3)
     ax.legend()
-    _save(fig, Path(path))
+    save(fig, Path(path))

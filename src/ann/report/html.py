@@ -15,7 +15,7 @@ import platform
 import time
 from pathlib import Path
 
-from .. import __version__, fileio
+from .. import fileio
 
 MAX_TEXT = 1500          # characters of a text file shown in a family's section
 TEXT_FILES = ("samples.txt", "captions.txt", "model.txt", "table.txt")
@@ -135,10 +135,10 @@ def _produced(path: Path) -> str:
     return "".join(parts) or '<p class="meta">(no pictures)</p>'
 
 
-def family_section(leg) -> str:
-    from ..recipes import RECIPES
-
-    recipe = RECIPES[leg.stop.recipe]
+def family_section(leg, recipes) -> str:
+    """One family's section; ``recipes`` maps a recipe name to its recipe (``name``,
+    ``description``)."""
+    recipe = recipes[leg.stop.recipe]
     head = (f'<section class="family" id="family-{_e(leg.stop.family)}"><h2>{_e(leg.stop.family)}'
             f' <span class="meta">— ann train {_e(recipe.name)}</span></h2><p>{_e(recipe.description)}</p>')
     if leg.error:
@@ -156,21 +156,15 @@ def family_section(leg) -> str:
             + "<h3>What it produced</h3>" + _produced(run.path) + "</section>")
 
 
-def _glossary() -> str:
-    try:
-        from ..glossary import render_html
-    except ImportError:
-        return ""
-    return render_html()
-
-
-def render(legs, budget: float) -> str:
+def render(legs, budget: float, *, version: str, recipes, glossary_html: str = "") -> str:
+    """The page: ``version`` is ann's, ``recipes`` maps each leg's recipe name to its recipe,
+    ``glossary_html`` is appended after the sections."""
     import torch
 
     date = time.strftime("%Y-%m-%d %H:%M")
     machine = (f"{platform.machine()}, {torch.get_num_threads()} torch threads, Python "
-               f"{platform.python_version()}, torch {torch.__version__}, ann {__version__}")
-    sections = "".join(family_section(leg) for leg in legs)
+               f"{platform.python_version()}, torch {torch.__version__}, ann {version}")
+    sections = "".join(family_section(leg, recipes) for leg in legs)
     return (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<title>ann tour report</title><style>" + STYLE + "</style></head><body>"
@@ -180,12 +174,13 @@ def render(legs, budget: float) -> str:
         "section says what the family is (with its paper), shows its layers and parameters "
         "(weights and bias terms), its training curves and what it produced, and compares its test "
         "result with the target of its full recipe.</p>"
-        "<h2>Summary</h2>" + summary_table(legs) + sections + _glossary()
+        "<h2>Summary</h2>" + summary_table(legs) + sections + glossary_html
         + "<script>" + CHECK_SCRIPT + "</script></body></html>")
 
 
-def write_report(legs, path, budget: float) -> Path:
-    """Write the report atomically; returns its path."""
+def write_report(legs, path, budget: float, *, version: str, recipes, glossary_html: str = "") -> Path:
+    """Write the report atomically (see :func:`render` for the keywords); returns its path."""
     path = Path(path)
-    fileio.write_text(path, render(legs, budget))
+    fileio.write_text(path, render(legs, budget, version=version, recipes=recipes,
+                                   glossary_html=glossary_html))
     return path

@@ -1,31 +1,38 @@
 """Pictures of a run: learning curves, confusion matrix, misclassified examples.
 
-Figures are drawn with matplotlib's non-interactive backend and written atomically.
+Figures are ``matplotlib.figure.Figure`` objects drawn and saved directly, never through ``pyplot``
+and never by choosing a backend, so drawing a report leaves the user's matplotlib settings alone.
+Each picture is written atomically.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from .. import fileio  # noqa: E402
+from .. import fileio
 
 
-def _save(fig, path: Path):
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, **kwargs):
+    """A new figure of ``figsize`` inches and its axes, as ``pyplot.subplots`` would give them, but
+    a figure of its own: nothing registers it globally and no backend is involved."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def save(fig: Figure, path: Path):
+    """Write ``fig`` as a PNG (110 dpi, cropped to its content), atomically."""
     with fileio.atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+
+
 
 
 def plot_curves(rows: list[dict], metric: str, path: Path):
     """Loss (train and val) and the validation metric against optimizer steps."""
-    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (ax_loss, ax_metric) = subplots(1, 2, figsize=(10, 3.8))
     for split, style in (("train", "-"), ("val", "o-")):
         pts = [(r["step"], r["loss"]) for r in rows if r.get("split") == split and "loss" in r]
         if pts:
@@ -44,7 +51,7 @@ def plot_curves(rows: list[dict], metric: str, path: Path):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
-    _save(fig, path)
+    save(fig, path)
 
 
 def confusion_matrix(true: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
@@ -54,7 +61,7 @@ def confusion_matrix(true: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
 
 def plot_confusion(cm: np.ndarray, classes: list[str], path: Path):
     n = len(classes)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * n, 1.0 + 0.5 * n))
+    fig, ax = subplots(figsize=(1.2 + 0.55 * n, 1.0 + 0.5 * n))
     ax.imshow(cm, cmap="Blues")
     ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true",
            title=f"confusion matrix (accuracy {np.trace(cm) / max(cm.sum(), 1):.4f})")
@@ -65,7 +72,7 @@ def plot_confusion(cm: np.ndarray, classes: list[str], path: Path):
         for j in range(n):
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
                     color="white" if cm[i, j] > limit else "black")
-    _save(fig, path)
+    save(fig, path)
 
 
 def plot_misclassified(images: np.ndarray, true, pred, classes: list[str], path: Path, cols=8):
@@ -73,7 +80,7 @@ def plot_misclassified(images: np.ndarray, true, pred, classes: list[str], path:
     n = len(images)
     cols = max(1, min(cols, n))
     rows = max(1, -(-n // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(max(cols * 1.3, 4.0), rows * 1.5 + 0.5),
+    fig, axes = subplots(rows, cols, figsize=(max(cols * 1.3, 4.0), rows * 1.5 + 0.5),
                              squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
@@ -83,18 +90,13 @@ def plot_misclassified(images: np.ndarray, true, pred, classes: list[str], path:
             ax.set_title(f"{classes[true[k]]}\n-> {classes[pred[k]]}", fontsize=7, color="tab:red")
     fig.suptitle("misclassified test examples (true -> predicted)", fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    save(fig, path)
 
 
-@torch.no_grad()
-def plot_classification(run, test_data, folder: Path, max_examples: int = 32):
-    """Confusion matrix and misclassified examples of ``run`` on ``test_data``."""
-    from ..train.batches import eval_batches
-
-    device = next(run.model.parameters()).device
-    run.model.eval()
-    preds = torch.cat([run.model(x).argmax(-1).cpu()
-                       for x, _ in eval_batches(test_data, 1000, device)]).numpy()
+def plot_classification(test_data, preds: np.ndarray, folder: Path, max_examples: int = 32):
+    """Confusion matrix and misclassified examples of the predicted classes ``preds`` (N,) of
+    ``test_data`` (its ``x``, ``y`` and ``info["classes"]``)."""
+    preds = np.asarray(preds)
     true = test_data.y.numpy()
     info = test_data.info
     classes = [str(c) for c in info.get("classes", range(int(true.max()) + 1))]

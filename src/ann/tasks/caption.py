@@ -84,7 +84,7 @@ def plot_captions(run, data, png, txt, n: int = 12) -> None:
     """``captions.png`` (test images titled with the model's greedy caption, green when it is the
     true caption word for word) and ``captions.txt`` (model and truth for 50 test images)."""
     from .. import fileio
-    from ..report.plots import _save, plt
+    from ..report.plots import save, subplots
 
     model = run.model.eval()
     device = next(model.parameters()).device
@@ -96,7 +96,7 @@ def plot_captions(run, data, png, txt, n: int = 12) -> None:
     fileio.write_text(txt, "\n".join(lines) + "\n")
     cols = 4
     rows = -(-min(n, m) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < min(n, m):
@@ -106,4 +106,4 @@ def plot_captions(run, data, png, txt, n: int = 12) -> None:
             title = " ".join(words[:5]) + ("\n" + " ".join(words[5:]) if len(words) > 5 else "")
             ax.set_title(title, fontsize=8, color="green" if made[i] == data.captions[i] else "red")
     fig.suptitle("greedy captions of test images (green: exactly the true caption)", fontsize=9)
-    _save(fig, png)
+    save(fig, png)

@@ -54,8 +54,13 @@ class Classification(Task):
         """The confusion matrix and misclassified examples; a model that can show where it
         looks (ViT's attention rollout) adds ``rollout.png``."""
         from ..report.plots import plot_classification
+        from ..train.batches import eval_batches
 
-        plot_classification(run, test_data, Path(folder))
+        device = next(run.model.parameters()).device
+        with torch.no_grad():
+            preds = torch.cat([run.model.eval()(x).argmax(-1).cpu()
+                               for x, _ in eval_batches(test_data, 1000, device)])
+        plot_classification(test_data, preds.numpy(), Path(folder))
         if callable(getattr(run.model, "rollout", None)):
             from ..report.attention import report_rollout
 

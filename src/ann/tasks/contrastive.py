@@ -156,7 +156,7 @@ class Contrastive(Task):
 def plot_retrieval(run, data, path, queries: int = 6, k: int = 5) -> None:
     """``retrieval.png``: for the first test captions, the ``k`` test images CLIP ranks highest
     (a green title marks an image whose caption is the query, or of the query image's class)."""
-    from ..report.plots import _save, plt
+    from ..report.plots import save, subplots
 
     model = run.model.eval()
     device = next(model.parameters()).device
@@ -165,7 +165,7 @@ def plot_retrieval(run, data, path, queries: int = 6, k: int = 5) -> None:
     img = F.normalize(model.encode_image(images.to(device)).float(), dim=-1)
     txt = F.normalize(model.encode_text(tokens[:queries].to(device)).float(), dim=-1)
     top = (txt @ img.t()).topk(min(k, n), dim=1).indices.cpu()  # (queries, k)
-    fig, axes = plt.subplots(len(top), k, figsize=(1.5 * k + 2.5, 1.6 * len(top)), squeeze=False)
+    fig, axes = subplots(len(top), k, figsize=(1.5 * k + 2.5, 1.6 * len(top)), squeeze=False)
     for q, row in enumerate(top):
         for j, i in enumerate(row.tolist()):
             pic, cmap = _picture(images[i], run.info)
@@ -178,4 +178,4 @@ def plot_retrieval(run, data, path, queries: int = 6, k: int = 5) -> None:
         axes[q, 0].set_ylabel(data.captions[q], fontsize=7, rotation=0, ha="right", va="center")
     fig.suptitle(f"text -> image retrieval among {n} test images (green: the query's caption "
                  "or class)", fontsize=9)
-    _save(fig, path)
+    save(fig, path)

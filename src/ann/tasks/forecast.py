@@ -65,17 +65,17 @@ class Forecasting(Task):
 def plot_forecasts(model, data, path, n: int = 4):
     """``n`` forecasts spread over a split, each ``horizon`` steps ahead from its window, drawn
     over the true series with the naive and AR forecasts of the same points."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .. import fileio
 
     x, y, ar = data.batch(slice(0, len(data)))
     model.eval()
     pred = model(x.to(next(model.parameters()).device)).float().cpu()
     H = y.size(1)
     truth = torch.cat([x[0, :, 0], y[:, 0]]) if H == 1 else torch.cat([x[0, :, 0], x[1:, -1, 0], y[-1]])
-    fig, ax = plt.subplots(figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    ax = fig.subplots()
     t0 = x.size(1)
     ax.plot(range(len(truth)), truth.numpy(), color="black", lw=1, label="truth")
     starts = torch.linspace(0, len(y) - 1, n).long().tolist()
@@ -95,5 +95,5 @@ def plot_forecasts(model, data, path, n: int = 4):
     ax.set_title(f"{H}-step forecasts on the test span")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    with fileio.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)

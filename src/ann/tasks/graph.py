@@ -208,10 +208,10 @@ class GraphClassificationLast(_SelectLast, GraphClassification):
 def plot_embedding_trace(trace: list, path, classes=None, panels: int = 6) -> None:
     """The 2-D node embeddings at ``panels`` evaluations spread over training, one colour per
     class (Kipf & Welling's karate-club figure, drawn as training moves the nodes)."""
-    from ..report.plots import _save, plt
+    from ..report.plots import save, subplots
 
     picks = sorted({round(i * (len(trace) - 1) / max(panels - 1, 1)) for i in range(panels)})
-    fig, axes = plt.subplots(1, len(picks), figsize=(2.6 * len(picks), 2.8), squeeze=False)
+    fig, axes = subplots(1, len(picks), figsize=(2.6 * len(picks), 2.8), squeeze=False)
     for ax, i in zip(axes[0], picks):
         emb, y = trace[i]
         for c in torch.unique(y).tolist():
@@ -223,4 +223,4 @@ def plot_embedding_trace(trace: list, path, classes=None, panels: int = 6) -> No
         ax.set_yticks([])
     axes[0][0].legend(fontsize=7, loc="best")
     fig.suptitle("2-D node embedding over training", y=1.04)
-    _save(fig, path)
+    save(fig, path)

@@ -292,20 +292,20 @@ class TextToText(Seq2Seq):
 
 
 def _plot_tasks(per_task: dict[str, float], file) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .. import fileio
 
-    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(per_task), 3.2))
+    fig = Figure(figsize=(1.2 + 1.1 * len(per_task), 3.2))
+    ax = fig.subplots()
     bars = ax.bar(list(per_task), [100 * v for v in per_task.values()], color="#4c72b0")
     ax.bar_label(bars, fmt="%.1f")
     ax.set_ylim(0, 105)
     ax.set_ylabel("test exact match (%)")
     ax.set_title("T5: one model, tasks told apart by their prefix")
     fig.tight_layout()
-    fig.savefig(file, dpi=100)
-    plt.close(fig)
+    with fileio.atomic_path(file) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
 
 
 def text_to_text(run, prompt: str, beam_size: int = 1, max_len: int | None = None) -> str:
