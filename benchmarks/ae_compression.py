@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from ann import fileio
-from ann.generative import compression_curve
+from ann.apps.experiments.generative import compression_curve
 
 HERE = Path(__file__).resolve().parent
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from ann import fileio
-from ann.generative import augmentation_experiment
+from ann.apps.experiments.generative import augmentation_experiment
 
 HERE = Path(__file__).resolve().parent
 

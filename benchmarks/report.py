@@ -86,7 +86,7 @@ def gnn_speed_rows(r: dict) -> list[str]:
 
 
 def scratch_table() -> str:
-    """ann.scratch against ann's PyTorch recipes on digits (benchmarks/scratch_digits.py)."""
+    """ann.apps.scratch against ann's PyTorch recipes on digits (benchmarks/scratch_digits.py)."""
     path = HERE / "results" / "scratch" / "digits.json"
     if not path.exists():
         return "(no results yet: run `python benchmarks/scratch_digits.py`)"

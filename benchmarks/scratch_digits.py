@@ -1,4 +1,4 @@
-"""Backpropagation from scratch against PyTorch: ann.scratch's NumPy MLP and CNN (hand-written
+"""Backpropagation from scratch against PyTorch: ann.apps.scratch's NumPy MLP and CNN (hand-written
 gradients, SGD with momentum) and ann's PyTorch recipes mlp-digits and cnn-digits, trained on the
 same digits splits in the same run, seeds 0..N-1, one thread.
 
@@ -25,7 +25,7 @@ import torch  # noqa: E402
 
 import ann  # noqa: E402
 from ann import fileio  # noqa: E402
-from ann.scratch import SETUPS, train_digits  # noqa: E402
+from ann.apps.scratch import SETUPS, train_digits  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from recipes import machine  # noqa: E402
@@ -60,13 +60,13 @@ def main(argv=None):
                   f"torch {torch_runs[-1][0]:.4f} ({torch_runs[-1][1]:.1f} s)", flush=True)
         net = SETUPS[model].build(0)
         counts = net.count_parameters()
-        for impl, runs in (("ann.scratch (NumPy, hand-written backward)", scratch),
+        for impl, runs in (("ann.apps.scratch (NumPy, hand-written backward)", scratch),
                            (f"ann {model}-digits (PyTorch autograd)", torch_runs)):
             rows.append({"model": model, "implementation": impl,
                          "accuracy": _stats([a for a, _, _ in runs]),
                          "wall_time_s": _stats([w for _, w, _ in runs]), "epochs": runs[0][2],
                          **({"parameters": counts["weights"] + counts["biases"]}
-                            if impl.startswith("ann.scratch") else {})})
+                            if impl.startswith("ann.apps.scratch") else {})})
         gap = rows[-2]["accuracy"]["mean"] - rows[-1]["accuracy"]["mean"]
         rows[-2]["gap_points"] = 100 * gap
     result = {"seeds": args.seeds, "rows": rows, "command": "python benchmarks/scratch_digits.py"

@@ -138,7 +138,7 @@ def test_bad_normal_classes_fail_cleanly(tmp_path):
 
 
 def test_compression_curve(tmp_path):
-    from ann.generative import compression_curve
+    from ann.apps.experiments.generative import compression_curve
 
     out = compression_curve("ae-digits", (2, 8), tmp_path, {"train.threads": 1, "train.epochs": 0,
                                                             "train.max_steps": 400})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ann import bench
+from ann.apps import bench
 from helpers import ann, benchmark_module, fails_cleanly
 
 ROOT = Path(__file__).resolve().parents[1]

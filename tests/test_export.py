@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import ann
-from ann import export
+from ann.apps import export
 from helpers import ann as ann_cli
 from helpers import fails_cleanly
 

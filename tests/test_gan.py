@@ -7,9 +7,10 @@ import pytest
 import torch
 
 import ann
-from ann import generative
+from ann.apps.experiments import generative as experiments
 from ann.metrics import frechet_distance
 from ann.registry import create_model
+from ann.tasks import images as generative
 from ann.train.checkpoint import load_weights
 from helpers import ann as ann_cli
 from helpers import fails_cleanly
@@ -256,6 +257,6 @@ def test_cyclegan_translates_and_augmentation_runs(tmp_path, judges, monkeypatch
     ann.train("cgan-mnist", {"data.name": "digits", "train.threads": 1, "train.max_steps": 10,
                              "model.g_width": 8, "model.d_width": 8}, out=tmp_path / "c",
               quiet=True)
-    out = generative.augmentation_experiment(tmp_path / "c", n_real=50, n_fake=60, steps=20,
+    out = experiments.augmentation_experiment(tmp_path / "c", n_real=50, n_fake=60, steps=20,
                                              seeds=(0,))
     assert out["n_real"] == 50 and 0 <= out["accuracy_real_plus_gan"] <= 1

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from ann import glossary
+from ann.apps import glossary
 from ann.report.summary import count_parameters
 from helpers import ann, fails_cleanly
 
@@ -70,14 +70,14 @@ def test_html_fragment():
     parser.feed(text)
     assert parser.articles == len(glossary.entries())
     assert len(re.findall(r'id="term-[a-z-]+"', text)) == len(glossary.entries())
-    assert "Measured:" in text and "<code>ann.scratch.Conv2d</code>" in text
+    assert "Measured:" in text and "<code>ann.apps.scratch.Conv2d</code>" in text
 
 
 def test_cli_lists_explains_and_rejects():
     listing = ann("explain").stdout
     assert all(term in listing for term in REQUIRED)
     out = ann("explain", "bias", "term").stdout
-    assert out.startswith("bias term") and "ann.scratch.Linear" in out and "Measured now" in out
+    assert out.startswith("bias term") and "ann.apps.scratch.Linear" in out and "Measured now" in out
     line = fails_cleanly(ann("explain", "atention", check=False), "atention", "did you mean",
                          "attention")
     assert "ann explain" in line

@@ -35,7 +35,7 @@ def test_importing_the_drawing_modules_chooses_no_backend_and_no_pyplot():
     """In a fresh process, where an import-time ``matplotlib.use`` could not hide behind an
     earlier import."""
     code = ("import sys, matplotlib, ann, ann.report.plots, ann.report.generative, "
-            "ann.report.attention, ann.report.html, ann.generative, ann.experiments.long_range\n"
+            "ann.report.attention, ann.report.html, ann.tasks.images, ann.apps.experiments.long_range\n"
             "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
             "assert 'matplotlib.pyplot' not in sys.modules\n")
     env = {**os.environ, "MPLBACKEND": "svg",

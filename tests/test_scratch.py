@@ -1,4 +1,4 @@
-"""ann.scratch: every hand-written gradient against PyTorch autograd (float64, < 1e-6), the
+"""ann.apps.scratch: every hand-written gradient against PyTorch autograd (float64, < 1e-6), the
 optimizer against torch.optim.SGD, and the from-scratch MLP and CNN trained on digits."""
 
 import numpy as np
@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ann import scratch
+from ann.apps import scratch
 from helpers import ann, fails_cleanly
 
 TOL = 1e-6
@@ -211,7 +211,7 @@ def test_cli_bad_input(args, words):
 
 
 def test_no_autograd_in_scratch():
-    """ann.scratch computes every gradient itself: its code never imports torch."""
+    """ann.apps.scratch computes every gradient itself: its code never imports torch."""
     from pathlib import Path
 
     for path in Path(scratch.__file__).parent.glob("*.py"):

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ann import registry, tour
+from ann import registry
+from ann.apps import tour
 from ann.recipes import RECIPES
 from helpers import ann, fails_cleanly
 

@@ -21,6 +21,7 @@ from . import config as cfg
 from . import fileio, registry, runs
 from ._version import __version__
 from .data.base import ArrayDataset
+from .data.splits import load_split  # noqa: F401  (re-exported: the Python API)
 from .errors import AnnError, CorruptFile
 from .recipes import get_recipe
 from .registry import get_task
@@ -116,6 +117,7 @@ class Run:
     model: torch.nn.Module
     path: Path | None = None
     summary: dict = field(default_factory=dict)
+    helpers: dict = field(default_factory=dict)   # other runs its report uses (Task.helpers)
 
     @property
     def task(self):
@@ -163,23 +165,6 @@ class Run:
 def _versions() -> dict:
     return {"ann": __version__, "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version()}
-
-
-def load_split(rc: RunConfig, split: str):
-    """One split of the run's dataset; text datasets are cut into windows of the model's context
-    and tokenized as the run asks."""
-    entry = registry.dataset_entry(rc.data.name)
-    options = {k: getattr(rc.data, k) for k in entry.options}
-    if entry.info.get("task") != "lm":
-        if "max_len" in entry.info and hasattr(rc.model, "max_len"):   # sentences, padded (BERT)
-            return registry.load_dataset(rc.data.name, split, max_len=rc.model.max_len, **options)
-        return registry.load_dataset(rc.data.name, split, **options)
-    block = getattr(rc.model, "block_size", None)
-    if block is None:
-        raise AnnError(f"model {rc.model_name!r} does not read text; dataset {rc.data.name!r} needs "
-                       "a language model such as gpt")
-    return registry.load_dataset(rc.data.name, split, block_size=block,
-                                 tokenizer=rc.data.tokenizer or None, **options)
 
 
 def _load_splits(rc: RunConfig):
@@ -467,7 +452,29 @@ def _report(run: Run, test_data):
     from .report.plots import plot_curves
 
     plot_curves(run.history, run.task.metric, run.path / "curves.png")
+    run.helpers = {name: helper_run(recipe, overrides)
+                   for name, (recipe, overrides) in run.task.helpers(run).items()}
     run.task.report(run, test_data, run.path)   # the task's own pictures and samples
+
+
+def helper_run(recipe: str, overrides: dict | None = None, quiet: bool = True) -> Run:
+    """A run that another run's report needs (a GAN's judging classifier): trained once into
+    the cache (``~/.cache/ann/helpers/RECIPE-KEY``, or ``$ANN_CACHE_DIR``), loaded from there
+    afterwards. KEY is a digest of the recipe and its overrides."""
+    import hashlib
+    import json
+    import shutil
+
+    from .data.sources import cache_dir
+
+    overrides = dict(overrides or {})
+    key = hashlib.sha1(json.dumps([recipe, overrides], sort_keys=True).encode()).hexdigest()[:10]
+    folder = cache_dir() / "helpers" / f"{recipe}-{key}"
+    if (folder / "model.safetensors").exists() and (folder / "summary.json").exists():
+        return load(folder)
+    shutil.rmtree(folder, ignore_errors=True)          # a helper stopped half-way: train it again
+    train(recipe, {**overrides, "train.threads": torch.get_num_threads()}, out=folder, quiet=quiet)
+    return load(folder)
 
 
 # --- using a finished run: the verbs its task offers ----------------------------------------

@@ -193,7 +193,7 @@ def _parser() -> Parser:
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.set_defaults(func=cmd_experiment)
 
-    s = cmd("scratch", "train a NumPy network by hand-written backpropagation (ann.scratch)")
+    s = cmd("scratch", "train a NumPy network by hand-written backpropagation (ann.apps.scratch)")
     s.add_argument("dataset", help="the dataset: digits")
     s.add_argument("--model", default="mlp", help="mlp or cnn (default mlp)")
     s.add_argument("--epochs", type=int, default=None, help="epochs (default: the full budget, 40)")
@@ -349,7 +349,7 @@ def cmd_translate(args):
 
 def cmd_experiment(args):
     from . import runs
-    from .experiments import experiment_module, run_experiment
+    from .apps.experiments import experiment_module, run_experiment
 
     experiment_module(args.name)                 # an unknown name fails before any folder is made
     options = {}
@@ -373,7 +373,7 @@ def cmd_experiment(args):
 
 
 def cmd_tour(args):
-    from . import tour
+    from .apps import tour
 
     if args.list:
         print(_table([[st.family, st.recipe, f"{st.seconds:g} s"] for st in tour.STOPS],
@@ -389,7 +389,7 @@ def cmd_tour(args):
 
 
 def cmd_scratch(args):
-    from .scratch.digits import train_digits
+    from .apps.scratch.digits import train_digits
 
     if args.dataset != "digits":
         raise AnnError(f"ann scratch trains on 'digits' only, not {args.dataset!r}: "
@@ -403,7 +403,7 @@ def cmd_scratch(args):
 
 
 def cmd_explain(args):
-    from . import glossary
+    from .apps import glossary
 
     if not args.term:
         print(glossary.listing())
@@ -412,14 +412,14 @@ def cmd_explain(args):
 
 
 def cmd_export(args):
-    from .export import export_run
+    from .apps.export import export_run
 
     path, inputs = export_run(args.run_dir, args.format, args.out)
     print(f"ann: wrote {path} (inputs: {inputs}; output: output)")
 
 
 def cmd_bench(args):
-    from . import bench
+    from .apps import bench
 
     if args.list:
         print(bench.listing())

@@ -21,7 +21,7 @@ from ..registry import model_entry
 
 @dataclass(frozen=True)
 class TourStop:
-    """A recipe's stop in ``ann tour`` (ann.tour): the family it shows and the budget it gets.
+    """A recipe's stop in ``ann tour`` (ann.apps.tour): the family it shows and the budget it gets.
 
     ``train`` overrides the recipe's budget (``epochs`` or ``max_steps``) and evaluation cadence;
     other settings stay the recipe's. ``--budget`` scales ``epochs``/``max_steps`` in proportion.

@@ -5,7 +5,7 @@ Autoencoders (plain, denoising, convolutional, variational): codes, anomalies, s
 
 from . import Recipe, TourStop, add
 
-# Autoencoders (task "reconstruct"): after training, ann.generative measures each use on the test
+# Autoencoders (task "reconstruct"): after training, ann.tasks.images measures each use on the test
 # split (k-NN / linear probe on the codes against PCA, AUROC, PSNR, ELBO) and draws its pictures.
 AE_TRAIN = dict(batch_size=128, lr=2e-3, weight_decay=0.0, warmup_steps=100, log_every=50)
 add(Recipe(

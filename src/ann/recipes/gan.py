@@ -6,7 +6,7 @@ Generative adversarial networks: DCGAN, conditional, super-resolution, CycleGAN.
 from . import Recipe, TourStop, add
 
 # GANs (task "adversarial"): the model steps its two players itself (engine hook
-# `training_step`); samples are judged by ann's own classifier for the dataset (ann.generative:
+# `training_step`); samples are judged by ann's own classifier for the dataset (ann.tasks.images:
 # confidence, classes present, a Fréchet distance on its features -- not the Inception FID).
 GAN_TRAIN = dict(batch_size=64, lr=2e-4, beta1=0.5, beta2=0.999, schedule="constant",
                  log_every=50)

@@ -9,6 +9,12 @@ import torch
 from ..registry import register_task
 from .base import Answer, Task, Verb
 
+# The classifier that judges a GAN's samples, per dataset: a recipe and its overrides. The API
+# trains it once into the cache (~/.cache/ann/helpers/RECIPE-..., or $ANN_CACHE_DIR) and reuses it.
+JUDGES = {"digits": ("mlp-digits", {}),
+          "mnist": ("lenet-mnist", {"train.epochs": 2}),
+          "fashion-mnist": ("lenet-mnist", {"data.name": "fashion-mnist", "train.epochs": 3})}
+
 
 @register_task
 class Adversarial(Task):
@@ -62,16 +68,21 @@ class Adversarial(Task):
                         out=None, input=None) -> list[Answer]:
         """``ann generate RUN --n 64 [--label K] [--out grid.png]``: a grid of generated images
         (a super-resolution run upscales the ``--input`` images instead)."""
-        from ..generative import generate_to_file
+        from .images import generate_to_file
 
         n = 64 if n is None else n
         path = generate_to_file(run, n, label, seed, out, input)
         count = len(input) if input else n
         return [Answer(f"wrote {count} images to {path}", {"images": count, "file": str(path)})]
 
-    def report(self, run, test_data, folder) -> None:
-        """Reconstructions, samples, interpolations and the extra figures of the generative
-        families (:func:`ann.generative.report`)."""
-        from ..generative import report
+    def helpers(self, run) -> dict[str, tuple[str, dict]]:
+        """ann's own classifier of the run's dataset, which judges the samples (where there is one)."""
+        judge = JUDGES.get(run.config.data.name)
+        return {"judge": judge} if judge is not None else {}
 
-        report(run, test_data)
+    def report(self, run, test_data, folder) -> None:
+        """Sample grids, and the samples judged by ann's own classifier
+        (:func:`ann.tasks.images.gan_report`)."""
+        from .images import gan_report, record_uses
+
+        record_uses(run, gan_report(run, test_data))

@@ -112,5 +112,11 @@ class Task:
         """Predictions for preprocessed inputs."""
         raise AnnError(f"a {self.name} run does not predict from tensors")
 
+    def helpers(self, run) -> dict[str, tuple[str, dict]]:
+        """Other runs this run's report needs, by name: ``{name: (recipe, overrides)}``. The
+        API trains each once into the cache, loads it, and hands it over as
+        ``run.helpers[name]`` before :meth:`report` (a GAN's judging classifier)."""
+        return {}
+
     def report(self, run, test_data, folder) -> None:
         """Pictures and extra files of a finished run, written into ``folder``."""

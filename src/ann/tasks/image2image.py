@@ -32,7 +32,7 @@ class ImageToImage(Task):
                         out=None, input=None) -> list[Answer]:
         """``ann generate RUN --n 64 [--label K] [--out grid.png]``: a grid of generated images
         (a super-resolution run upscales the ``--input`` images instead)."""
-        from ..generative import generate_to_file
+        from .images import generate_to_file
 
         n = 64 if n is None else n
         path = generate_to_file(run, n, label, seed, out, input)
@@ -40,8 +40,9 @@ class ImageToImage(Task):
         return [Answer(f"wrote {count} images to {path}", {"images": count, "file": str(path)})]
 
     def report(self, run, test_data, folder) -> None:
-        """Reconstructions, samples, interpolations and the extra figures of the generative
-        families (:func:`ann.generative.report`)."""
-        from ..generative import report
+        """``superres.png`` for super-resolution, ``cyclegan.png`` for unpaired translation."""
+        from .images import cycle_report, record_uses, sr_report
 
-        report(run, test_data)
+        model = run.model
+        record_uses(run, sr_report(run, test_data) if callable(getattr(model, "low_res", None))
+                    else cycle_report(run, test_data))

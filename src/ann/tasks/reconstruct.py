@@ -62,7 +62,7 @@ class Reconstruction(Task):
                         out=None, input=None) -> list[Answer]:
         """``ann generate RUN --n 64 [--label K] [--out grid.png]``: a grid of generated images
         (a super-resolution run upscales the ``--input`` images instead)."""
-        from ..generative import generate_to_file
+        from .images import generate_to_file
 
         n = 64 if n is None else n
         path = generate_to_file(run, n, label, seed, out, input)
@@ -70,8 +70,8 @@ class Reconstruction(Task):
         return [Answer(f"wrote {count} images to {path}", {"images": count, "file": str(path)})]
 
     def report(self, run, test_data, folder) -> None:
-        """Reconstructions, samples, interpolations and the extra figures of the generative
-        families (:func:`ann.generative.report`)."""
-        from ..generative import report
+        """Reconstructions (and a VAE's samples and interpolations, a denoiser's before and
+        after) and the figures of the codes' use (:func:`ann.tasks.images.reconstruction_uses`)."""
+        from .images import reconstruction_uses, record_uses
 
-        report(run, test_data)
+        record_uses(run, reconstruction_uses(run, test_data))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import AnnError
+from ..errors import AnnError
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,14 @@ def resolve(path: str):
 # --------------------------------------------------------------------------- live figures
 
 def _recipe_model(recipe: str):
-    from . import api, registry
+    from .. import api, registry
 
     rc = api.build_config(recipe)
     return rc, registry.build_model(rc.model_name, rc.model)
 
 
 def _parameters() -> str:
-    from .report.summary import count_parameters
+    from ..report.summary import count_parameters
 
     c = count_parameters(_recipe_model("cnn-digits")[1])
     return (f"cnn-digits has {c['total']:,} parameters: {c['weights']:,} weights and "
@@ -67,7 +67,7 @@ def _parameters() -> str:
 
 
 def _bias_term() -> str:
-    from .report.summary import count_parameters
+    from ..report.summary import count_parameters
 
     c = count_parameters(_recipe_model("mlp-digits")[1])
     return (f"mlp-digits: {c['biases']:,} bias terms beside {c['weights']:,} weights "
@@ -75,7 +75,7 @@ def _bias_term() -> str:
 
 
 def _steps() -> str:
-    from .registry import load_dataset
+    from ..registry import load_dataset
 
     rc, _ = _recipe_model("cnn-digits")
     n, b, e = len(load_dataset("digits", "train")), rc.train.batch_size, rc.train.epochs
@@ -107,7 +107,7 @@ def _backprop() -> str:
         down = loss(net.forward(x), y)
         w[i] = old
         worst = max(worst, abs((up - down) / (2 * h) - net.layers[0].grads["weight"][i]))
-    return (f"ann.scratch's hand-written gradient of a 5-4-3 network's first layer agrees with "
+    return (f"ann.apps.scratch's hand-written gradient of a 5-4-3 network's first layer agrees with "
             f"finite differences to {worst:.1e}.")
 
 
@@ -125,7 +125,7 @@ def _vanishing() -> str:
         net.forward(np.zeros((1, 1)))
         parts.append(f"{depth} layers {abs(net.backward(np.ones((1, 1)))[0, 0]):.1e}")
     return ("gradient reaching the input of a chain of sigmoid units (weights 1), measured with "
-            "ann.scratch: " + ", ".join(parts) + ".")
+            "ann.apps.scratch: " + ", ".join(parts) + ".")
 
 
 def _softmax() -> str:
@@ -140,7 +140,7 @@ def _dropout() -> str:
 
     x = np.ones((100, 100))
     out = Dropout(0.5, seed=0).forward(x)
-    return (f"ann.scratch.Dropout(0.5) on 10,000 ones: {(out == 0).mean():.1%} zeroed, the rest "
+    return (f"ann.apps.scratch.Dropout(0.5) on 10,000 ones: {(out == 0).mean():.1%} zeroed, the rest "
             f"become {out.max():g}, mean {out.mean():.3f}.")
 
 
@@ -176,7 +176,7 @@ def _embedding() -> str:
 
 
 def _attention() -> str:
-    from .layers.attention import MultiHeadAttention
+    from ..layers.attention import MultiHeadAttention
 
     m = MultiHeadAttention(64, 4)
     n = sum(p.numel() for p in m.parameters())
@@ -197,7 +197,7 @@ _ENTRIES = [
           "unit can respond when its inputs are zero and shift where its activation turns on. "
           "Each output unit of a fully connected layer, and each output channel of a "
           "convolution, has one.",
-          ("ann.scratch.Linear", "ann.layers.linear.Linear"), _bias_term, ("bias",)),
+          ("ann.apps.scratch.Linear", "ann.layers.linear.Linear"), _bias_term, ("bias",)),
     Entry("feed-forward", "A network whose signal flows one way, input to output, through layers "
           "with no loops: each layer's output feeds only later layers. The multilayer perceptron "
           "is the plain case; the position-wise MLP inside every Transformer block is also called "
@@ -207,30 +207,30 @@ _ENTRIES = [
     Entry("activation", "The nonlinear function applied to a unit's weighted sum (ReLU, tanh, "
           "sigmoid, GELU). Without it, a stack of linear layers collapses into one linear map; "
           "with it, a network can approximate any continuous function.",
-          ("ann.layers.activation.get_activation", "ann.scratch.ReLU", "ann.scratch.Sigmoid"),
+          ("ann.layers.activation.get_activation", "ann.apps.scratch.ReLU", "ann.apps.scratch.Sigmoid"),
           None, ("activation function", "relu", "nonlinearity")),
     Entry("loss", "One number that says how wrong the network's outputs are on a batch: "
           "cross-entropy for classes, mean squared error for values. Training lowers it; the "
           "metric you care about (accuracy, BLEU) is measured separately because it is usually "
           "not differentiable.",
-          ("ann.scratch.SoftmaxCrossEntropy", "ann.tasks.classify.Classification"), None,
+          ("ann.apps.scratch.SoftmaxCrossEntropy", "ann.tasks.classify.Classification"), None,
           ("loss function", "cross-entropy", "objective")),
     Entry("softmax", "Turns a vector of scores (logits) into probabilities: exponentiate each and "
           "divide by the sum. Larger scores get exponentially more weight. Paired with the "
           "cross-entropy loss its gradient is simply probabilities minus the one-hot target.",
-          ("ann.layers.activation.Softmax", "ann.scratch.SoftmaxCrossEntropy"), _softmax),
+          ("ann.layers.activation.Softmax", "ann.apps.scratch.SoftmaxCrossEntropy"), _softmax),
     Entry("backpropagation", "The chain rule applied layer by layer from the loss back to the "
           "input: each layer turns the gradient with respect to its output into gradients for "
           "its parameters and for its input, which the layer before it receives (Rumelhart, "
-          "Hinton & Williams 1986). ann.scratch writes every layer's backward pass by hand; "
+          "Hinton & Williams 1986). ann.apps.scratch writes every layer's backward pass by hand; "
           "`ann scratch digits` trains with it.",
-          ("ann.scratch.Sequential", "ann.scratch.Conv2d"), _backprop,
+          ("ann.apps.scratch.Sequential", "ann.apps.scratch.Conv2d"), _backprop,
           ("backprop", "backward pass", "chain rule")),
     Entry("gradient descent", "Move every parameter a small step against its gradient: "
           "w <- w - lr * dL/dw. Stochastic gradient descent estimates the gradient on a random "
           "batch instead of the whole data set; momentum averages recent steps so the descent "
           "keeps its direction through noise.",
-          ("ann.scratch.SGD", "ann.train.optim.build_optimizer"), None,
+          ("ann.apps.scratch.SGD", "ann.train.optim.build_optimizer"), None,
           ("sgd", "stochastic gradient descent", "optimizer", "momentum")),
     Entry("learning rate", "The size of each gradient-descent step. Too large and the loss "
           "diverges; too small and training crawls. Schedules raise it during a short warmup and "
@@ -241,7 +241,7 @@ _ENTRIES = [
           ("ann.train.batches.EpochBatches",), _steps, ("batch size", "mini-batch", "step")),
     Entry("epoch", "One pass over the whole training set. Training runs for several epochs; the "
           "examples are reshuffled at each, and validation is usually measured after each.",
-          ("ann.train.batches.EpochBatches", "ann.scratch.digits.train_digits"), _steps,
+          ("ann.train.batches.EpochBatches", "ann.apps.scratch.digits.train_digits"), _steps,
           ("epochs",)),
     Entry("overfitting", "Fitting the training examples, noise included, so well that accuracy on "
           "unseen data drops: training loss keeps falling while validation loss rises. Remedies "
@@ -252,12 +252,12 @@ _ENTRIES = [
     Entry("dropout", "During training, zero each unit's output at random with probability p and "
           "scale the survivors by 1/(1-p) (inverted dropout); at test time do nothing. Units "
           "cannot rely on one another, which reduces overfitting (Srivastava et al. 2014).",
-          ("ann.scratch.Dropout", "ann.layers.dropout.Dropout"), _dropout),
+          ("ann.apps.scratch.Dropout", "ann.layers.dropout.Dropout"), _dropout),
     Entry("batch normalization", "Normalise each channel by the mean and variance of the current "
           "batch, then scale and shift by learned gamma and beta; keep running averages of the "
           "statistics for test time (Ioffe & Szegedy 2015). Lets deep convolutional networks "
           "train fast with large learning rates.",
-          ("ann.scratch.BatchNorm", "ann.layers.norm.BatchNorm2d"), None,
+          ("ann.apps.scratch.BatchNorm", "ann.layers.norm.BatchNorm2d"), None,
           ("batchnorm", "batch norm", "bn")),
     Entry("layer normalization", "Normalise each example over its own features rather than over "
           "the batch (Ba et al. 2016), so it behaves the same in training and at test time and "
@@ -268,12 +268,12 @@ _ENTRIES = [
           "at every position: the same weights everywhere (weight sharing), each output looking "
           "only at a local patch. Far fewer parameters than a fully connected layer, and a "
           "pattern is detected wherever it appears.",
-          ("ann.scratch.Conv2d", "ann.layers.conv.Conv2d"), _convolution,
+          ("ann.apps.scratch.Conv2d", "ann.layers.conv.Conv2d"), _convolution,
           ("conv", "convolutional", "kernel", "cnn")),
     Entry("pooling", "Summarise each small window of a feature map by its maximum or mean, "
           "shrinking the map and making the features tolerant to small shifts. Global average "
           "pooling reduces each whole channel to one number before the classifier.",
-          ("ann.scratch.MaxPool2d", "ann.scratch.AvgPool2d", "ann.layers.pooling.GlobalAvgPool2d"),
+          ("ann.apps.scratch.MaxPool2d", "ann.apps.scratch.AvgPool2d", "ann.layers.pooling.GlobalAvgPool2d"),
           _pooling, ("max pooling", "average pooling", "pool")),
     Entry("residual connection", "Add a block's input to its output, y = x + f(x), so the block "
           "learns a correction to the identity and gradients have a direct path through deep "
@@ -284,12 +284,12 @@ _ENTRIES = [
           "step); when they are below 1 the gradient shrinks geometrically and early layers "
           "barely learn. The sigmoid's derivative is at most 0.25. ReLU, residual connections, "
           "normalisation and the LSTM's gated cell state are the remedies.",
-          ("ann.scratch.Sigmoid", "ann.layers.recurrent.lstm_cell"), _vanishing,
+          ("ann.apps.scratch.Sigmoid", "ann.layers.recurrent.lstm_cell"), _vanishing,
           ("vanishing gradients", "exploding gradient")),
     Entry("embedding", "A learned table with one vector per token (or item, or node); looking a "
           "token up replaces a one-hot vector times a weight matrix. Similar tokens end up with "
           "similar vectors because that helps the loss.",
-          ("ann.scratch.Embedding", "ann.layers.embedding.Embedding"), _embedding,
+          ("ann.apps.scratch.Embedding", "ann.layers.embedding.Embedding"), _embedding,
           ("embeddings", "word embedding")),
     Entry("tokenizer", "Cuts text into the units a language model reads, and maps each to an "
           "integer id: characters, words, or subwords learned from the corpus (byte-pair "

@@ -3,7 +3,7 @@
 The same data and splits as ``ann train mlp-digits`` / ``cnn-digits`` (``ann.load_dataset``),
 the same mini-batch loop the engine runs: forward, loss, backward, optimizer step, one epoch at
 a time, then the validation accuracy; the weights with the best validation accuracy are kept and
-scored on the test split. Everything between the arrays and the update is ``ann.scratch``.
+scored on the test split. Everything between the arrays and the update is ``ann.apps.scratch``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import AnnError, unknown
+from ...errors import AnnError, unknown
 from .layers import (
     BatchNorm,
     Conv2d,
@@ -85,7 +85,7 @@ class Result:
 
 def load_digits_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
     """ann's ``digits`` split as NumPy arrays: x (N, 1, 8, 8) standardised, y (N,) int64."""
-    from ..registry import load_dataset
+    from ...registry import load_dataset
 
     data = load_dataset("digits", split)
     return data.x.numpy().astype(DTYPE), data.y.numpy()

@@ -1,7 +1,7 @@
 """Backpropagation from scratch: NumPy layers with explicit forward and hand-written backward
 passes, SGD with momentum, and a loop that trains an MLP and a CNN on digits with them.
 
-    from ann.scratch import Linear, ReLU, Sequential, SGD, SoftmaxCrossEntropy
+    from ann.apps.scratch import Linear, ReLU, Sequential, SGD, SoftmaxCrossEntropy
     net = Sequential(Linear(64, 32), ReLU(), Linear(32, 10))
     loss = SoftmaxCrossEntropy()(net.forward(x), y); net.backward(loss_fn.backward()); opt.step()
 

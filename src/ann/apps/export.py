@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import fileio
-from .errors import AnnError
+from .. import fileio
+from ..errors import AnnError
 
 
 def _first(model: nn.Module) -> tuple:
@@ -132,7 +132,7 @@ def describe_inputs(model: nn.Module, inputs: tuple) -> str:
 def export_run(run_dir, fmt: str = "onnx", out=None) -> tuple[Path, str]:
     """Export the model of a trained run; writes ``out`` (default RUN_DIR/model.onnx) and
     returns its path and a description of the graph's inputs."""
-    from . import api
+    from .. import api
 
     if fmt != "onnx":
         raise AnnError(f"unknown export format {fmt!r}; choose from: onnx")

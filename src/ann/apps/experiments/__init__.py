@@ -3,14 +3,14 @@
 ``run_experiment("long-range", out=...)`` (``ann experiment long-range``) trains an Elman RNN, an
 LSTM, a GRU and a small Transformer on a task whose answer is the first token of a long
 sequence, at growing lengths, and plots the gradient reaching each step (see
-:mod:`ann.experiments.long_range`).
+:mod:`ann.apps.experiments.long_range`).
 """
 
 from __future__ import annotations
 
-from ..errors import unknown
+from ...errors import unknown
 
-EXPERIMENTS = {"long-range": "ann.experiments.long_range"}
+EXPERIMENTS = {"long-range": "ann.apps.experiments.long_range"}
 
 
 def experiment_module(name: str):

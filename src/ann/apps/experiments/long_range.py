@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import fileio
-from ..errors import AnnError
-from ..layers import Recurrent
+from ... import fileio
+from ...errors import AnnError
+from ...layers import Recurrent
 
 KINDS = 8                # token kinds; the label is one of them
 MODELS = ("rnn", "lstm", "gru", "transformer")

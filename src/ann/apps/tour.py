@@ -20,8 +20,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import AnnError, unknown
-from .recipes import RECIPES
+from ..errors import AnnError, unknown
+from ..recipes import RECIPES
 
 DEFAULT_BUDGET = 600.0      # seconds on a 2-core CPU for the whole tour at its default settings
 
@@ -78,7 +78,7 @@ class Leg:
 
 
 def _recipe_train(name: str) -> dict:
-    from .api import build_config
+    from ..api import build_config
 
     tc = build_config(name).train
     return {"epochs": tc.epochs, "max_steps": tc.max_steps}
@@ -136,7 +136,7 @@ def _check_writable(out: Path) -> None:
 
 def _run_leg(leg: Leg, threads: int) -> None:
     """Train one leg, or reuse/resume what an earlier, interrupted tour left in its folder."""
-    from . import api, runs
+    from .. import api, runs
 
     overrides = {**leg.overrides, "train.threads": threads}
     if (leg.path / "summary.json").exists():
@@ -221,7 +221,7 @@ def run_tour(only: str | None = None, budget: float = DEFAULT_BUDGET, out="tour"
              quiet: bool = False, debug: bool = False) -> tuple[list[Leg], Path]:
     """Train the chosen families and write ``OUT/report.html``; returns the legs and the report's
     path. A family that fails is reported (one line) and the tour goes on."""
-    from .report.html import write_report
+    from ..report.html import write_report
 
     out = Path(out)
     legs = plan(only, budget, out)
@@ -247,9 +247,9 @@ def run_tour(only: str | None = None, budget: float = DEFAULT_BUDGET, out="tour"
             bar.end(leg, result_line(leg))
     finally:
         bar.close()
+    from .._version import __version__
+    from ..recipes import RECIPES
     from . import glossary
-    from ._version import __version__
-    from .recipes import RECIPES
 
     report = write_report(legs, out / "report.html", budget=budget, version=__version__,
                           recipes=RECIPES, glossary_html=glossary.render_html())

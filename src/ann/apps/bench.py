@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AnnError, suggest
+from ..errors import AnnError, suggest
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def benchmarks(root: Path) -> dict[str, Benchmark]:
     """Every benchmark of the checkout at ``root``, by name."""
     import json
 
-    from .recipes import list_recipes
+    from ..recipes import list_recipes
 
     results = root / "benchmarks" / "results"
     found: dict[str, Benchmark] = {}

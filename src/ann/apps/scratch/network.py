@@ -1,4 +1,4 @@
-"""A ``Sequential`` container and SGD with momentum for the NumPy layers of ``ann.scratch``."""
+"""A ``Sequential`` container and SGD with momentum for the NumPy layers of ``ann.apps.scratch``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""What the generative families do after training, ``ann generate`` for image models, and the
-experiments of issue 6 that span several runs.
+"""What the generative tasks (reconstruct, adversarial, image2image) measure and draw after
+training, and the images ``ann generate`` writes.
 
 After a run of an autoencoder, GAN or image-to-image model, :func:`report` measures its use on
 the test split, adds the figures to ``summary.json``'s ``test`` section and draws the pictures in
@@ -13,9 +13,10 @@ the run folder:
 * GANs: ``samples.png`` and figures from ann's own classifier (:func:`sample_quality`);
 * super-resolution: ``superres.png``; style transfer: ``cyclegan.png``.
 
-A figure the recipe names as its metric becomes the run's reported metric. Experiments over
-several runs: :func:`compression_curve` (error against code size, beside PCA) and
-:func:`augmentation_experiment` (a classifier on few labels, with and without cGAN samples).
+A figure the recipe names as its metric becomes the run's reported metric. The GAN's judging
+classifier is a run of its own, trained once into the cache by the API and handed over as
+``run.helpers["judge"]`` (see ``Adversarial.helpers``). The experiments that span several runs
+live in :mod:`ann.apps.experiments.generative`.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ import math
 import numpy as np
 import torch
 
-from .errors import AnnError
-from .report import generative as plots
-from .train.batches import eval_batches
+from ..data.splits import load_split
+from ..errors import AnnError
+from ..report import generative as plots
+from ..train.batches import eval_batches
 
-LOWER_IS_BETTER = ("loss", "nelbo", "mse", "fd_pixels", "fd_classifier")
 MAX_FIT = 20000      # training examples the k-NN and the linear probe fit on (all for small data)
 
 
@@ -114,36 +115,36 @@ def interpolate(model, x: torch.Tensor, steps: int) -> torch.Tensor:
     return model.output(model.decode(line.flatten(0, 1)))
 
 
-def report(run, test_data):
-    """Measure a generative run's uses, draw its pictures, and add the figures to its summary
-    (see the module docstring; GANs: :func:`gan_report`)."""
-    from . import fileio
-    from .api import load_split
-    from .metrics import auroc
-    from .recipes import RECIPES
+def reconstruction_uses(run, test_data) -> dict[str, float]:
+    """An autoencoder's pictures and the figures of its use: the AUROC of its reconstruction
+    error on anomaly data, or k-NN and linear-probe accuracy of its codes on labelled data."""
+    from ..metrics import auroc
 
     model, folder = run.model.eval(), run.path
     device = next(model.parameters()).device
-    if model.task == "adversarial":
-        uses = gan_report(run, test_data)
-    elif model.task == "image2image":
-        uses = sr_report(run, test_data) if hasattr(model, "low_res") else cycle_report(run, test_data)
-    else:
-        _pictures(model, test_data, device, folder)
-        uses = {}
-        if test_data.info.get("classes") == ["normal", "anomaly"]:
-            uses["auroc"] = auroc(_scores(model, test_data, device), test_data.y.numpy())
-        elif test_data.info.get("task") == "classify":
-            uses = code_uses(model, load_split(run.config, "train"), test_data, device, folder)
+    _pictures(model, test_data, device, folder)
+    if test_data.info.get("classes") == ["normal", "anomaly"]:
+        return {"auroc": auroc(_scores(model, test_data, device), test_data.y.numpy())}
+    if test_data.info.get("task") == "classify":
+        return code_uses(model, load_split(run.config, "train"), test_data, device, folder)
+    return {}
+
+
+def record_uses(run, uses: dict[str, float]) -> None:
+    """Add the figures to the summary's test section; a figure the recipe names as its metric
+    becomes the run's reported metric, judged against its target."""
+    from .. import fileio
+    from ..recipes import RECIPES
+
     s = run.summary
     s["test"].update(uses)
     recipe = RECIPES.get(run.config.recipe)
     if recipe is not None and recipe.metric in s["test"]:
         s["metric"] = recipe.metric
         value = s["test"][recipe.metric]
-        lower = recipe.metric in LOWER_IS_BETTER
-        s["reached"] = bool(value <= recipe.target if lower else value >= recipe.target)
-    fileio.write_json(folder / "summary.json", s)
+        higher = run.task.is_higher_better(recipe.metric)
+        s["reached"] = bool(value >= recipe.target if higher else value <= recipe.target)
+    fileio.write_json(run.path / "summary.json", s)
 
 
 # --- ann generate: images from a generative run -------------------------------------------------
@@ -202,32 +203,7 @@ def generate_to_file(run, n: int = 64, label: int | None = None, seed: int = 0, 
 
 # --- GANs: judged by ann's own classifier ---------------------------------------------------------
 
-# The classifier that judges a GAN's samples, per dataset: a recipe and its overrides. It is
-# trained once into the cache (~/.cache/ann/judges/DATASET, or $ANN_CACHE_DIR) and reused.
-JUDGES = {"digits": ("mlp-digits", {}),
-          "mnist": ("lenet-mnist", {"train.epochs": 2}),
-          "fashion-mnist": ("lenet-mnist", {"data.name": "fashion-mnist", "train.epochs": 3})}
 MAX_JUDGED = 10000    # samples and test images compared
-
-
-def judge(dataset: str, quiet: bool = True):
-    """ann's own classifier for ``dataset`` (a :class:`~ann.api.Run`), trained on first use."""
-    import shutil
-
-    from . import api
-    from .data.sources import cache_dir
-
-    if dataset not in JUDGES:
-        raise AnnError(f"no judging classifier for dataset {dataset!r}; GAN samples are judged "
-                       f"on {', '.join(JUDGES)}")
-    folder = cache_dir() / "judges" / dataset
-    if (folder / "model.safetensors").exists() and (folder / "summary.json").exists():
-        return api.load(folder)
-    shutil.rmtree(folder, ignore_errors=True)
-    recipe, overrides = JUDGES[dataset]
-    threads = {"train.threads": torch.get_num_threads()}
-    api.train(recipe, {**overrides, **threads}, out=folder, quiet=quiet)
-    return api.load(folder)
 
 
 @torch.no_grad()
@@ -260,8 +236,7 @@ def sample_quality(run, test_data, judge_run, seed: int = 0) -> dict[str, float]
       ``class_entropy``: the entropy of the predicted classes over log K (1: all equally often);
     * conditional models: ``label_accuracy``, the share of samples classified as the class
       they were drawn for (classes in turn)."""
-    from .api import load_split
-    from .metrics import frechet_distance
+    from ..metrics import frechet_distance
 
     model = run.model.eval()
     n = min(MAX_JUDGED, len(test_data))
@@ -302,9 +277,10 @@ def gan_report(run, test_data) -> dict[str, float]:
     if getattr(model.config, "cat_code", 0):     # InfoGAN: a row for each value of its code
         plots.save_grid(model.sample_codes(10, torch.Generator(device=device).manual_seed(0)),
                         folder / "codes.png", nrow=10)
-    if run.config.data.name not in JUDGES:       # no classifier to judge by: the pictures only
+    judge_run = run.helpers.get("judge")
+    if judge_run is None:                        # no classifier to judge by: the pictures only
         return {}
-    return sample_quality(run, test_data, judge(run.config.data.name))
+    return sample_quality(run, test_data, judge_run)
 
 
 # --- super-resolution ------------------------------------------------------------------------------
@@ -313,7 +289,7 @@ def gan_report(run, test_data) -> dict[str, float]:
 def sr_report(run, test_data) -> dict[str, float]:
     """``superres.png``: rows of low-resolution inputs (enlarged), bicubic upsampling, the
     model's output and the originals, on the first 12 test images."""
-    from .models.gan.srgan import bicubic
+    from ..models.gan.srgan import bicubic
 
     model = run.model.eval()
     device = next(model.parameters()).device
@@ -334,57 +310,14 @@ def F_nearest(x: torch.Tensor, factor: int) -> torch.Tensor:  # noqa: N802
 def super_resolve(run, files: list) -> torch.Tensor:
     """Upscale low-resolution image files (PNG/JPEG on 0-255 or .npy on the dataset's raw
     scale) with a super-resolution run; returns (N, C, S, S) in [0, 1]."""
-    from .data import read_image_file
+    from ..data import read_image_file
 
-    if run.model.task != "image2image":
-        raise AnnError(f"{run.path} holds a {run.config.model_name} model, which does not "
-                       "map images to images; use a run such as srgan-mnist or cyclegan-digits")
     c = run.model.config
     small = {**run.info, "in_channels": c.in_channels,
              "image_size": c.image_size // getattr(c, "factor", 1)}
     images = torch.cat([read_image_file(f, small) for f in files])
     lr = (images * small["std"] + small["mean"]).clamp(0, 1)   # standardised -> [0, 1]
     return run.model.eval()(lr.to(next(run.model.parameters()).device)).cpu()
-
-
-# --- compression: error against code size, beside PCA -------------------------------------------
-
-def compression_curve(recipe: str = "ae-digits", sizes=(2, 4, 8, 16, 32), folder="runs/compression",
-                      overrides=None) -> dict:
-    """Train ``recipe`` once per code size (``model.code_size``) and fit PCA with as many
-    components on the same training images; measure the test reconstruction error (mean squared
-    error per pixel, data in [0, 1]) and mean per-image PSNR of both. Writes
-    ``FOLDER/compression.png`` (PSNR against code size), ``compression_mse.png`` and
-    ``compression.json``; returns the figures."""
-    from pathlib import Path
-
-    from sklearn.decomposition import PCA
-
-    from . import api, fileio
-
-    folder = Path(folder)
-    out = {"recipe": recipe, "sizes": list(sizes), "ae_mse": [], "ae_psnr": [], "pca_mse": [],
-           "pca_psnr": []}
-    for size in sizes:
-        run = api.train(recipe, {**(overrides or {}), "model.code_size": size},
-                        out=folder / f"code-{size}", quiet=True)
-        out["ae_mse"].append(run.summary["test"]["mse"])
-        out["ae_psnr"].append(run.summary["test"]["psnr"])
-        train, test = api.load_split(run.config, "train"), api.load_split(run.config, "test")
-        x_train = run.model.to_data(train.x[:MAX_FIT]).flatten(1).numpy()    # (N, D) in [0, 1]
-        x_test = run.model.to_data(test.x).flatten(1).numpy()
-        pca = PCA(size, random_state=0).fit(x_train)
-        recon = np.clip(pca.inverse_transform(pca.transform(x_test)), 0, 1)
-        mse = ((recon - x_test) ** 2).mean(1)
-        out["pca_mse"].append(float(mse.mean()))
-        out["pca_psnr"].append(float((10 * np.log10(1 / np.maximum(mse, 1e-10))).mean()))
-    curves = lambda key: {"autoencoder": out[f"ae_{key}"], "PCA": out[f"pca_{key}"]}  # noqa: E731
-    plots.plot_compression(list(sizes), curves("psnr"), "test PSNR (dB)",
-                           folder / "compression.png", f"{recipe}: PSNR against code size")
-    plots.plot_compression(list(sizes), curves("mse"), "test MSE per pixel",
-                           folder / "compression_mse.png", f"{recipe}: error against code size")
-    fileio.write_json(folder / "compression.json", out)
-    return out
 
 
 @torch.no_grad()
@@ -400,53 +333,3 @@ def cycle_report(run, test_data) -> dict[str, float]:
     return {}
 
 
-# --- data augmentation with a conditional GAN -------------------------------------------------------
-
-def _fit_classifier(x: torch.Tensor, y: torch.Tensor, test, steps: int, seed: int) -> float:
-    """Train ann's LeNet-5 (an MLP for images under 12x12) on standardised images ``x`` with
-    labels ``y`` (Adam 1e-3, batch 64, ``steps`` steps) and return its test accuracy."""
-    from .registry import create_model
-
-    torch.manual_seed(seed)
-    name = "lenet" if x.shape[-1] >= 12 else "mlp"          # LeNet-5 needs 12x12 or more
-    model = create_model(name, image_size=x.shape[-1], num_classes=10)
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        idx = torch.randint(0, len(x), (64,), generator=g)
-        loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    model.eval()
-    with torch.no_grad():
-        pred = torch.cat([model(test.x[i:i + 1000]).argmax(-1) for i in range(0, len(test), 1000)])
-    return float((pred == test.y).float().mean())
-
-
-def augmentation_experiment(cgan_dir, n_real: int = 100, n_fake: int = 5000, steps: int = 1500,
-                            seeds=(0, 1, 2)) -> dict:
-    """A classifier trained on ``n_real`` labelled training images (the first ``n_real // 10``
-    of each class) with and without ``n_fake`` samples of a conditional GAN run (classes in
-    turn, labelled with the class asked for); test accuracy of both, averaged over ``seeds``."""
-    from . import api
-
-    run = api.load(cgan_dir)
-    if not getattr(run.model, "conditional", False):
-        raise AnnError(f"{cgan_dir} is not a conditional GAN run; train cgan-mnist first")
-    train, test = api.load_split(run.config, "train"), api.load_split(run.config, "test")
-    per_class = max(1, n_real // 10)
-    keep = torch.cat([torch.nonzero(train.y == c).flatten()[:per_class] for c in range(10)])
-    real_x, real_y = train.x[keep], train.y[keep]
-    g = torch.Generator().manual_seed(0)
-    fake = torch.cat([run.model.sample(min(MAX_BATCH, n_fake - i), g)     # classes in turn
-                      for i in range(0, n_fake, MAX_BATCH)])
-    fake_y = torch.cat([torch.arange(min(MAX_BATCH, n_fake - i)) % 10
-                        for i in range(0, n_fake, MAX_BATCH)])
-    fake_x = (fake - train.info["mean"]) / train.info["std"]
-    both_x, both_y = torch.cat([real_x, fake_x]), torch.cat([real_y, fake_y])
-    real = [_fit_classifier(real_x, real_y, test, steps, s) for s in seeds]
-    mixed = [_fit_classifier(both_x, both_y, test, steps, s) for s in seeds]
-    return {"n_real": len(keep), "n_fake": n_fake, "steps": steps, "seeds": list(seeds),
-            "accuracy_real": sum(real) / len(real), "accuracy_real_plus_gan":
-            sum(mixed) / len(mixed), "runs_real": real, "runs_real_plus_gan": mixed}
