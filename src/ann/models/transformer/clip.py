@@ -22,7 +22,7 @@ from torch import nn
 
 from ...config import field
 from ...errors import AnnError
-from ...layers import Embedding, LayerNorm, LearnedPositionalEmbedding, Linear
+from ...layers import Embedding, LayerNorm, LearnedPositionalEmbedding, Linear, gpt2_init
 from ...registry import register_model
 from .vit import ACTIVATIONS, EncoderBlock, ViTEncoder
 
@@ -107,15 +107,9 @@ class CLIP(nn.Module):
         self.visual_projection = Linear(c.vision_width, c.embed_dim, bias=False)
         self.text_projection = Linear(c.text_width, c.embed_dim, bias=False)
         self.logit_scale = nn.Parameter(torch.tensor(float(c.logit_scale_init)))
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(module: nn.Module):
-        # N(0, 0.02^2) for Linear and embedding weights (CLIP's text tower; ViT's Linear layers).
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
+        # N(0, 0.02^2) for Linear and embedding weights (CLIP's text tower; ViT's Linear layers),
+        # zero biases, without GPT-2's residual scaling.
+        gpt2_init(self)
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, embed_dim): the class token's final state, projected."""
