@@ -34,7 +34,8 @@ from ...layers import (
 )
 from ...registry import register_model
 from ..decoding import CachedDecoding
-from .clip import ImageTextInput, _random_captions
+from ..inputs import ImageTextInput
+from .clip import _random_captions
 from .vit import ViTEncoder
 
 LayerCache = tuple[KVCache, KVCache]  # (self-attention, cross-attention) of one block
