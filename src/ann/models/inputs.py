@@ -66,3 +66,30 @@ class ImageTextInput(ImageInput):
 
     def check_patches(self, model: str):
         check_patches(model, self.image_size, self.patch_size)
+
+
+@dataclass
+class Seq2SeqInput:
+    """Config fields of the encoder-decoders from one token sequence to another (the
+    Transformer, the recurrent encoder-decoder with attention): both vocabularies, the special
+    ids and both length limits; the engine fills most of them from the dataset."""
+
+    src_vocab_size: int = field(32, "source token ids (filled from the dataset)", positive=True)
+    tgt_vocab_size: int = field(32, "target token ids (filled from the dataset)", positive=True)
+    pad_id: int = field(0, "padding id on both sides (filled from the dataset)", nonneg=True)
+    bos_id: int = field(1, "id that starts every target sequence (filled from the dataset)",
+                        nonneg=True)
+    eos_id: int = field(2, "id that ends every sequence (filled from the dataset)", nonneg=True)
+    unk_id: int = field(-1, "id of unknown words, never a BLEU match (filled from the dataset; "
+                        "-1: none)", range=(-1, 2**31 - 1))
+    max_src_len: int = field(64, "longest source in tokens, end token included", positive=True)
+    max_tgt_len: int = field(64, "longest target in tokens, start and end tokens included",
+                             positive=True)
+
+    def __post_check__(self):
+        ids = {"pad_id": self.pad_id, "bos_id": self.bos_id, "eos_id": self.eos_id}
+        if len(set(ids.values())) < 3 or max(ids.values()) >= min(self.src_vocab_size,
+                                                                  self.tgt_vocab_size):
+            raise AnnError(f"model ids {ids} must be distinct and below both vocabulary sizes")
+        if self.max_tgt_len < 2:
+            raise AnnError("model.max_tgt_len must be at least 2 (the start and end tokens)")
