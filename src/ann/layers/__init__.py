@@ -20,6 +20,7 @@ from .attention import KVCache, MultiHeadAttention, attention_mask, attention_ma
 from .conv import Conv2d, ConvBNAct, same_padding
 from .dropout import Dropout, Dropout2d
 from .embedding import Embedding
+from .init import gpt2_init
 from .linear import MLP, Linear
 from .message_passing import GATConv, GCNConv, GINConv, SAGEConv, global_pool
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm, RMSNorm
@@ -63,6 +64,7 @@ __all__ = [
     "attention_mask",
     "attention_math",
     "get_activation",
+    "gpt2_init",
     "global_pool",
     "same_padding",
     "Recurrent",

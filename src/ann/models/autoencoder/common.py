@@ -16,16 +16,13 @@ from torch import nn
 from ...config import field
 from ...errors import AnnError
 from ...layers import Conv2d, Linear, get_activation
+from ..inputs import ImageInput
 
 
 @dataclass
-class AutoencoderInput:
+class AutoencoderInput(ImageInput):
     """Config fields of every autoencoder; the engine fills them from the dataset."""
 
-    in_channels: int = field(1, "channels of the input images (filled from the dataset)",
-                             positive=True)
-    image_size: int = field(8, "side of the square input images (filled from the dataset)",
-                            positive=True)
     in_features: int = field(0, "length of a feature vector for tabular data (filled from the "
                              "dataset); 0: the input is an image", nonneg=True)
     mean: float = field(0.0, "mean the inputs were standardised with (filled from the dataset)")

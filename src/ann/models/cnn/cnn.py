@@ -26,11 +26,12 @@ from ...layers import (
     get_activation,
 )
 from ...registry import register_model
-from .common import ImageClassifier, ImageInput, he_init
+from ..inputs import LabelledImageInput
+from .common import ImageClassifier, he_init
 
 
 @dataclass
-class CNNConfig(ImageInput):
+class CNNConfig(LabelledImageInput):
     widths: tuple[int, ...] = field((16, 32, 64), "channels of each stage (one entry per stage)",
                                     positive=True)
     blocks: int = field(1, "residual blocks per stage", positive=True)

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
-
-from ...config import field
-
-
-@dataclass
-class ImageInput:
-    """Config fields of every image classifier; the engine fills them from the dataset."""
-
-    in_channels: int = field(1, "channels of the input images (filled from the dataset)",
-                             positive=True)
-    image_size: int = field(8, "side of the square input images (filled from the dataset)",
-                            positive=True)
-    num_classes: int = field(10, "number of classes (filled from the dataset)", positive=True)
 
 
 class ImageClassifier(nn.Module):
     """Base of models mapping images (B, C, H, W) to class scores (B, num_classes).
 
-    Subclasses set ``self.config`` with ``in_channels``, ``image_size`` and ``num_classes``.
+    Subclasses set ``self.config``, a :class:`~ann.models.inputs.LabelledImageInput`.
     """
 
     task = "classify"

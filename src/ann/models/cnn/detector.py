@@ -33,15 +33,16 @@ from ...errors import AnnError
 from ...layers import Conv2d, ConvBNAct, MaxPool2d, ReLU
 from ...metrics_detection import nms
 from ...registry import register_model
+from ..inputs import LabelledImageInput
 from .cnn import ResidualBlock
-from .common import ImageInput, he_init
+from .common import he_init
 
 STRIDE = 4      # the output grid: one cell per 4x4 pixels
 SMOOTH_BETA = 0.1   # where the size and offset losses turn from quadratic to L1 (in cells / log)
 
 
 @dataclass
-class DetectorConfig(ImageInput):
+class DetectorConfig(LabelledImageInput):
     widths: tuple[int, ...] = field((16, 32, 64, 96), "channels of the stride-2 stem, then of each "
                                     "stage (each halves the resolution; at least 3 entries)",
                                     positive=True)

@@ -21,7 +21,8 @@ from ...config import field, validate
 from ...errors import AnnError
 from ...layers import AvgPool2d, Conv2d, Linear, MaxPool2d, get_activation
 from ...registry import register_model
-from .common import ImageClassifier, ImageInput
+from ..inputs import LabelledImageInput, image_size_field
+from .common import ImageClassifier
 
 MIN_IMAGE_SIZE = 12   # 12 -> conv(pad 2) 12 -> pool 6 -> conv 5x5 2 -> pool 1
 
@@ -32,9 +33,8 @@ def feature_size(image_size: int) -> int:
 
 
 @dataclass
-class LeNetConfig(ImageInput):
-    image_size: int = field(28, "side of the square input images (filled from the dataset)",
-                            positive=True)
+class LeNetConfig(LabelledImageInput):
+    image_size: int = image_size_field(28)
     channels: tuple[int, ...] = field((6, 16), "feature maps of the two convolutions (C1, C3)",
                                       positive=True)
     hidden: tuple[int, ...] = field((120, 84), "sizes of the fully connected layers (C5, F6)",

@@ -15,11 +15,12 @@ from torch import nn
 from ...config import field
 from ...layers import MLP, Linear
 from ...registry import register_model
-from .common import ImageClassifier, ImageInput
+from ..inputs import LabelledImageInput
+from .common import ImageClassifier
 
 
 @dataclass
-class MLPConfig(ImageInput):
+class MLPConfig(LabelledImageInput):
     hidden: tuple[int, ...] = field((128, 64), "sizes of the hidden layers, input to output",
                                     positive=True)
     activation: str = field("relu", "activation after each hidden layer",

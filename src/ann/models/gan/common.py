@@ -25,16 +25,13 @@ from torch import nn
 
 from ...config import field
 from ...errors import AnnError
+from ..inputs import LabelledImageInput
 
 
 @dataclass
-class GANInput:
+class GANInput(LabelledImageInput):
     """Config fields every GAN shares; the engine fills the data fields from the dataset."""
 
-    in_channels: int = field(1, "channels of the images (filled from the dataset)", positive=True)
-    image_size: int = field(8, "side of the square images (filled from the dataset)",
-                            positive=True)
-    num_classes: int = field(10, "number of classes (filled from the dataset)", positive=True)
     mean: float = field(0.0, "mean the images were standardised with (filled from the dataset)")
     std: float = field(1.0, "std the images were standardised with (filled from the dataset)",
                        positive=True)

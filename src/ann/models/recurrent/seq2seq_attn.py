@@ -33,21 +33,11 @@ from ...layers import Dropout, Embedding, Linear, Recurrent
 from ...layers.recurrent import CELLS
 from ...registry import register_model
 from ..decoding import Decoding, reversal_batch
+from ..inputs import Seq2SeqInput
 
 
 @dataclass
-class Seq2SeqAttentionConfig:
-    src_vocab_size: int = field(32, "source token ids (filled from the dataset)", positive=True)
-    tgt_vocab_size: int = field(32, "target token ids (filled from the dataset)", positive=True)
-    pad_id: int = field(0, "padding id on both sides (filled from the dataset)", nonneg=True)
-    bos_id: int = field(1, "id that starts every target sequence (filled from the dataset)",
-                        nonneg=True)
-    eos_id: int = field(2, "id that ends every sequence (filled from the dataset)", nonneg=True)
-    unk_id: int = field(-1, "id of unknown words, never a BLEU match (filled; -1: none)",
-                        range=(-1, 2**31 - 1))
-    max_src_len: int = field(64, "longest source in tokens, end token included", positive=True)
-    max_tgt_len: int = field(64, "longest target in tokens, start and end tokens included",
-                             positive=True)
+class Seq2SeqAttentionConfig(Seq2SeqInput):
     cell: str = field("gru", "recurrent cell of encoder and decoder", choices=CELLS)
     n_layer: int = field(1, "layers in the encoder and in the decoder", positive=True)
     n_embd: int = field(128, "embedding width", positive=True)
@@ -60,8 +50,7 @@ class Seq2SeqAttentionConfig:
     def __post_check__(self):
         if self.hidden % 2:
             raise AnnError(f"model.hidden must be even (half per encoder direction), got {self.hidden}")
-        if self.max_tgt_len < 2:
-            raise AnnError("model.max_tgt_len must be at least 2 (the start and end tokens)")
+        super().__post_check__()
 
 
 @register_model("seq2seq-attn", config=Seq2SeqAttentionConfig, family="recurrent", presets={

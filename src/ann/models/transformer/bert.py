@@ -41,6 +41,7 @@ from ...layers import (
     Linear,
     MultiHeadAttention,
     Tanh,
+    gpt2_init,
 )
 from ...registry import register_model
 
@@ -159,15 +160,6 @@ class BertEncoder(nn.Module):
         return x
 
 
-def _init_weights(module: nn.Module):
-    # BERT's initialisation (its released code): every weight N(0, 0.02^2), biases zero,
-    # LayerNorm (1, 0). The position table is initialised the same way by its layer.
-    if isinstance(module, (nn.Linear, nn.Embedding)):
-        nn.init.normal_(module.weight, std=0.02)
-    if isinstance(module, nn.Linear) and module.bias is not None:
-        nn.init.zeros_(module.bias)
-
-
 def _sentences(c: BertConfig, batch_size: int, generator, n_special: int = 5):
     """Rows ``[CLS] tokens [SEP] [PAD]...`` of random lengths (at least 3 tokens): prefixes of
     one sequence of consecutive non-special ids, so every token follows from its position (and
@@ -216,7 +208,7 @@ class BertMLM(nn.Module):
         self.mlm = nn.Sequential(Linear(c.n_embd, c.n_embd), GELU(),
                                  LayerNorm(c.n_embd, eps=c.ln_eps))
         self.decoder = Linear(c.n_embd, c.vocab_size)  # its bias is BERT's output bias
-        self.apply(_init_weights)
+        gpt2_init(self)  # BERT's initialisation: every weight N(0, 0.02^2), biases 0, LayerNorm (1, 0)
         self.decoder.weight = self.encoder.tok.weight  # tied to the token embedding
 
     def forward(self, idx: torch.Tensor, select: torch.Tensor | None = None,
@@ -252,7 +244,7 @@ class BertClassifier(nn.Module):
         self.pooler = nn.Sequential(Linear(c.n_embd, c.n_embd), Tanh())
         self.drop = Dropout(c.dropout) if c.dropout > 0 else nn.Identity()
         self.classifier = Linear(c.n_embd, c.num_classes)
-        self.apply(_init_weights)
+        gpt2_init(self)  # BERT's initialisation, as BertMLM
 
     def forward(self, idx: torch.Tensor, segments: torch.Tensor | None = None) -> torch.Tensor:
         h = self.encoder(idx, segments)  # (B, T, C)

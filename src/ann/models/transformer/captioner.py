@@ -14,7 +14,6 @@ shares (:class:`~ann.models.decoding.CachedDecoding`): it needs only ``encode``,
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -31,10 +30,12 @@ from ...layers import (
     LearnedPositionalEmbedding,
     Linear,
     MultiHeadAttention,
+    gpt2_init,
 )
 from ...registry import register_model
 from ..decoding import CachedDecoding
-from .clip import ImageTextInput, _random_captions
+from ..inputs import ImageTextInput
+from .clip import _random_captions
 from .vit import ViTEncoder
 
 LayerCache = tuple[KVCache, KVCache]  # (self-attention, cross-attention) of one block
@@ -130,17 +131,10 @@ class Captioner(CachedDecoding, nn.Module):
         self.norm = LayerNorm(c.d_model)
         self.head = Linear(c.d_model, c.vocab_size, bias=False)
         self.head.weight = self.embed.weight
-        self.apply(self._init_weights)
-        for name, p in self.named_parameters():   # GPT-2's 1/sqrt(2N) on residual writers
-            if name.startswith("blocks.") and name.endswith(("out_proj.weight", "mlp.2.weight")):
-                nn.init.normal_(p, std=0.02 / math.sqrt(2 * c.decoder_layers))
-
-    @staticmethod
-    def _init_weights(module: nn.Module):
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
+        # GPT-2's initialisation, the decoder's residual writers scaled by 1/sqrt(2 decoder_layers).
+        writers = [m for b in self.blocks
+                   for m in (b.self_attn.out_proj, b.cross_attn.out_proj, b.mlp[2])]
+        gpt2_init(self, residual=writers, n_layer=c.decoder_layers)
 
     def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Image tokens (B, 1 + N, C) as memory, and an all-True mask (B, 1 + N): every image

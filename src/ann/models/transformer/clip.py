@@ -22,33 +22,12 @@ from torch import nn
 
 from ...config import field
 from ...errors import AnnError
-from ...layers import Embedding, LayerNorm, LearnedPositionalEmbedding, Linear
+from ...layers import Embedding, LayerNorm, LearnedPositionalEmbedding, Linear, gpt2_init
 from ...registry import register_model
+from ..inputs import ImageTextInput
 from .vit import ACTIVATIONS, EncoderBlock, ViTEncoder
 
 MAX_LOGIT_SCALE = math.log(100.0)
-
-
-@dataclass
-class ImageTextInput:
-    """Config fields of the image+text models (CLIP, the captioner): the image, cut into square
-    patches, and the caption's tokens; the engine fills most of them from the dataset."""
-
-    in_channels: int = field(3, "channels of the input images (filled from the dataset)", positive=True)
-    image_size: int = field(32, "side of the square input images (filled from the dataset)",
-                            positive=True)
-    patch_size: int = field(4, "side of the image patches; must divide image_size", positive=True)
-    vocab_size: int = field(32, "word ids (filled from the dataset's tokenizer)", positive=True)
-    max_len: int = field(16, "text context: the most tokens of a caption, start and end included",
-                         positive=True)
-    pad_id: int = field(0, "padding id (filled from the dataset)", nonneg=True)
-    bos_id: int = field(2, "id that starts every caption (filled from the dataset)", nonneg=True)
-    eos_id: int = field(3, "id that ends every caption (filled from the dataset)", nonneg=True)
-
-    def check_patches(self, model: str):
-        if self.image_size % self.patch_size:
-            raise AnnError(f"{model}: patch_size={self.patch_size} does not divide image_size="
-                           f"{self.image_size}; choose a patch size that divides the image side")
 
 
 @dataclass
@@ -107,15 +86,9 @@ class CLIP(nn.Module):
         self.visual_projection = Linear(c.vision_width, c.embed_dim, bias=False)
         self.text_projection = Linear(c.text_width, c.embed_dim, bias=False)
         self.logit_scale = nn.Parameter(torch.tensor(float(c.logit_scale_init)))
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(module: nn.Module):
-        # N(0, 0.02^2) for Linear and embedding weights (CLIP's text tower; ViT's Linear layers).
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
+        # N(0, 0.02^2) for Linear and embedding weights (CLIP's text tower; ViT's Linear layers),
+        # zero biases, without GPT-2's residual scaling.
+        gpt2_init(self)
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, embed_dim): the class token's final state, projected."""

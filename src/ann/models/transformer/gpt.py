@@ -16,7 +16,6 @@ through a per-layer :class:`~ann.layers.KVCache`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -34,6 +33,7 @@ from ...layers import (
     LearnedPositionalEmbedding,
     Linear,
     MultiHeadAttention,
+    gpt2_init,
 )
 from ...registry import register_model
 from ..examples import recurrence_tokens
@@ -130,20 +130,10 @@ class GPT(nn.Module):
         self.lm_head = Linear(c.n_embd, c.vocab_size, bias=False)
         if c.tie_weights:
             self.lm_head.weight = self.wte.weight
-        self.apply(self._init_weights)
-        # GPT-2 (section 2.3) scales the weights of the layers that write into the residual stream
-        # by 1/sqrt(N), N = 2 * n_layer residual additions, so the stream's variance stays bounded.
-        for name, p in self.named_parameters():
-            if name.endswith(("attn.out_proj.weight", "mlp.proj.weight")):
-                nn.init.normal_(p, std=0.02 / math.sqrt(2 * c.n_layer))
-
-    @staticmethod
-    def _init_weights(module: nn.Module):
-        # GPT-2 initialisation: N(0, 0.02^2) weights, zero biases; LayerNorm keeps (1, 0).
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
+        # GPT-2's initialisation: N(0, 0.02^2) weights, zero biases, LayerNorm at (1, 0), and the
+        # two layers of each block that write into the residual stream scaled by 1/sqrt(2 n_layer).
+        gpt2_init(self, residual=[m for b in self.blocks for m in (b.attn.out_proj, b.mlp.proj)],
+                  n_layer=c.n_layer)
 
     def empty_cache(self) -> list[KVCache]:
         """A fresh cache for :meth:`forward`: one empty :class:`KVCache` per block."""

@@ -40,23 +40,13 @@ from ...layers import (
 )
 from ...registry import register_model
 from ..decoding import CachedDecoding, reversal_batch
+from ..inputs import Seq2SeqInput
 
 LayerCache = tuple[KVCache, KVCache]  # (self-attention, cross-attention) of one decoder layer
 
 
 @dataclass
-class TransformerConfig:
-    src_vocab_size: int = field(32, "source token ids (filled from the dataset)", positive=True)
-    tgt_vocab_size: int = field(32, "target token ids (filled from the dataset)", positive=True)
-    pad_id: int = field(0, "padding id on both sides (filled from the dataset)", nonneg=True)
-    bos_id: int = field(1, "id that starts every target sequence (filled from the dataset)",
-                        nonneg=True)
-    eos_id: int = field(2, "id that ends every sequence (filled from the dataset)", nonneg=True)
-    unk_id: int = field(-1, "id of unknown words, never a BLEU match (filled from the dataset; "
-                        "-1: none)", range=(-1, 2**31 - 1))
-    max_src_len: int = field(64, "longest source in tokens, end token included", positive=True)
-    max_tgt_len: int = field(64, "longest target in tokens, start and end tokens included",
-                             positive=True)
+class TransformerConfig(Seq2SeqInput):
     n_encoder_layers: int = field(3, "encoder layers", positive=True)
     n_decoder_layers: int = field(3, "decoder layers", positive=True)
     d_model: int = field(256, "width of the model (embeddings and every sub-layer output)",
@@ -77,12 +67,7 @@ class TransformerConfig:
             raise AnnError(f"model.share_embeddings needs one vocabulary, but src_vocab_size="
                            f"{self.src_vocab_size} and tgt_vocab_size={self.tgt_vocab_size}; "
                            "set model.share_embeddings=false")
-        ids = {"pad_id": self.pad_id, "bos_id": self.bos_id, "eos_id": self.eos_id}
-        if len(set(ids.values())) < 3 or max(ids.values()) >= min(self.src_vocab_size,
-                                                                  self.tgt_vocab_size):
-            raise AnnError(f"model ids {ids} must be distinct and below both vocabulary sizes")
-        if self.max_tgt_len < 2:
-            raise AnnError("model.max_tgt_len must be at least 2 (the start and end tokens)")
+        super().__post_check__()
 
 
 class FeedForward(nn.Module):

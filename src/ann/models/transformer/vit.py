@@ -28,7 +28,8 @@ from ...errors import AnnError
 from ...layers import GELU, Conv2d, Dropout, LayerNorm, Linear, MultiHeadAttention, attention_math
 from ...layers import attention_mask as make_attention_mask
 from ...registry import register_model
-from ..cnn.common import ImageClassifier, ImageInput
+from ..cnn.common import ImageClassifier
+from ..inputs import LabelledImageInput, check_patches
 
 
 class QuickGELU(nn.Module):
@@ -151,7 +152,7 @@ def attention_rollout(maps: list[torch.Tensor]) -> torch.Tensor:
 
 
 @dataclass
-class ViTConfig(ImageInput):
+class ViTConfig(LabelledImageInput):
     patch_size: int = field(4, "side of the square patches; must divide image_size", positive=True)
     d_model: int = field(64, "width of the token embeddings and the residual stream", positive=True)
     n_layer: int = field(6, "encoder blocks", positive=True)
@@ -163,9 +164,7 @@ class ViTConfig(ImageInput):
     ln_eps: float = field(1e-6, "epsilon in every LayerNorm", positive=True)
 
     def __post_check__(self):
-        if self.image_size % self.patch_size:
-            raise AnnError(f"vit: patch_size={self.patch_size} does not divide image_size="
-                           f"{self.image_size}; choose a patch size that divides the image side")
+        check_patches("vit", self.image_size, self.patch_size)
         if self.d_model % self.n_head:
             raise AnnError(f"vit: n_head={self.n_head} does not divide d_model={self.d_model}")
 
