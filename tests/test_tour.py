@@ -22,7 +22,8 @@ ARTIFACTS = Path(os.environ.get("ANN_TEST_ARTIFACTS", Path(__file__).parent.pare
 
 
 def test_every_family_has_one_stop_on_embedded_data():
-    assert sorted(tour.FAMILIES) == sorted(ISSUE_FAMILIES)
+    # the first wave's families all stop; a later family adds its stop on its own recipe row
+    assert set(ISSUE_FAMILIES) <= set(tour.FAMILIES) and len(set(tour.FAMILIES)) == len(tour.FAMILIES)
     for stop in tour.STOPS:
         recipe = RECIPES[stop.recipe]
         assert registry.dataset_entry(recipe.dataset).embedded, f"{stop.recipe} needs a download"

@@ -30,7 +30,7 @@ from .tasks.lm import sample_text, stream_text  # noqa: F401  (re-exported: the 
 from .tasks.seq2seq import translation_samples  # noqa: F401
 from .train import RunConfig, Trainer, checkpoint, distributed
 from .train.batches import eval_batches
-from .train.device import select_device
+from .train.device import model_device, select_device
 from .train.engine import seed_everything
 from .train.fitted import FittedTrainer
 
@@ -152,7 +152,7 @@ class Run:
         task = get_task(self.model.task, **task_options) if task_options else self.task  # checks
         data = load_split(self.config, split)
         self.model.eval()
-        device = next(self.model.parameters()).device
+        device = model_device(self.model)
         batch_size = batch_size or self.config.train.eval_batch_size
         return task.evaluate(self.model, eval_batches(data, batch_size, device))
 

@@ -29,3 +29,12 @@ def autocast(device: torch.device, amp: str):
     if not use:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device a model's tensors live on: its first parameter's, else its first buffer's (a
+    model fitted in closed form may hold only buffers, as a Hopfield network's weights are), else
+    the CPU."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
