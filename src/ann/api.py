@@ -100,10 +100,10 @@ def _check_data_options(rc: RunConfig, entry):
     instead of being silently ignored."""
     default = type(rc.data)()
     for f in dataclasses.fields(rc.data):
-        if f.name in COMMON_DATA_KEYS or f.name in entry.options:
+        if f.name in COMMON_DATA_KEYS or f.name in entry.option_names:
             continue
         if getattr(rc.data, f.name) != getattr(default, f.name):
-            takes = ", ".join(f"data.{k}" for k in entry.options) or "none of them"
+            takes = ", ".join(f"data.{k}" for k in entry.option_names) or "none of them"
             raise AnnError(f"dataset {entry.name!r} does not take data.{f.name} (it takes "
                            f"{takes}); drop the setting or choose a dataset that reads it")
 
@@ -169,7 +169,7 @@ def load_split(rc: RunConfig, split: str):
     """One split of the run's dataset; text datasets are cut into windows of the model's context
     and tokenized as the run asks."""
     entry = registry.dataset_entry(rc.data.name)
-    options = {k: getattr(rc.data, k) for k in entry.options}
+    options = {k: getattr(rc.data, k) for k in entry.option_names}
     if entry.info.get("task") != "lm":
         if "max_len" in entry.info and hasattr(rc.model, "max_len"):   # sentences, padded (BERT)
             return registry.load_dataset(rc.data.name, split, max_len=rc.model.max_len, **options)
