@@ -94,3 +94,90 @@ def test_dataset_specific_data_setting_on_a_dataset_that_ignores_it_fails():
         build_config("cnn-digits", ["data.path=my.csv"])
     with pytest.raises(AnnError, match="does not take data.fold"):
         build_config("cnn-digits", ["data.fold=3"])
+
+
+SHARED_DATA_KEYS = ["data.name", "data.augment_shift", "data.augment_flip", "data.train_subset",
+                    "data.tokenizer"]
+
+
+def test_a_run_has_the_shared_data_keys_and_its_datasets_own_only():
+    assert [k for k in cfg.keys(build_config("cnn-digits")) if k.startswith("data.")] == SHARED_DATA_KEYS
+    assert cfg.keys(build_config("rnn-sunspots").data, "data.") == [
+        *SHARED_DATA_KEYS, "data.path", "data.column", "data.window", "data.horizon"]
+    assert cfg.keys(build_config("gin-mutag").data, "data.") == [
+        *SHARED_DATA_KEYS, "data.fold", "data.folds", "data.cv_protocol", "data.epoch_size"]
+    rows = {k: h for k, _, h in cfg.describe(build_config("pnn-iris"))}
+    assert rows["data.fold"].startswith("the cross-validation fold held out as test")
+
+
+@pytest.mark.parametrize("recipe,override,match", [
+    ("pnn-iris", "data.fold=x", "data.fold must be an integer"),
+    ("pnn-iris", "data.folds=1", "data.folds must be between 2 and 1000"),
+    ("gin-mutag", "data.cv_protocol=paper", "data.cv_protocol must be one of validate, xu2019"),
+    ("rnn-sunspots", "data.window=-1", "data.window must be 0 or more"),
+])
+def test_data_options_are_parsed_and_checked_like_model_keys(recipe, override, match):
+    with pytest.raises(AnnError, match=match):
+        build_config(recipe, [override])
+
+
+def test_another_datasets_option_is_an_unknown_key_that_says_who_takes_it():
+    with pytest.raises(AnnError) as e:
+        build_config("rnn-sunspots", ["data.fold=3"])
+    msg = str(e.value)
+    assert msg.startswith("unknown key 'data.fold': dataset 'sunspots' does not take data.fold "
+                          "(it takes data.path, data.column, data.window, data.horizon; data.fold "
+                          "is an option of ") and "iris" in msg and "mutag" in msg, msg
+    assert msg.endswith("valid keys: " + ", ".join(
+        [*SHARED_DATA_KEYS, "data.path", "data.column", "data.window", "data.horizon"])), msg
+    assert "\n" not in msg
+    with pytest.raises(AnnError, match="dataset 'digits' does not take data.fold"):
+        build_config("cnn-digits", ["fold=3"])                      # the short key too
+    with pytest.raises(AnnError, match="dataset 'pydoc-mlm' does not take data.extra_text"):
+        build_config("bert-sst2-mlm", ["data.name=pydoc-mlm"])      # the recipe's own setting
+    with pytest.raises(AnnError, match="unknown key 'data.bogus'.*valid keys: data.name"):
+        build_config("cnn-digits", ["data.bogus=1"])
+
+
+def test_data_name_given_on_the_command_line_brings_its_datasets_options():
+    rc = build_config("detector-shapes", ["data.path=boxes", "data.name=detection-folder"])
+    assert rc.data.name == "detection-folder" and rc.data.path == "boxes"
+    with pytest.raises(AnnError, match="does not take data.path"):
+        build_config("detector-shapes", ["data.path=boxes"])
+
+
+def test_json_round_trip_keeps_the_datasets_options():
+    rc = build_config("gin-mutag", ["data.fold=3", "data.cv_protocol=xu2019"])
+    again = RunConfig.from_dict(rc.to_dict())
+    assert again == rc and again.data.fold == 3 and again.data.cv_protocol == "xu2019"
+    assert "speaker" not in rc.to_dict()["data"]
+
+
+def test_a_config_json_with_every_datasets_options_reads():
+    """Before each dataset declared its options, a run's data section held all of them: the
+    dataset's own are kept, the others dropped, whatever their value."""
+    import json
+    from pathlib import Path
+
+    old = json.loads((Path(__file__).parent / "data/old_runs/pnn-iris/config.json").read_text())
+    assert {"speaker", "edges", "window"} <= set(old["data"])      # the earlier shape
+    old["data"].update(fold=2, speaker="jackson")
+    rc = RunConfig.from_dict(old)
+    assert rc.data == build_config("pnn-iris", ["data.fold=2"]).data
+    old["data"]["bogus"] = 1
+    with pytest.raises(AnnError, match="data.bogus"):
+        RunConfig.from_dict(old)
+
+
+def test_a_dataset_declares_its_options_as_a_dataclass_its_loader_takes():
+    from ann.registry import register_dataset
+
+    with pytest.raises(TypeError, match="must be a dataclass"):
+        register_dataset("bad", info={}, embedded=True, options=("path",))
+
+    @dataclasses.dataclass
+    class PathOptions:
+        path: str = cfg.field("", "a file")
+
+    with pytest.raises(TypeError, match="takes no keyword path"):
+        register_dataset("bad", info={}, embedded=True, options=PathOptions)(lambda split: None)

@@ -30,6 +30,7 @@ from .tasks.lm import sample_text, stream_text  # noqa: F401  (re-exported: the 
 from .tasks.seq2seq import translation_samples  # noqa: F401
 from .train import RunConfig, Trainer, checkpoint, distributed
 from .train.batches import eval_batches
+from .train.config import data_config
 from .train.device import model_device, select_device
 from .train.engine import seed_everything
 from .train.fitted import FittedTrainer
@@ -64,6 +65,8 @@ def _resolve_key(rc: RunConfig, key: str) -> str:
         return matches[0]
     if len(matches) > 1:
         raise AnnError(f"key {key!r} is ambiguous; write one of: {', '.join(matches)}")
+    if key in registry.option_datasets():
+        return "data." + key    # another dataset's option: _set_key says which datasets take it
     return key  # unknown: set_key reports it with the valid keys
 
 
@@ -72,41 +75,45 @@ def build_config(recipe: str, overrides=None) -> RunConfig:
     r = get_recipe(recipe)
     rc = RunConfig(recipe=r.name, model_name=r.model,
                    model=registry.model_config(r.model, r.preset, r.model_overrides))
-    rc.data.name = r.dataset
-    cfg.apply_overrides(rc.data, r.data)
+    overrides = _normalise(overrides)
+    # the dataset decides which data.* keys there are: find it first (data.name may change it)
+    dataset = r.dataset
+    for key, value in overrides.items():
+        if _resolve_key(rc, key) == "data.name":
+            dataset = cfg.parse_value(str, value, "data.name")
+    rc.data = data_config(dataset)
+    for k, v in r.data.items():
+        _set_key(rc, "data." + k, v)
     for k, v in r.train.items():
         cfg.set_key(rc.train, k, v, "train.")
     explicit = set(r.model_overrides)
-    for key, value in _normalise(overrides).items():
+    for key, value in overrides.items():
         key = _resolve_key(rc, key)
         if key.split(".")[0] not in ("model", "data", "train"):
             raise AnnError(f"unknown key {key!r}; keys start with model., data. or train. "
                            "(see `ann train RECIPE -h`)")
-        cfg.set_key(rc, key, value)
+        _set_key(rc, key, value)
         if key.startswith("model."):
             explicit.add(key.split(".", 1)[1])
-    entry = registry.dataset_entry(rc.data.name)
-    _check_data_options(rc, entry)
-    registry.fill_from_data(rc.model, entry.info, explicit)
+    registry.fill_from_data(rc.model, registry.dataset_entry(rc.data.name).info, explicit)
     cfg.validate(rc)
     return rc
 
 
-# data.* settings every dataset understands; the rest only where the dataset lists them.
-COMMON_DATA_KEYS = ("name", "augment_shift", "augment_flip", "train_subset", "tokenizer")
-
-
-def _check_data_options(rc: RunConfig, entry):
-    """A dataset-specific ``data.*`` setting given to a dataset that does not take it fails
-    instead of being silently ignored."""
-    default = type(rc.data)()
-    for f in dataclasses.fields(rc.data):
-        if f.name in COMMON_DATA_KEYS or f.name in entry.options:
-            continue
-        if getattr(rc.data, f.name) != getattr(default, f.name):
-            takes = ", ".join(f"data.{k}" for k in entry.options) or "none of them"
-            raise AnnError(f"dataset {entry.name!r} does not take data.{f.name} (it takes "
-                           f"{takes}); drop the setting or choose a dataset that reads it")
+def _set_key(rc: RunConfig, key: str, value):
+    """``cfg.set_key``, but a ``data.*`` option of other datasets than the run's fails saying which
+    datasets take it, instead of being silently ignored or merely unknown."""
+    head, _, option = key.partition(".")
+    if head == "data" and option not in {f.name for f in dataclasses.fields(rc.data)}:
+        takers = registry.option_datasets().get(option)
+        if takers:
+            entry = registry.dataset_entry(rc.data.name)
+            takes = ", ".join(f"data.{k}" for k in entry.option_names) or "no options of its own"
+            raise AnnError(f"unknown key {key!r}: dataset {entry.name!r} does not take {key} (it "
+                           f"takes {takes}; {key} is an option of {', '.join(takers)}); drop the "
+                           "setting or choose a dataset that reads it; valid keys: "
+                           f"{', '.join(cfg.keys(rc.data, 'data.'))}")
+    cfg.set_key(rc, key, value)
 
 
 @dataclass

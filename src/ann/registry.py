@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,12 @@ class DatasetEntry:
     info: dict[str, Any]       # static facts: task, shapes, classes, normalisation
     embedded: bool             # True: needs no download and nothing in $ANN_DATA_DIR
     splits: tuple[str, ...]
-    options: tuple[str, ...] = ()   # DataConfig fields passed to the loader as keywords
+    options: type | None = None   # dataclass of the data.* settings the loader takes as keywords
+
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        """The loader's own ``data.*`` settings, in their dataclass's order."""
+        return tuple(f.name for f in dataclasses.fields(self.options)) if self.options else ()
 
 
 MODELS: dict[str, ModelEntry] = {}
@@ -64,12 +70,23 @@ def register_model(name: str, config: type, family: str, presets: dict | None = 
 
 
 def register_dataset(name: str, info: dict, embedded: bool, splits=("train", "val", "test"),
-                     options=()):
-    """Function decorator: register ``loader(split, **kw)`` under ``name``. ``options`` names the
-    ``data.*`` settings (fields of ``ann.train.config.DataConfig``, e.g. ``path``, ``column``,
-    ``fold``) the loader takes as keyword arguments; a run passes their values."""
+                     options: type | None = None):
+    """Function decorator: register ``loader(split, **kw)`` under ``name``. ``options`` is the
+    dataclass of the dataset's own ``data.*`` settings (``path``, ``column``, ``fold``, ...; made
+    with :func:`ann.config.field`, so they are parsed and checked like ``model.*`` keys); the
+    loader takes each of its fields as a keyword argument, and a run passes their values. Several
+    datasets may share one options class."""
+    if options is not None and not (isinstance(options, type) and dataclasses.is_dataclass(options)):
+        raise TypeError(f"dataset {name!r}: options must be a dataclass, not {options!r}")
+
     def wrap(fn):
-        DATASETS[name] = DatasetEntry(name, fn, dict(info), embedded, tuple(splits), tuple(options))
+        entry = DatasetEntry(name, fn, dict(info), embedded, tuple(splits), options)
+        params = inspect.signature(fn).parameters
+        missing = [k for k in entry.option_names if k not in params]
+        if missing:
+            raise TypeError(f"dataset {name!r}: the loader takes no keyword {', '.join(missing)} "
+                            f"of its options {options.__name__}")
+        DATASETS[name] = entry
         return fn
     return wrap
 
@@ -108,6 +125,16 @@ def dataset_entry(name: str) -> DatasetEntry:
     if name not in DATASETS:
         raise unknown("dataset", name, DATASETS)
     return DATASETS[name]
+
+
+def option_datasets() -> dict[str, list[str]]:
+    """Each ``data.*`` option some dataset takes, with the datasets that take it (sorted)."""
+    _load_builtins()
+    out: dict[str, list[str]] = {}
+    for name in sorted(DATASETS):
+        for key in DATASETS[name].option_names:
+            out.setdefault(key, []).append(name)
+    return out
 
 
 def model_config(name: str, preset: str | None = None, overrides=None):

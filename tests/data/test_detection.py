@@ -53,7 +53,7 @@ def test_info_and_registration():
     assert entry.embedded and entry.info["task"] == "detect" and entry.info["classes"] == (
         "circle", "square", "triangle")
     assert not dataset_entry("mnist-scenes-det").embedded
-    assert dataset_entry("detection-folder").options == ("path",)
+    assert dataset_entry("detection-folder").option_names == ("path",)
 
 
 def test_mnist_scenes_det_uses_each_mnist_split():

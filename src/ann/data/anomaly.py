@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import copy
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ..config import field
 from ..errors import AnnError
 from ..registry import register_dataset
 from .base import ArrayDataset
@@ -76,8 +78,16 @@ def parse_classes(text: str, default: tuple[int, ...] = (0,)) -> tuple[int, ...]
     return classes
 
 
+@dataclass
+class NormalClassesOptions:
+    """The digits an anomaly detector learns as normal."""
+
+    normal_classes: str = field("", "anomaly detection: the classes counted as normal, "
+                                "comma-separated (empty: the dataset's default)")
+
+
 @register_dataset("mnist-anomaly", info=MNIST_ANOMALY_INFO, embedded=False,
-                  options=("normal_classes",))
+                  options=NormalClassesOptions)
 def load_mnist_anomaly(split: str, normal_classes: str = "") -> ArrayDataset:
     """Train and val: the MNIST images of the normal digits; test: all 10,000 test images,
     labelled 1 where the digit is not a normal one."""

@@ -24,11 +24,13 @@ import functools
 import math
 import re
 import wave
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..config import field
 from ..errors import AnnError, DatasetMissing
 from ..registry import register_dataset
 from .base import ArrayDataset
@@ -213,7 +215,15 @@ def fsdd_split(rows, split: str, speaker: str = "") -> list[int]:
     return [i for i, r in enumerate(rows) if rule(r)]
 
 
-@register_dataset("fsdd", info=FSDD_INFO, embedded=False, options=("speaker",))
+@dataclass
+class SpeakerOptions:
+    """Which FSDD speaker, if any, is held out as test."""
+
+    speaker: str = field("", "audio (fsdd): the speaker held out as test (empty: the customary "
+                         "split, takes 0-4 of every speaker are test)")
+
+
+@register_dataset("fsdd", info=FSDD_INFO, embedded=False, options=SpeakerOptions)
 def load_fsdd(split: str, speaker: str = "") -> ArrayDataset:
     """FSDD log-mel features; customary split, or ``speaker`` held out as test."""
     rows = _fsdd_files(str(_fsdd_folder()))

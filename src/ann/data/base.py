@@ -1,4 +1,5 @@
-"""The in-memory dataset every supervised family starts from."""
+"""The in-memory dataset every supervised family starts from, and the options several datasets
+share."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+from .. import config
 
 
 @dataclass
@@ -42,3 +45,13 @@ class ArrayDataset:
         engine trains on has this method; datasets that build examples on the fly (token
         windows over one shared token stream) implement it without materialising the split."""
         return self.x[index], self.y[index]
+
+
+@dataclass
+class FoldOptions:
+    """``data.*`` options of a dataset split by stratified K-fold cross-validation."""
+
+    fold: int = config.field(0, "the cross-validation fold held out as test (datasets with folds)",
+                             nonneg=True)
+    folds: int = config.field(10, "the number of cross-validation folds (datasets with folds)",
+                              range=(2, 1000))

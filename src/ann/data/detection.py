@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..config import field
 from ..errors import AnnError, CorruptFile
 from ..registry import register_dataset
 from .base import ArrayDataset
@@ -241,7 +242,14 @@ def read_box_folder(path: str):
     return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))), boxes, labels, names
 
 
-@register_dataset("detection-folder", info=FOLDER_INFO, embedded=True, options=("path",))
+@dataclass
+class FolderOptions:
+    """The folder of your own images and boxes."""
+
+    path: str = field("", "a file of your own to train on, for datasets that accept one")
+
+
+@register_dataset("detection-folder", info=FOLDER_INFO, embedded=True, options=FolderOptions)
 def load_detection_folder(split: str, path: str = "") -> BoxDataset:
     """Your own images and boxes (``data.path=FOLDER``), split 80/10/10 by a fixed shuffle."""
     if not path:

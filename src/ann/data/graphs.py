@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import config
 from ..errors import AnnError
 from ..layers.message_passing import batch_graphs, check_graph, to_undirected
 from ..registry import register_dataset
@@ -374,7 +375,16 @@ def read_custom_graph(edges: str, features: str, seed: int = 0) -> Graph:
 CUSTOM_INFO = {"task": "node_classify"}
 
 
-@register_dataset("custom-graph", info=CUSTOM_INFO, embedded=True, options=("edges", "features"))
+@dataclass
+class GraphFileOptions:
+    """The two files of a graph of your own."""
+
+    edges: str = config.field("", "an edge-list file of your own (graph datasets): one 'src,dst' "
+                              "per line")
+    features: str = config.field("", "a node-feature file of your own (graph datasets)")
+
+
+@register_dataset("custom-graph", info=CUSTOM_INFO, embedded=True, options=GraphFileOptions)
 def load_custom_graph(split: str, edges: str = "", features: str = "") -> NodeSplit:
     graph = read_custom_graph(edges, features)
     labels = graph.y[graph.masks["train"] | graph.masks["val"] | graph.masks["test"]]

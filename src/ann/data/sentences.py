@@ -38,10 +38,12 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from ..config import field
 from ..errors import AnnError, CorruptFile, DatasetMissing
 from ..registry import register_dataset
 from .base import ArrayDataset
@@ -261,7 +263,15 @@ def load_sst2(split: str, max_len: int = SST2_MAX_LEN) -> Sentences:
     return _sst2(split, max_len, SST2_INFO, labelled=True)
 
 
-@register_dataset("sst2-mlm", info=SST2_MLM_INFO, embedded=False, options=("extra_text",))
+@dataclass
+class ExtraTextOptions:
+    """More unlabelled English for masked-LM pretraining."""
+
+    extra_text: str = field("", "masked-LM corpora (sst2-mlm): more unlabelled English mixed into "
+                            "the training split, comma-separated from ptb, multi30k")
+
+
+@register_dataset("sst2-mlm", info=SST2_MLM_INFO, embedded=False, options=ExtraTextOptions)
 def load_sst2_mlm(split: str, max_len: int = SST2_MAX_LEN, extra_text: str = "") -> Sentences:
     """The SST-2 sentences without labels, packed into rows, ``y = x``, for masked-LM
     pretraining; ``extra_text`` ("ptb,multi30k") adds those corpora to the training split."""

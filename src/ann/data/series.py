@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import config
 from ..errors import AnnError
 from ..registry import register_dataset
 
@@ -164,8 +165,29 @@ def series_split(values: np.ndarray, split: str, window: int, horizon: int, info
                          weights, full)
 
 
-@register_dataset("sunspots", info=SUNSPOTS_INFO, embedded=True,
-                  options=("path", "column", "window", "horizon"))
+_WINDOW_HELP = "past values a forecast reads (series; 0: the dataset's default)"
+_HORIZON_HELP = "values ahead a forecast predicts (series; 0: the dataset's default)"
+
+
+@dataclass
+class SeriesOptions:
+    """The window and horizon of a generated series' forecasts."""
+
+    window: int = config.field(0, _WINDOW_HELP, nonneg=True)
+    horizon: int = config.field(0, _HORIZON_HELP, nonneg=True)
+
+
+@dataclass
+class SeriesFileOptions:
+    """A series that may be read from a CSV file of your own, with its window and horizon."""
+
+    path: str = config.field("", "a file of your own to train on, for datasets that accept one")
+    column: str = config.field("", "the column of data.path to read (series and tables)")
+    window: int = config.field(0, _WINDOW_HELP, nonneg=True)
+    horizon: int = config.field(0, _HORIZON_HELP, nonneg=True)
+
+
+@register_dataset("sunspots", info=SUNSPOTS_INFO, embedded=True, options=SeriesFileOptions)
 def load_sunspots(split: str, path: str = "", column: str = "", window: int = 0,
                   horizon: int = 0) -> SeriesWindows:
     """Yearly sunspot numbers (embedded), or column ``column`` of the CSV file ``path``."""
@@ -175,8 +197,7 @@ def load_sunspots(split: str, path: str = "", column: str = "", window: int = 0,
                         horizon or SUNSPOTS_INFO["horizon"], SUNSPOTS_INFO, name)
 
 
-@register_dataset("mackey-glass", info=MACKEY_GLASS_INFO, embedded=True,
-                  options=("window", "horizon"))
+@register_dataset("mackey-glass", info=MACKEY_GLASS_INFO, embedded=True, options=SeriesOptions)
 def load_mackey_glass(split: str, window: int = 0, horizon: int = 0) -> SeriesWindows:
     """The generated Mackey-Glass series, 3,000 steps."""
     return series_split(mackey_glass(), split, window or MACKEY_GLASS_INFO["window"],

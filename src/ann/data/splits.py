@@ -10,7 +10,7 @@ def load_split(rc, split: str):
     """One split of the run's dataset; text datasets are cut into windows of the model's context
     and tokenized as the run asks."""
     entry = registry.dataset_entry(rc.data.name)
-    options = {k: getattr(rc.data, k) for k in entry.options}
+    options = {k: getattr(rc.data, k) for k in entry.option_names}
     if entry.info.get("task") != "lm":
         if "max_len" in entry.info and hasattr(rc.model, "max_len"):   # sentences, padded (BERT)
             return registry.load_dataset(rc.data.name, split, max_len=rc.model.max_len, **options)

@@ -25,7 +25,7 @@ import torch
 
 from ..errors import AnnError
 from ..registry import register_dataset
-from .base import ArrayDataset
+from .base import ArrayDataset, FoldOptions
 
 FOLD_SEED = 0
 VAL_FRACTION = 0.1
@@ -141,7 +141,7 @@ INFOS = {
 
 
 def _register(name: str):
-    @register_dataset(name, info=INFOS[name], embedded=True, options=("fold", "folds"))
+    @register_dataset(name, info=INFOS[name], embedded=True, options=FoldOptions)
     def loader(split: str, fold: int = 0, folds: int = 10) -> ArrayDataset:
         return _load(name, split, fold, folds)
 

@@ -16,13 +16,16 @@ that many training graphs (Xu et al.: 1,600).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..config import field
 from ..errors import CorruptFile, DatasetMissing
 from ..registry import register_dataset
+from .base import FoldOptions
 from .graphs import GraphSet, fold_split
 from .sources import RemoteFile, data_dirs, fetch
 
@@ -114,9 +117,23 @@ def tu_dataset(name: str) -> GraphSet:
     return _CACHE[key]
 
 
+@dataclass
+class CrossValidationOptions(FoldOptions):
+    """The folds of a graph set, and how a fold trains (Xu et al. 2019's protocol or ours)."""
+
+    cv_protocol: str = field("validate", "cross-validation (datasets with folds): 'validate' = "
+                             "the next fold validates, the rest train; 'xu2019' = all other "
+                             "folds train and the validation split IS the test fold (Xu et al. "
+                             "2019; reads the test fold: for comparison with the paper only)",
+                             choices=("validate", "xu2019"))
+    epoch_size: int = field(0, "training examples per epoch, drawn from the reshuffled "
+                            "training split over and over (datasets with folds; 0: one pass; "
+                            "Xu et al. 2019: 50 batches of 32 = 1600)", nonneg=True)
+
+
 def _register(name: str):
     @register_dataset(name.lower(), info=INFO[name.lower()], embedded=False,
-                      options=("fold", "folds", "cv_protocol", "epoch_size"))
+                      options=CrossValidationOptions)
     def load(split: str, fold: int = 0, folds: int = 10, cv_protocol: str = "validate",
              epoch_size: int = 0) -> GraphSet:
         return fold_split(tu_dataset(name), split, fold, folds, protocol=cv_protocol,

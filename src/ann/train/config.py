@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,10 @@ class TrainConfig:
 
 @dataclass
 class DataConfig:
+    """The ``data.*`` settings every dataset shares. A dataset's own options (the dataclass it
+    registers with, see :func:`ann.registry.register_dataset`) join these in the data section of
+    a run of it: see :func:`data_config`."""
+
     name: str = field("digits", "dataset name (see `ann list --datasets`)")
     augment_shift: int = field(0, "random translation of training images by up to N pixels",
                                range=(0, 8))
@@ -79,34 +84,43 @@ class DataConfig:
     train_subset: int = field(0, "use only the first N training examples (0: all)", nonneg=True)
     tokenizer: str = field("", "tokenizer of a text dataset (empty: the dataset's default)",
                            choices=("", "char", "word", "bpe"))
-    # Settings that only some datasets take (each dataset lists its own in `options` when it
-    # registers); the defaults mean "the dataset's own".
-    path: str = field("", "a file of your own to train on, for datasets that accept one")
-    column: str = field("", "the column of data.path to read (series and tables)")
-    edges: str = field("", "an edge-list file of your own (graph datasets): one 'src,dst' per line")
-    features: str = field("", "a node-feature file of your own (graph datasets)")
-    fold: int = field(0, "the cross-validation fold held out as test (datasets with folds)",
-                      nonneg=True)
-    folds: int = field(10, "the number of cross-validation folds (datasets with folds)",
-                       range=(2, 1000))
-    window: int = field(0, "past values a forecast reads (series; 0: the dataset's default)",
-                        nonneg=True)
-    horizon: int = field(0, "values ahead a forecast predicts (series; 0: the dataset's default)",
-                         nonneg=True)
-    normal_classes: str = field("", "anomaly detection: the classes counted as normal, "
-                                "comma-separated (empty: the dataset's default)")
-    extra_text: str = field("", "masked-LM corpora (sst2-mlm): more unlabelled English mixed into "
-                            "the training split, comma-separated from ptb, multi30k")
-    speaker: str = field("", "audio (fsdd): the speaker held out as test (empty: the customary "
-                         "split, takes 0-4 of every speaker are test)")
-    cv_protocol: str = field("validate", "cross-validation (datasets with folds): 'validate' = "
-                             "the next fold validates, the rest train; 'xu2019' = all other "
-                             "folds train and the validation split IS the test fold (Xu et al. "
-                             "2019; reads the test fold: for comparison with the paper only)",
-                             choices=("validate", "xu2019"))
-    epoch_size: int = field(0, "training examples per epoch, drawn from the reshuffled "
-                            "training split over and over (datasets with folds; 0: one pass; "
-                            "Xu et al. 2019: 50 batches of 32 = 1600)", nonneg=True)
+
+
+@functools.cache
+def data_config_class(options: type | None) -> type[DataConfig]:
+    """:class:`DataConfig` with the fields of a dataset's options dataclass after the shared ones
+    (one class per options class, so that two configs of one dataset compare equal)."""
+    if options is None:
+        return DataConfig
+    shared = {f.name for f in dataclasses.fields(DataConfig)}
+    clash = sorted(shared & {f.name for f in dataclasses.fields(options)})
+    if clash:
+        raise TypeError(f"{options.__name__} redefines the shared data settings {', '.join(clash)}")
+    # options first in the bases: dataclass collects fields from the last base on, so the shared
+    # fields come first (the order of --show-config)
+    cls = type(f"DataConfig_{options.__name__}", (options, DataConfig),
+               {"__module__": __name__, "__doc__": f"{DataConfig.__doc__}\n\n{options.__doc__}"})
+    return dataclass(cls)
+
+
+def data_config(name: str) -> DataConfig:
+    """A default data section for dataset ``name``: the shared settings and the dataset's own."""
+    from ..registry import dataset_entry
+
+    return data_config_class(dataset_entry(name).options)(name=name)
+
+
+def _data_from_dict(d: dict) -> DataConfig:
+    """The data section of a ``config.json``. One written before the datasets declared their own
+    options holds every dataset's options (one class had them all): those of other datasets are
+    dropped. (That version refused a value of an option the dataset did not take, so theirs are
+    the defaults; a run directory is read as it is, never refused for them.)"""
+    from ..registry import option_datasets
+
+    conf = data_config(d.get("name", DataConfig.name))
+    own = {f.name for f in dataclasses.fields(conf)}
+    others = set(option_datasets()) - own
+    return cfg.from_dict(type(conf), {k: v for k, v in d.items() if k not in others}, "data.")
 
 
 @dataclass
@@ -128,7 +142,7 @@ class RunConfig:
             entry = model_entry(d["model_name"])
             return cls(recipe=d.get("recipe", ""), model_name=d["model_name"],
                        model=cfg.from_dict(entry.config, d["model"], "model."),
-                       data=cfg.from_dict(DataConfig, d["data"], "data."),
+                       data=_data_from_dict(d["data"]),
                        train=cfg.from_dict(TrainConfig, d["train"], "train."))
         except (KeyError, TypeError) as e:
             raise AnnError(f"config.json lacks a required entry ({e}); it was not written by ann") from None
