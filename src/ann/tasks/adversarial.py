@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 
 from ..registry import register_task
-from .base import Answer, Task, Verb
+from .base import Task, Verb
+from .reconstruct import ImageGenerator
 
 # The classifier that judges a GAN's samples, per dataset: a recipe and its overrides. The API
 # trains it once into the cache (~/.cache/ann/helpers/RECIPE-..., or $ANN_CACHE_DIR) and reuses it.
@@ -17,7 +18,7 @@ JUDGES = {"digits": ("mlp-digits", {}),
 
 
 @register_task
-class Adversarial(Task):
+class Adversarial(ImageGenerator, Task):
     """A generator against a discriminator. Training goes through ``model.training_step`` (the
     engine's hook for models with several optimizers); ``loss`` is the sum of the two players'
     losses, for the contract tests only (its gradient reaches every parameter). Evaluation
@@ -63,17 +64,6 @@ class Adversarial(Task):
         images = model.sample(64, torch.Generator(device=device).manual_seed(0))
         save_grid(images, run_dir / "samples" / f"step-{step:07d}.png")
         model.train(was_training)
-
-    def generate_images(self, run, n: int | None = None, label: int | None = None, seed: int = 0,
-                        out=None, input=None) -> list[Answer]:
-        """``ann generate RUN --n 64 [--label K] [--out grid.png]``: a grid of generated images
-        (a super-resolution run upscales the ``--input`` images instead)."""
-        from .images import generate_to_file
-
-        n = 64 if n is None else n
-        path = generate_to_file(run, n, label, seed, out, input)
-        count = len(input) if input else n
-        return [Answer(f"wrote {count} images to {path}", {"images": count, "file": str(path)})]
 
     def helpers(self, run) -> dict[str, tuple[str, dict]]:
         """ann's own classifier of the run's dataset, which judges the samples (where there is one)."""

@@ -6,11 +6,12 @@ import torch
 
 from ..registry import register_task
 from .adversarial import Adversarial
-from .base import Answer, Task, Verb
+from .base import Task, Verb
+from .reconstruct import ImageGenerator
 
 
 @register_task
-class ImageToImage(Task):
+class ImageToImage(ImageGenerator, Task):
     """Map images to images with adversarial training (SRGAN's upscaling, CycleGAN's domain
     transfer): stepped through ``model.training_step`` like a GAN; evaluation gives the model's
     own figures with ``psnr`` against the true target images first (higher is better)."""
@@ -27,17 +28,6 @@ class ImageToImage(Task):
     def predict(self, model, x) -> torch.Tensor:
         """Output images in [0, 1] from input images in [0, 1]."""
         return model(x)
-
-    def generate_images(self, run, n: int | None = None, label: int | None = None, seed: int = 0,
-                        out=None, input=None) -> list[Answer]:
-        """``ann generate RUN --n 64 [--label K] [--out grid.png]``: a grid of generated images
-        (a super-resolution run upscales the ``--input`` images instead)."""
-        from .images import generate_to_file
-
-        n = 64 if n is None else n
-        path = generate_to_file(run, n, label, seed, out, input)
-        count = len(input) if input else n
-        return [Answer(f"wrote {count} images to {path}", {"images": count, "file": str(path)})]
 
     def report(self, run, test_data, folder) -> None:
         """``superres.png`` for super-resolution, ``cyclegan.png`` for unpaired translation."""

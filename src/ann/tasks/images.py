@@ -28,7 +28,6 @@ import torch
 
 from ..data.splits import load_split
 from ..errors import AnnError
-from ..report import generative as plots
 from ..train.batches import eval_batches
 
 MAX_FIT = 20000      # training examples the k-NN and the linear probe fit on (all for small data)
@@ -67,6 +66,8 @@ def code_uses(model, train, test, device, folder=None) -> dict[str, float]:
     the same training examples in data space); with a 2-D code, a scatter plot of both."""
     from sklearn.decomposition import PCA
 
+    from ..report import generative as plots
+
     n = min(MAX_FIT, len(train))
     codes_train, codes_test = _codes(model, train, device, n), _codes(model, test, device)
     y_train, y_test = train.y[:n].numpy(), test.y.numpy()
@@ -87,6 +88,8 @@ def code_uses(model, train, test, device, folder=None) -> dict[str, float]:
 
 @torch.no_grad()
 def _pictures(model, test, device, folder):
+    from ..report import generative as plots
+
     if not model.config.images:
         return
     x = test.x[:16].to(device)
@@ -191,6 +194,8 @@ def generate_to_file(run, n: int = 64, label: int | None = None, seed: int = 0, 
     low-resolution image files upscaled instead. Returns the path."""
     from pathlib import Path
 
+    from ..report import generative as plots
+
     path = Path(out) if out is not None else run.path / "generated.png"
     if path.suffix.lower() != ".png":
         raise AnnError(f"--out {path} must name a .png file")
@@ -264,6 +269,8 @@ def sample_quality(run, test_data, judge_run, seed: int = 0) -> dict[str, float]
 
 def gan_report(run, test_data) -> dict[str, float]:
     """Sample grids and the judged figures of a GAN run."""
+    from ..report import generative as plots
+
     model, folder = run.model.eval(), run.path
     device = next(model.parameters()).device
     if getattr(model, "conditional", False):
@@ -290,6 +297,7 @@ def sr_report(run, test_data) -> dict[str, float]:
     """``superres.png``: rows of low-resolution inputs (enlarged), bicubic upsampling, the
     model's output and the originals, on the first 12 test images."""
     from ..models.gan.srgan import bicubic
+    from ..report import generative as plots
 
     model = run.model.eval()
     device = next(model.parameters()).device
@@ -324,6 +332,8 @@ def super_resolve(run, files: list) -> torch.Tensor:
 def cycle_report(run, test_data) -> dict[str, float]:
     """``cyclegan.png``: domain A test images, their translation, the true translation, then
     domain B images and their translation back to A."""
+    from ..report import generative as plots
+
     model = run.model.eval()
     x = test_data.x[:12].to(next(model.parameters()).device)
     a, b, truth = model.split(x)

@@ -20,8 +20,23 @@ def _mean_psnr(mse: torch.Tensor) -> torch.Tensor:
     return (10 * torch.log10(1.0 / mse.float().clamp_min(1e-10))).clamp(max=100.0)
 
 
+class ImageGenerator:
+    """The generate verb's method of the generative tasks (their ``verbs`` name it)."""
+
+    def generate_images(self, run, n: int | None = None, label: int | None = None, seed: int = 0,
+                        out=None, input=None) -> list[Answer]:
+        """``ann generate RUN --n 64 [--label K] [--out grid.png]``: a grid of generated images
+        (a super-resolution run upscales the ``--input`` images instead)."""
+        from .images import generate_to_file
+
+        n = 64 if n is None else n
+        path = generate_to_file(run, n, label, seed, out, input)
+        count = len(input) if input else n
+        return [Answer(f"wrote {count} images to {path}", {"images": count, "file": str(path)})]
+
+
 @register_task
-class Reconstruction(Task):
+class Reconstruction(ImageGenerator, Task):
     """Rebuild the input: the loss is the mean of the model's per-example ``loss``. Evaluation
     averages every term per example and adds ``psnr`` (mean per-image PSNR in dB of the
     reconstruction, data in [0, 1]) and, for a denoiser, ``psnr_input`` (of the corrupted
@@ -57,17 +72,6 @@ class Reconstruction(Task):
     def predict(self, model, x) -> torch.Tensor:
         """Reconstructions in data space, the input's shape."""
         return model(x)
-
-    def generate_images(self, run, n: int | None = None, label: int | None = None, seed: int = 0,
-                        out=None, input=None) -> list[Answer]:
-        """``ann generate RUN --n 64 [--label K] [--out grid.png]``: a grid of generated images
-        (a super-resolution run upscales the ``--input`` images instead)."""
-        from .images import generate_to_file
-
-        n = 64 if n is None else n
-        path = generate_to_file(run, n, label, seed, out, input)
-        count = len(input) if input else n
-        return [Answer(f"wrote {count} images to {path}", {"images": count, "file": str(path)})]
 
     def report(self, run, test_data, folder) -> None:
         """Reconstructions (and a VAE's samples and interpolations, a denoiser's before and

@@ -108,20 +108,9 @@ def _pad(rows: list[list[int]], pad_id: int, device) -> torch.Tensor:
     return out.to(device)
 
 
-@register_task
-class SpanCorruption(Task):
-    """T5's span-corruption objective. A batch is ``(x, x)``: rows of text tokens, each ended by
-    ``eos_id`` (or the row's end) and padded with ``pad_id``. Each row becomes (inputs + [EOS],
-    [BOS] + targets + [EOS]) by :func:`span_corrupt` with the model's ``sentinel_id``; the model
-    is trained as a seq2seq model on those. ``loss``/``perplexity``/``accuracy`` are over the
-    target tokens (lower loss is better).
+class _TextOut:
+    """What a T5 run does for its user, whatever it was trained on: text in, text out."""
 
-    Training draws spans from the global RNG (checkpointed, so a resumed run is exact);
-    evaluation and :meth:`logits` from a generator seeded with 0, so every evaluation of a split
-    corrupts the same spans.
-    """
-
-    name = "span_corrupt"
     verbs = {"generate": Verb("generate", "answer", ("prompt", "beam", "max_len"),
                               "the output text for a prompt: greedy, or beam search with --beam")}
 
@@ -134,6 +123,22 @@ class SpanCorruption(Task):
             raise AnnError(f"--beam must be at least 1, got {beam}")
         out = text_to_text(run, prompt, beam, max_len)
         return [Answer(out, {"prompt": prompt, "output": out})]
+
+
+@register_task
+class SpanCorruption(_TextOut, Task):
+    """T5's span-corruption objective. A batch is ``(x, x)``: rows of text tokens, each ended by
+    ``eos_id`` (or the row's end) and padded with ``pad_id``. Each row becomes (inputs + [EOS],
+    [BOS] + targets + [EOS]) by :func:`span_corrupt` with the model's ``sentinel_id``; the model
+    is trained as a seq2seq model on those. ``loss``/``perplexity``/``accuracy`` are over the
+    target tokens (lower loss is better).
+
+    Training draws spans from the global RNG (checkpointed, so a resumed run is exact);
+    evaluation and :meth:`logits` from a generator seeded with 0, so every evaluation of a split
+    corrupts the same spans.
+    """
+
+    name = "span_corrupt"
 
     metric = "loss"
     higher_is_better = False
@@ -222,25 +227,13 @@ class SpanCorruption(Task):
 
 
 @register_task
-class TextToText(Seq2Seq):
+class TextToText(_TextOut, Seq2Seq):
     """T5's supervised text-to-text task: ``seq2seq`` training, and ``evaluate`` reporting
     ``loss``, ``perplexity``, token ``accuracy``, ``bleu`` and ``exact_match`` (0-1, the
     selection metric) over the split and ``<task>_exact_match``, ``<task>_bleu`` for each task
     of the model's ``tasks``. Decoding is greedy unless ``beam_size`` > 1."""
 
     name = "text2text"
-    verbs = {"generate": Verb("generate", "answer", ("prompt", "beam", "max_len"),
-                              "the output text for a prompt: greedy, or beam search with --beam")}
-
-    def answer(self, run, prompt: str | None = None, beam: int = 1,
-               max_len: int | None = None) -> list[Answer]:
-        """``ann generate RUN --prompt "PREFIX: text"``: the model's output text."""
-        if prompt is None:
-            raise AnnError(f'{run.path} is a text-to-text run; give --prompt "PREFIX: text"')
-        if beam < 1:
-            raise AnnError(f"--beam must be at least 1, got {beam}")
-        out = text_to_text(run, prompt, beam, max_len)
-        return [Answer(out, {"prompt": prompt, "output": out})]
 
     metric = "exact_match"
     higher_is_better = True
