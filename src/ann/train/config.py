@@ -9,6 +9,7 @@ from typing import Any
 from .. import config as cfg
 from ..config import field
 from ..errors import AnnError
+from .select import CHOICES as SELECT_CHOICES
 
 
 @dataclass
@@ -47,6 +48,11 @@ class TrainConfig:
     checkpoint_every: int = field(0, "save a checkpoint every N steps (0: at each evaluation)",
                                   nonneg=True)
     early_stop: int = field(0, "stop after N evaluations without improvement (0: off)", nonneg=True)
+    select: str = field("metric", "validation figure that picks the tested checkpoint and drives "
+                        "early stopping: metric (the task's), loss, window (the metric averaged "
+                        "over the last select_window evaluations) or last (the final model)",
+                        choices=SELECT_CHOICES)
+    select_window: int = field(10, "select=window: evaluations averaged", positive=True)
     eval_batch_size: int = field(1000, "batch size for evaluation", positive=True)
     seed: int = field(0, "seed for python, numpy and torch", nonneg=True)
     deterministic: bool = field(False, "deterministic kernels: equal runs give equal weights")
