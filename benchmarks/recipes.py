@@ -168,7 +168,7 @@ def bench_xu2019(name: str, count: int, overrides: list[str], tag: str = "xu2019
     runs, curves = [], []
     for k in range(count):
         run, out, wall = _fold_run(name, [*overrides, "data.cv_protocol=xu2019",
-                                          "model.selection=last"], k, tag)
+                                          "train.select=last"], k, tag)
         curves.append(val_curve(out))          # the validation split is the test fold here
         runs.append({**_entry(run.summary, run.config.train.seed, wall), "fold": k})
         print(f"{name} fold {k}: test-fold accuracy at the last epoch {curves[-1][max(curves[-1])]:.4f}",
@@ -198,7 +198,7 @@ def bench_fixed_epoch(name: str, count: int, overrides: list[str], tag: str = "f
         epochs, _ = best_mean_epoch([c for j, c in enumerate(curves) if (j + 1) % count != k])
         chosen.append(epochs)
         run, _, wall = _fold_run(name, [*overrides, f"train.epochs={epochs}",
-                                        "model.selection=last"], k, tag)
+                                        "train.select=last"], k, tag)
         runs.append({**_entry(run.summary, run.config.train.seed, wall), "fold": k,
                      "epochs": epochs})
         print(f"{name} fold {k}: {epochs} epochs (chosen on validation folds), test accuracy "

@@ -128,9 +128,20 @@ def test_gcn_custom_needs_files():
 
 
 def test_selection_on_validation_loss():
-    model = create_model("gat", "tiny", selection="loss")
+    """gat-cora selects its checkpoint (and counts its patience) on the validation loss: the
+    engine's train.select=loss, lower better; the task still reports accuracy."""
+    from ann.api import build_config
+    from ann.train.select import Selection
+
+    assert build_config("gat-cora").train.select == "loss"
+    assert build_config("gcn-cora").train.select == "metric"
+    model = create_model("gat", "tiny")
     task = get_task(model.task)
-    assert (task.metric, task.higher_is_better) == ("loss", False)
-    assert get_task(create_model("gcn", "tiny").task).metric == "accuracy"
+    assert (task.name, task.metric) == ("node_classify", "accuracy")
+    select = Selection("loss", 10, task)
+    assert (select.key, select.higher) == ("loss", False)
     batch = model.example_batch(6, torch.Generator().manual_seed(0))
-    assert set(task.evaluate(model.eval(), [batch])) == {"loss", "accuracy"}
+    val = task.evaluate(model.eval(), [batch])
+    assert set(val) == {"loss", "accuracy"} and select.figures(val) == {}
+    assert select.better({"loss": 0.5, "accuracy": 0.1}, {"loss": 0.6, "accuracy": 0.9})
+    assert not select.better({"loss": 0.7, "accuracy": 0.9}, {"loss": 0.6, "accuracy": 0.1})

@@ -4,6 +4,8 @@ of evaluations or the final model, the benchmark's best-mean-epoch arithmetic, a
 input path of GCN/GAT (same function as the dense one)."""
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +17,9 @@ from ann.layers import message_passing as mp
 from ann.models.gnn.common import random_graph
 from ann.registry import create_model
 from ann.tasks import get_task
+from ann.train import RunConfig
 from ann.train.optim import step_factor
+from ann.train.select import Selection
 from helpers import ann as ann_cli
 from helpers import benchmark_module, fails_cleanly
 
@@ -44,27 +48,50 @@ def test_step_schedule_halves_every_50_epochs():
     assert [step_factor(e, 4, 0.5, 1) for e in (0, 3, 4, 5)] == [1.0, 1.0, 0.5, 0.25]
 
 
-def test_window_and_last_selection_tasks():
-    model = create_model("gin", "tiny", selection="window", select_window=3).eval()
+def test_window_and_last_selection():
+    """train.select=window: the task's accuracy averaged over the last select_window
+    evaluations (window_accuracy, 0 until the window is full), kept in checkpoints;
+    train.select=last: every evaluation is the best (evaluations counts them)."""
+    model = create_model("gin", "tiny").eval()
     task = get_task(model.task)
-    assert (task.name, task.metric) == ("graph_classify_window", "window_accuracy")
+    window = Selection("window", 3, task)
+    assert (task.name, window.key, window.higher) == ("graph_classify", "window_accuracy", True)
     batch = model.example_batch(8, torch.Generator().manual_seed(0))
-    first = [task.evaluate(model, [batch])["window_accuracy"] for _ in range(3)]
+    first = [window.figures(task.evaluate(model, [batch]))["window_accuracy"] for _ in range(3)]
     assert first[:2] == [0.0, 0.0] and first[2] == pytest.approx(
         task.evaluate(model, [batch])["accuracy"])              # a full window: the mean
-    restored = get_task(model.task)
-    restored.load_state_dict(task.state_dict())
-    assert restored.recent == task.recent
-    last = get_task(create_model("gat", "tiny", selection="last").task)
-    assert last.name == "node_classify_last"
-    assert [last.evaluate(model_gat := create_model("gat", "tiny").eval(),
-                          [model_gat.example_batch(6, torch.Generator())])["evaluations"]
+    restored = Selection("window", 3, task)
+    restored.load_state_dict(window.state_dict())
+    assert (restored.recent, restored.count) == (window.recent, window.count) == (window.recent, 3)
+    model_gat = create_model("gat", "tiny").eval()
+    last, gat_task = Selection("last", 10, get_task(model_gat.task)), get_task(model_gat.task)
+    gat_batch = model_gat.example_batch(6, torch.Generator())
+    assert [last.figures(gat_task.evaluate(model_gat, [gat_batch]))["evaluations"]
             for _ in range(2)] == [1, 2]
+    assert last.better({"evaluations": 3, "accuracy": 0.0}, {"evaluations": 2, "accuracy": 1.0})
+
+
+def test_window_selection_is_worst_until_full_either_way():
+    """A partial window never beats anything, and the first full window beats the partial
+    ones, also for a metric that is better when lower (the 0 placeholder would win there)."""
+    class Lower:
+        metric, higher_is_better = "mse", False
+
+    select = Selection("window", 2, Lower())
+    best: dict = {}
+    kept = []
+    for i, mse in enumerate([5.0, 4.0, 3.0, 9.0, 1.0, 1.0]):
+        val = {"mse": mse, **select.figures({"mse": mse})}
+        if select.better(val, best):
+            best = val
+            kept.append(i)
+    # windows: -, 4.5, 3.5, 6.0, 5.0, 1.0 -> the first eval (nothing yet), then full windows
+    assert kept == [0, 1, 2, 5] and best["window_mse"] == 1.0
 
 
 def test_last_selection_tests_the_final_model(tmp_path, conv):
-    """selection=last: the final model is tested (a fixed epoch count), and it still learns."""
-    run = ann.train("gin-sbm", {"train.epochs": 6, **conv.overrides, "model.selection": "last",
+    """select=last: the final model is tested (a fixed epoch count), and it still learns."""
+    run = ann.train("gin-sbm", {"train.epochs": 6, **conv.overrides, "train.select": "last",
                                 "train.schedule": "step", "train.decay_start": 3,
                                 "train.decay_every": 3}, out=tmp_path / "run", quiet=True)
     assert run.summary["best_step"] == run.summary["steps"]
@@ -72,10 +99,50 @@ def test_last_selection_tests_the_final_model(tmp_path, conv):
 
 
 def test_window_selection_learns(tmp_path, conv):
-    run = ann.train("gin-sbm", {"train.epochs": 8, **conv.overrides, "model.selection": "window",
-                                "model.select_window": 3}, out=tmp_path / "run", quiet=True)
+    run = ann.train("gin-sbm", {"train.epochs": 8, **conv.overrides, "train.select": "window",
+                                "train.select_window": 3}, out=tmp_path / "run", quiet=True)
     assert run.summary["test"]["accuracy"] >= 0.9, run.summary["test"]
     assert run.summary["best_val"]["window_accuracy"] > 0
+
+
+def test_the_old_selection_keys_are_aliases():
+    """model.selection / model.select_window (the graph models' settings before selection
+    moved into the engine) still work on the command line, as train.select /
+    train.select_window, so recorded commands (BENCHMARKS.md) still run; GMDH's own
+    model.selection (a fraction) is untouched."""
+    from ann.api import build_config
+
+    rc = build_config("gin-mutag", ["model.selection=window", "model.select_window=3"])
+    assert (rc.train.select, rc.train.select_window) == ("window", 3)
+    assert not hasattr(rc.model, "selection")
+    assert build_config("gat-cora", {"model.selection": "accuracy"}).train.select == "metric"
+    gmdh = build_config("gmdh-diabetes", ["model.selection=0.5"])
+    assert (gmdh.model.selection, gmdh.train.select) == (0.5, "metric")
+    fails_cleanly(ann_cli("train", "gin-sbm", "model.selection=best", check=False),
+                  "train.select", "metric, loss, window, last")
+
+
+def test_an_old_run_that_selected_on_a_window_loads_and_evaluates(tmp_path):
+    """A run directory of an earlier version whose config.json holds model.selection (here
+    gcn-karate's, set to window as such a run had it) loads, selected as train.select now."""
+    old = Path(__file__).resolve().parent / "data" / "old_runs" / "gcn-karate"
+    run_dir = tmp_path / "gcn-karate"
+    shutil.copytree(old, run_dir)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model"]["selection"] == "accuracy"      # as the earlier version wrote it
+    config["model"].update(selection="window", select_window=5)
+    (run_dir / "config.json").write_text(json.dumps(config))
+    run = ann.load(run_dir)
+    assert (run.config.train.select, run.config.train.select_window) == ("window", 5)
+    assert run.task.name == "node_classify"
+    test = run.evaluate("test")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert set(test) == set(summary["test"])
+    assert test == pytest.approx(summary["test"], abs=1e-6)
+    # and the old config as written (selection=accuracy) is the task's own metric
+    config["model"].update(selection="accuracy", select_window=10)
+    migrated = RunConfig.from_dict(config)
+    assert (migrated.train.select, migrated.train.select_window) == ("metric", 10)
 
 
 def test_cv_protocol_bad_values_cli():
@@ -90,7 +157,7 @@ def test_xu2019_protocol_validates_on_the_test_fold(tmp_path):
     the final model: the validation split is the test fold (the protocol reads it)."""
     real_data("tudataset")
     run = ann.train("gin-mutag", {"train.epochs": 3, "train.threads": 1,
-                                  "data.cv_protocol": "xu2019", "model.selection": "last",
+                                  "data.cv_protocol": "xu2019", "train.select": "last",
                                   "data.fold": 2}, out=tmp_path / "run", quiet=True)
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
             if line]

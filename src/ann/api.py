@@ -30,7 +30,7 @@ from .tasks.lm import sample_text, stream_text  # noqa: F401  (re-exported: the 
 from .tasks.seq2seq import translation_samples  # noqa: F401
 from .train import RunConfig, Trainer, checkpoint, distributed
 from .train.batches import eval_batches
-from .train.config import data_config
+from .train.config import data_config, moved_key
 from .train.device import model_device, select_device
 from .train.engine import seed_everything
 from .train.fitted import FittedTrainer
@@ -56,7 +56,9 @@ def _normalise(overrides) -> dict:
 
 
 def _resolve_key(rc: RunConfig, key: str) -> str:
-    """Short keys (``epochs``) name the one leaf with that name; full keys pass through."""
+    """Short keys (``epochs``) name the one leaf with that name; full keys pass through.
+    A key an earlier version had (``model.selection``) is taken as its new key by
+    :func:`_resolve`."""
     all_keys = [k for k in cfg.keys(rc) if k.split(".")[0] in ("model", "data", "train")]
     if "." in key or key in all_keys:
         return key
@@ -68,6 +70,13 @@ def _resolve_key(rc: RunConfig, key: str) -> str:
     if key in registry.option_datasets():
         return "data." + key    # another dataset's option: _set_key says which datasets take it
     return key  # unknown: set_key reports it with the valid keys
+
+
+def _resolve(rc: RunConfig, key: str, value) -> tuple[str, object]:
+    """A user's ``key=value`` in today's full keys: short keys resolved, and a key that moved
+    since an earlier version (``model.selection=loss`` -> ``train.select=loss``, see
+    :data:`ann.train.config.MOVED_KEYS`) taken as its new key, so old commands still run."""
+    return moved_key(rc.model, _resolve_key(rc, key), value)
 
 
 def build_config(recipe: str, overrides=None) -> RunConfig:
@@ -88,7 +97,7 @@ def build_config(recipe: str, overrides=None) -> RunConfig:
         cfg.set_key(rc.train, k, v, "train.")
     explicit = set(r.model_overrides)
     for key, value in overrides.items():
-        key = _resolve_key(rc, key)
+        key, value = _resolve(rc, key, value)
         if key.split(".")[0] not in ("model", "data", "train"):
             raise AnnError(f"unknown key {key!r}; keys start with model., data. or train. "
                            "(see `ann train RECIPE -h`)")
@@ -349,7 +358,7 @@ def _prepare(recipe, overrides, out, resume):
         raise AnnError(f"{path} is a run of {rc.recipe!r}, not {recipe!r}; drop the recipe name "
                        "to resume it")
     for key, value in _normalise(overrides).items():
-        key = _resolve_key(rc, key)
+        key, value = _resolve(rc, key, value)
         if key not in RESUME_KEYS:
             raise AnnError(f"{key} cannot change when resuming; only {', '.join(RESUME_KEYS)} can")
         cfg.set_key(rc, key, value)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from ann import config as cfg
 from ann.data.base import ArrayDataset
 from ann.errors import AnnError, CorruptFile
 from ann.tasks.classify import Classification
@@ -286,3 +287,97 @@ def test_collated_dataset_is_asked_per_micro_batch(tmp_path):
                     None, augment=None, quiet=True).micro_batches(0)
     for a, b in zip(parts, plain):
         torch.testing.assert_close(a[0], b[0])
+
+
+# --- checkpoint selection (train.select): the engine's, for every family ----------------------
+
+def val_rows(trainer):
+    return [r for r in trainer.log.rows if r["split"] == "val"]
+
+
+def best_state(run_dir):
+    return checkpoint.load(run_dir / "checkpoints", "best", Tiny(), "cpu")
+
+
+def test_select_last_keeps_the_final_model(tmp_path):
+    t, _ = make(config(select="last"), tmp_path / "r")
+    result = t.fit()
+    assert result.best_step == result.step == 24
+    assert [r["evaluations"] for r in val_rows(t)] == [1, 2, 3, 4]
+    assert best_state(tmp_path / "r")["step"] == 24
+
+
+def test_select_loss_keeps_the_lowest_validation_loss(tmp_path):
+    t, _ = make(config(select="loss", max_steps=36, eval_every=3, lr=5e-2), tmp_path / "r")
+    result = t.fit()
+    rows = val_rows(t)
+    lowest = min(rows, key=lambda r: r["loss"])
+    assert result.best_step == lowest["step"] == best_state(tmp_path / "r")["step"]
+    assert result.best_val["loss"] == lowest["loss"]
+    # the accuracy picks another checkpoint here, so the test tells the two rules apart
+    highest = max(rows, key=lambda r: (r["accuracy"], -r["step"]))
+    metric, _ = make(config(max_steps=36, eval_every=3, lr=5e-2), None)
+    assert metric.fit().best_step == highest["step"] != lowest["step"]
+
+
+def test_select_window_means_the_last_evaluations(tmp_path):
+    t, _ = make(config(select="window", select_window=2, eval_every=3), tmp_path / "r")
+    result = t.fit()
+    rows = val_rows(t)
+    acc = [r["accuracy"] for r in rows]
+    windows = [0.0] + [(a + b) / 2 for a, b in zip(acc, acc[1:])]
+    assert [r["window_accuracy"] for r in rows] == pytest.approx(windows)
+    full = rows[1:]                          # the first full window beats the partial one
+    best = max(full, key=lambda r: (r["window_accuracy"], -r["step"]))
+    assert result.best_step == best["step"]
+    metric, _ = make(config(eval_every=3), None)            # the plain maximum is elsewhere
+    assert metric.fit().best_step != best["step"]
+
+
+def test_select_window_resumes_exactly(tmp_path, monkeypatch):
+    """The window and the evaluation count are in every checkpoint: a run stopped between
+    evaluations and resumed selects the same checkpoint, with the same figures."""
+    rc = config(select="window", select_window=3, eval_every=3, checkpoint_every=5)
+    full, m_full = make(rc, tmp_path / "full")
+    want = full.fit()
+    t, _ = make(rc, tmp_path / "int")
+    ctrl_c_at_step_7(t, monkeypatch)
+    saved = checkpoint.load(tmp_path / "int" / "checkpoints", "last", Tiny(), "cpu")
+    assert saved["select"]["count"] == 2 and len(saved["select"]["recent"]) == 2
+    resumed, m_res = make(rc, tmp_path / "int")
+    resumed.restore()
+    got = resumed.fit()
+    assert (got.best_step, got.best_val) == (want.best_step, want.best_val)
+    assert val_rows(resumed) == val_rows(full)
+    assert_same(weights(m_full), weights(m_res))
+
+
+def test_select_metric_writes_no_selection_state(tmp_path):
+    t, _ = make(config(max_steps=6), tmp_path / "r")
+    t.fit()
+    state = checkpoint.load(tmp_path / "r" / "checkpoints", "last", Tiny(), "cpu")
+    assert "select" not in state            # checkpoints as before train.select existed
+
+
+def test_select_choices_are_checked():
+    rc = config()
+    with pytest.raises(AnnError, match="train.select must be one of metric, loss, window, last"):
+        cfg.set_key(rc, "train.select", "best")
+
+
+def test_a_window_kept_by_an_earlier_versions_graph_task_is_restored(tmp_path, monkeypatch):
+    """Before train.select, a graph task kept the window as its own state (``task``: the
+    values, no count); resuming such a checkpoint continues that window."""
+    rc = config(select="window", select_window=2, eval_every=3, checkpoint_every=5)
+    t, _ = make(rc, tmp_path / "r")
+    ctrl_c_at_step_7(t, monkeypatch)
+    ckpt = tmp_path / "r" / "checkpoints"
+    path = ckpt / checkpoint.read_pointer(ckpt)["last"] / "state.pt"
+    state = torch.load(path, weights_only=True)
+    recent = state.pop("select")["recent"]
+    state["task"] = {"recent": recent}                      # as the old task wrote it
+    torch.save(state, path)
+    resumed, _ = make(rc, tmp_path / "r")
+    resumed.restore()
+    assert resumed.selection.recent == recent.tolist() and len(recent) == 2
+    assert resumed.selection.count == 3                     # full: past the first full window

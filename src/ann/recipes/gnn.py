@@ -8,7 +8,8 @@ from . import Recipe, TourStop, add
 # Graph networks (issue 7). Full-batch node classification: the split is one "example", so a step
 # is an epoch and every step is evaluated. Adam (train.weight_decay=0) at a constant rate; the
 # papers' L2 term is the model's `l2` (added to the loss on the weights each paper decays). The
-# best checkpoint on validation accuracy is tested; early stopping counts evaluations.
+# best checkpoint on validation accuracy is tested (train.select=loss: on the validation loss);
+# early stopping counts evaluations.
 KIPF = dict(epochs=200, batch_size=1, lr=0.01, schedule="constant", weight_decay=0.0,
             early_stop=100, log_every=10)
 add(Recipe(
@@ -34,8 +35,8 @@ add(Recipe(
     "gat-cora", "gat", "cora", "accuracy", 0.83,
     "GAT (Velickovic et al. 2018: 8 heads x 8, dropout 0.6) on Cora, public Planetoid split; "
     "checkpoint and patience on the validation loss",
-    preset="velickovic", model_overrides=dict(selection="loss"),
-    train={**KIPF, "epochs": 1000, "lr": 0.005, "early_stop": 100},
+    preset="velickovic",
+    train={**KIPF, "epochs": 1000, "lr": 0.005, "early_stop": 100, "select": "loss"},
     reference="Velickovic et al. 2018: 83.0 +- 0.7% test"))
 add(Recipe(
     "sage-cora", "sage", "cora", "accuracy", 0.79,
@@ -49,13 +50,13 @@ add(Recipe(
     "gin-mutag", "gin", "mutag", "accuracy", 0.89,
     "GIN-0 (Xu et al. 2019) on MUTAG molecules, one fold of 10-fold cross-validation "
     "(benchmarks: --folds 10)",
-    preset="xu", model_overrides=dict(selection="loss"), train=XU,
+    preset="xu", train={**XU, "select": "loss"},
     reference="Xu et al. 2019: 89.4 +- 5.6% (10-fold CV)"))
 add(Recipe(
     "gin-proteins", "gin", "proteins", "accuracy", 0.74,
     "GIN-0 (Xu et al. 2019) on PROTEINS, one fold of 10-fold cross-validation "
     "(benchmarks: --folds 10)",
-    preset="xu", model_overrides=dict(selection="loss"), train={**XU, "epochs": 100},
+    preset="xu", train={**XU, "epochs": 100, "select": "loss"},
     reference="Xu et al. 2019: 76.2 +- 2.8% (10-fold CV)"))
 add(Recipe(
     "gin-sbm", "gin", "sbm-graphs", "accuracy", 0.9,

@@ -6,7 +6,9 @@ A batch is a tuple of tensors (see ``ann.data.graphs``):
 ``node_classify``: ``(x, edge_index, y, mask)``, loss and accuracy over the masked nodes;
 ``graph_classify``: ``(x, edge_index, batch, y)``, one label per graph.
 The model's ``penalty()`` (the L2 term of the original papers, on the weights they decay) is added
-to the training loss, not to the reported loss.
+to the training loss, not to the reported loss. Which validation figure picks the checkpoint
+(accuracy, loss, accuracy over a window of evaluations, or the last model) is the engine's
+``train.select``, as for every family.
 """
 
 from __future__ import annotations
@@ -94,16 +96,6 @@ class NodeClassification(_Classifying):
 
 
 @register_task
-class NodeClassificationByLoss(NodeClassification):
-    """Node classification whose checkpoint and early stopping follow the validation loss (as
-    the GAT reference code's patience does), not the accuracy; accuracy is still reported."""
-
-    name = "node_classify_loss"
-    metric = "loss"
-    higher_is_better = False
-
-
-@register_task
 class GraphClassification(_Classifying):
     """One class per graph of a block-diagonal batch."""
 
@@ -115,94 +107,6 @@ class GraphClassification(_Classifying):
 
     def scores(self, model, batch):
         return model(*self.inputs(model, batch)), batch[3]             # (B, C), (B,)
-
-
-@register_task
-class GraphClassificationByLoss(GraphClassification):
-    """Graph classification selecting checkpoints on the validation loss."""
-
-    name = "graph_classify_loss"
-    metric = "loss"
-    higher_is_better = False
-
-
-class _SelectWindow:
-    """Checkpoint selection on the validation accuracy averaged over the last
-    ``model.config.select_window`` evaluations (``window_accuracy``; 0 until the window is full):
-    on a validation fold of ~19 graphs one epoch's accuracy moves in steps of 5%, and its
-    maximum is mostly noise. The model at the end of the best window is tested."""
-
-    metric = "window_accuracy"
-    higher_is_better = True
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.recent: list[float] = []
-
-    @torch.no_grad()
-    def evaluate(self, model, batches) -> dict[str, float]:
-        out = super().evaluate(model, batches)
-        width = getattr(unwrap(model).config, "select_window", 10)
-        self.recent = (self.recent + [out["accuracy"]])[-width:]
-        full = len(self.recent) == width
-        return {**out, "window_accuracy": sum(self.recent) / width if full else 0.0}
-
-    def state_dict(self) -> dict:
-        return {"recent": torch.tensor(self.recent, dtype=torch.float64)}
-
-    def load_state_dict(self, state: dict):
-        self.recent = state["recent"].tolist()
-
-
-class _SelectLast:
-    """The final model is the one tested (a fixed epoch count chosen beforehand): the selection
-    figure ``evaluations`` counts the evaluations, so each one is the best so far."""
-
-    metric = "evaluations"
-    higher_is_better = True
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.count = 0
-
-    @torch.no_grad()
-    def evaluate(self, model, batches) -> dict[str, float]:
-        self.count += 1
-        return {**super().evaluate(model, batches), "evaluations": self.count}
-
-    def state_dict(self) -> dict:
-        return {"count": torch.tensor(self.count)}
-
-    def load_state_dict(self, state: dict):
-        self.count = int(state["count"])
-
-
-@register_task
-class NodeClassificationByWindow(_SelectWindow, NodeClassification):
-    """Node classification selecting checkpoints on the validation accuracy averaged over a window."""
-
-    name = "node_classify_window"
-
-
-@register_task
-class NodeClassificationLast(_SelectLast, NodeClassification):
-    """Node classification testing the final model (a fixed number of epochs)."""
-
-    name = "node_classify_last"
-
-
-@register_task
-class GraphClassificationByWindow(_SelectWindow, GraphClassification):
-    """Graph classification selecting checkpoints on the validation accuracy averaged over a window."""
-
-    name = "graph_classify_window"
-
-
-@register_task
-class GraphClassificationLast(_SelectLast, GraphClassification):
-    """Graph classification testing the final model (a fixed number of epochs)."""
-
-    name = "graph_classify_last"
 
 
 def plot_embedding_trace(trace: list, path, classes=None, panels: int = 6) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from .. import config as cfg
 from ..config import field
 from ..errors import AnnError
+from .select import CHOICES as SELECT_CHOICES
 
 
 @dataclass
@@ -48,6 +49,11 @@ class TrainConfig:
     checkpoint_every: int = field(0, "save a checkpoint every N steps (0: at each evaluation)",
                                   nonneg=True)
     early_stop: int = field(0, "stop after N evaluations without improvement (0: off)", nonneg=True)
+    select: str = field("metric", "validation figure that picks the tested checkpoint and drives "
+                        "early stopping: metric (the task's), loss, window (the metric averaged "
+                        "over the last select_window evaluations) or last (the final model)",
+                        choices=SELECT_CHOICES)
+    select_window: int = field(10, "select=window: evaluations averaged", positive=True)
     eval_batch_size: int = field(1000, "batch size for evaluation", positive=True)
     seed: int = field(0, "seed for python, numpy and torch", nonneg=True)
     deterministic: bool = field(False, "deterministic kernels: equal runs give equal weights")
@@ -123,6 +129,45 @@ def _data_from_dict(d: dict) -> DataConfig:
     return cfg.from_dict(type(conf), {k: v for k, v in d.items() if k not in others}, "data.")
 
 
+# Keys an earlier version of ann had, and where they went: old key -> (new key, {old value: new
+# value}). A config.json that holds them is read in today's keys (migrate_config), and
+# ann.api.build_config takes them as aliases of the new keys. A model whose config still has a
+# field of the old name (GMDH's model.selection, a fraction) keeps it: nothing moves there.
+MOVED_KEYS = {
+    # checkpoint selection was a setting of the graph models; it is the engine's, for every family
+    "model.selection": ("train.select", {"accuracy": "metric"}),
+    "model.select_window": ("train.select_window", {}),
+}
+
+
+def moved_key(model_config, key: str, value) -> tuple[str, Any]:
+    """``(key, value)`` in today's keys: a key of :data:`MOVED_KEYS` that ``model_config`` no
+    longer has becomes its new key, its value renamed; every other key passes through."""
+    section, _, name = key.partition(".")
+    if key not in MOVED_KEYS or (section == "model" and name in
+                                 {f.name for f in dataclasses.fields(model_config)}):
+        return key, value
+    new, values = MOVED_KEYS[key]
+    return new, values.get(value, value) if isinstance(value, str) else value
+
+
+def migrate_config(d: dict, model_config) -> dict:
+    """A config.json dict written by an earlier version of ann, in today's keys: every moved
+    key (:data:`MOVED_KEYS`; ``model_config`` is the model's config class) is taken to its new
+    place. A config of this version passes through unchanged."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}
+    for section in ("model", "data", "train"):
+        if not isinstance(d.get(section), dict):
+            continue                    # missing or damaged: from_dict says so
+        for name, value in list(d[section].items()):
+            key, value = moved_key(model_config, f"{section}.{name}", value)
+            new_section, _, new_name = key.partition(".")
+            if key != f"{section}.{name}":
+                del out[section][name]
+                out.setdefault(new_section, {}).setdefault(new_name, value)
+    return out
+
+
 @dataclass
 class RunConfig:
     recipe: str = field("", "the recipe this run started from")
@@ -140,6 +185,7 @@ class RunConfig:
 
         try:
             entry = model_entry(d["model_name"])
+            d = migrate_config(d, entry.config)
             return cls(recipe=d.get("recipe", ""), model_name=d["model_name"],
                        model=cfg.from_dict(entry.config, d["model"], "model."),
                        data=_data_from_dict(d["data"]),

@@ -2,7 +2,8 @@
 
 It knows nothing of model families: a model is an ``nn.Module``, a task turns a batch into a loss
 and a split into metrics, data is a set of tensors indexed by :class:`EpochBatches`. Everything a
-resumed run needs (weights, optimizer, schedule, RNG, step, best so far) goes into each checkpoint,
+resumed run needs (weights, optimizer, schedule, RNG, step, best so far, the checkpoint
+selection's window) goes into each checkpoint,
 and the data order depends only on (seed, step): a run killed at any moment and resumed ends with
 the weights an uninterrupted run would have had (on CPU, in deterministic mode).
 """
@@ -24,6 +25,7 @@ from .batches import EpochBatches, eval_batches, step_generator
 from .device import autocast
 from .optim import build_optimizer, build_schedule
 from .progress import MetricsLog, Progress
+from .select import Selection
 
 
 class Interrupted(AnnError):
@@ -119,6 +121,7 @@ class Trainer:
             self.opt = next(iter(self.optimizers.values()))
             self.sched = next(iter(self.schedules.values()))
         self.step, self.best_step, self.best_val, self.bad_evals = 0, 0, {}, 0
+        self.selection = Selection(self.tc.select, self.tc.select_window, task)  # train.select
         # Training seconds up to the last checkpoint of earlier sessions of this run (a resumed
         # run reports its whole training time, not only the last session's), and when this
         # session's fit began.
@@ -135,6 +138,9 @@ class Trainer:
         carried = self.task.state_dict()          # state a task carries between steps (tensors)
         if carried:
             state["task"] = carried
+        selecting = self.selection.state_dict()   # a window of evaluations, their count
+        if selecting:
+            state["select"] = selecting
         if self.optimizers is not None:           # a model that steps itself: all its optimizers
             state["optimizers"] = {k: o.state_dict() for k, o in self.optimizers.items()}
             state["schedules"] = {k: s.state_dict() for k, s in self.schedules.items()}
@@ -154,6 +160,8 @@ class Trainer:
         self.seconds_before = float(state.get("seconds", 0.0))  # absent in older checkpoints
         if "task" in state:
             self.task.load_state_dict(state["task"])
+        # an earlier version's graph tasks kept the selection window as their own state
+        self.selection.load_state_dict(state.get("select", state.get("task", {})))
         self.log.truncate_after(self.step)
 
     def save(self, best: bool):
@@ -228,16 +236,13 @@ class Trainer:
         return metrics
 
     def _better(self, val: dict) -> bool:
-        key = self.task.metric
-        if not self.best_val:
-            return True
-        if self.task.higher_is_better:
-            return val[key] > self.best_val[key]
-        return val[key] < self.best_val[key]
+        """Whether ``val`` beats the best evaluation so far, as ``train.select`` says."""
+        return self.selection.better(val, self.best_val)
 
     def _on_eval(self, bar: Progress, train_loss: float) -> bool:
         """Evaluate, track the best, checkpoint; True when early stopping says stop."""
         val = self.evaluate(self.val_data)
+        val = {**val, **self.selection.figures(val)}   # e.g. window_accuracy, evaluations
         best = self._better(val)
         if best:
             self.best_step, self.best_val, self.bad_evals = self.step, val, 0
@@ -246,7 +251,7 @@ class Trainer:
         self.log.write({"step": self.step, "epoch": self.epoch, "split": "val", **val})
         if self.run_dir is not None:                                        # e.g. sample grids
             self.task.after_eval(self.model, self.run_dir, self.step)
-        key = self.task.metric
+        key = self.selection.key
         bar.extra = {f"val_{key}": val[key]}
         shown = " | ".join(f"val {k} {v:.4f}" for k, v in val.items())
         bar.line(self.step, f"epoch {self.epoch:.2f} | train loss {train_loss:.4f} | {shown}"

@@ -19,6 +19,9 @@ The model's ``fit`` contract:
 * it returns a list of records (dicts), one per stage: ``{"stage": name, ...numbers...,
   "val": metrics}``; fitting is deterministic given the seed, so a resumed run refits.
 
+The fitted model is the one tested (the model's ``fit`` chose how far to grow), so of the
+engine's checkpoint selections (``train.select``) only ``metric`` and ``last`` apply.
+
 Fitted state whose size is known only after fitting (a PNN's stored training set, a GMDH's
 layers) is a buffer or parameter created empty; :func:`ann.train.checkpoint.load_weights` sizes
 such placeholders from the checkpoint before loading.
@@ -62,6 +65,10 @@ class FittedTrainer:
         if augment is not None and "augment" not in inspect.signature(model.fit).parameters:
             raise AnnError(f"{cfg.model_name} is fitted in closed form, which does not use data "
                            "augmentation; drop data.augment_shift / data.augment_flip")
+        if self.tc.select not in ("metric", "last"):
+            raise AnnError(f"{cfg.model_name} is fitted in closed form and tests the fitted model "
+                           f"(its fit chooses how far to grow on the validation {task.metric}); "
+                           f"train.select={self.tc.select} does not apply: drop it")
         self.augment = augment
         self.ckpt_dir = Path(run_dir) / "checkpoints" if run_dir is not None else None
         self.run_dir = Path(run_dir) if run_dir is not None else None

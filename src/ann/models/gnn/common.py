@@ -19,11 +19,6 @@ class GraphInput:
     num_classes: int = field(3, "number of classes (filled from the dataset)", positive=True)
     l2: float = field(0.0, "L2 penalty l2/2 * sum(w^2) added to the loss on the weights the "
                       "paper decays (Kipf & Welling: the first layer; GAT: all)", nonneg=True)
-    selection: str = field("accuracy", "validation figure that picks the checkpoint and drives "
-                           "early stopping: accuracy, loss, window (accuracy averaged over the "
-                           "last select_window evaluations) or last (the final model)",
-                           choices=("accuracy", "loss", "window", "last"))
-    select_window: int = field(10, "selection=window: evaluations averaged", positive=True)
 
 
 def random_graph(num_nodes: int, in_channels: int, generator: torch.Generator):
@@ -44,12 +39,6 @@ class NodeClassifier(nn.Module):
     """
 
     task = "node_classify"
-
-    def set_selection(self, selection: str):
-        """Select checkpoints on validation ``accuracy`` (task ``node_classify``), ``loss``
-        (``node_classify_loss``), accuracy over a ``window`` of evaluations
-        (``node_classify_window``), or take the ``last`` model (``node_classify_last``)."""
-        self.task = type(self).task + ("" if selection == "accuracy" else f"_{selection}")
 
     def decayed(self) -> list[torch.Tensor]:
         return []
@@ -75,7 +64,6 @@ class GraphClassifier(nn.Module):
     task = "graph_classify"
     penalty = NodeClassifier.penalty
     decayed = NodeClassifier.decayed
-    set_selection = NodeClassifier.set_selection
 
     def example_batch(self, batch_size: int, generator: torch.Generator):
         """``batch_size`` random graphs of 3-7 nodes joined: ``(x, edge_index, batch, y)``."""

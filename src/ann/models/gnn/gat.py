@@ -47,7 +47,6 @@ class GAT(NodeClassifier):
         super().__init__()
         validate(config)
         self.config = c = config
-        self.set_selection(c.selection)
         self.conv1 = GATConv(c.in_channels, c.hidden, c.heads, dropout=c.dropout)
         self.conv2 = GATConv(c.hidden * c.heads, c.num_classes, c.out_heads, concat=False,
                              dropout=c.dropout)

@@ -50,7 +50,6 @@ class GCN(NodeClassifier):
         super().__init__()
         validate(config)
         self.config = c = config
-        self.set_selection(c.selection)
         widths = (c.in_channels, *c.hidden)
         self.convs = nn.ModuleList(GCNConv(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.head = GCNConv(widths[-1], c.num_classes)

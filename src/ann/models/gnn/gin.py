@@ -59,7 +59,6 @@ class GIN(GraphClassifier):
         super().__init__()
         validate(config)
         self.config = c = config
-        self.set_selection(c.selection)
         widths = [c.in_channels] + [c.hidden] * (c.layers - 1)
         self.convs = nn.ModuleList(GINConv(gin_mlp(a, c.hidden, c.batch_norm), c.eps, c.train_eps)
                                    for a in widths[:-1])

@@ -35,9 +35,6 @@ class GCNLinkPredictor(GCN):
 
     task = "link_predict"
 
-    def set_selection(self, selection: str):
-        """Link prediction always selects on validation AUC (``selection`` is not used)."""
-
     @staticmethod
     def score(z: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
         return (z[pairs[0]] * z[pairs[1]]).sum(-1)                     # (M,)

@@ -40,7 +40,6 @@ class GraphSAGE(NodeClassifier):
         super().__init__()
         validate(config)
         self.config = c = config
-        self.set_selection(c.selection)
         widths = (c.in_channels, *c.hidden, c.num_classes)
         self.convs = nn.ModuleList(SAGEConv(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.dropout = Dropout(c.dropout)
