@@ -47,6 +47,14 @@ class Convergence:
 def pytest_addoption(parser):
     parser.addoption("--portable", action="store_true",
                      help="run each convergence test under seeds 0-4 at 1 and 2 torch threads")
+    parser.addoption("--seeds", default=None,
+                     help="with --portable: the seeds, comma-separated (default 0,1,2,3,4)")
+    parser.addoption("--threads", default=None,
+                     help="with --portable: the torch thread counts, comma-separated (default 1,2)")
+
+
+def _ints(text, default):
+    return tuple(int(v) for v in text.split(",")) if text else default
 
 
 def pytest_configure(config):
@@ -57,7 +65,9 @@ def pytest_configure(config):
 def pytest_generate_tests(metafunc):
     if "conv" in metafunc.fixturenames:
         if metafunc.config.getoption("portable"):
-            combos = [Convergence(s, t) for s in PORTABLE_SEEDS for t in PORTABLE_THREADS]
+            seeds = _ints(metafunc.config.getoption("seeds"), PORTABLE_SEEDS)
+            threads = _ints(metafunc.config.getoption("threads"), PORTABLE_THREADS)
+            combos = [Convergence(s, t) for s in seeds for t in threads]
         else:
             combos = [Convergence()]
         metafunc.parametrize("conv", combos, ids=[f"seed{c.seed}-t{c.threads}" for c in combos],
