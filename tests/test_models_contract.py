@@ -201,3 +201,18 @@ def test_image_sizes(name, size):
 def test_cnn_rejects_too_many_stages():
     with pytest.raises(AnnError, match="fewer widths"):
         create_model("cnn", image_size=8, stem_stride=2, widths=(8, 8, 8, 8, 8))
+
+
+def test_tasks_take_the_runs_label_smoothing():
+    """``train.label_smoothing`` reaches every task with a cross-entropy over classes or tokens
+    (classification, graphs, seq2seq and its captioning and text-to-text kin), and the others
+    are built plainly."""
+    from ann.registry import task_class
+    from ann.train.config import TrainConfig
+
+    tc = TrainConfig(label_smoothing=0.1)
+    smoothed = {name for name in TASK_NAMES
+                if getattr(task_class(name).for_training(tc), "label_smoothing", None) == 0.1}
+    assert {"classify", "node_classify", "graph_classify", "seq2seq", "caption", "text2text"} <= smoothed
+    for name in TASK_NAMES:
+        assert isinstance(task_class(name).for_training(tc), task_class(name))

@@ -395,8 +395,7 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
     train_data, val_data, test_data = _load_splits(rc)
     seed_everything(tc.seed, tc.deterministic)
     model = registry.build_model(rc.model_name, rc.model).to(dev)
-    task = get_task(model.task, **({"label_smoothing": tc.label_smoothing}
-                                   if model.task in ("classify", "seq2seq") else {}))
+    task = registry.task_class(model.task).for_training(tc)
     run_dir = None
     if resuming:
         run_dir = Path(out)

@@ -100,12 +100,17 @@ def register_task(cls):
     return cls
 
 
-def get_task(name: str, **options):
-    """A new instance of the task registered as ``name``, built with ``options``."""
+def task_class(name: str) -> type:
+    """The task class registered as ``name`` (an unknown name fails with the choices)."""
     _load_builtins()
     if name not in TASKS:
         raise unknown("task", name, TASKS)
-    return TASKS[name](**options)
+    return TASKS[name]
+
+
+def get_task(name: str, **options):
+    """A new instance of the task registered as ``name``, built with ``options``."""
+    return task_class(name)(**options)
 
 
 def list_tasks() -> list[str]:

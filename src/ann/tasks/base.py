@@ -64,6 +64,12 @@ class Task:
     decodes: bool = False
     sequential: bool = False
 
+    @classmethod
+    def for_training(cls, train_config) -> Task:
+        """The task as a run trains under it, configured from the run's ``train.*`` settings
+        (a task with label smoothing takes ``train.label_smoothing``)."""
+        return cls()
+
     def is_higher_better(self, metric: str) -> bool:
         """Whether ``metric`` (this task's or another it reports) is better when higher."""
         if metric == self.metric:

@@ -27,6 +27,10 @@ class Classification(Task):
     def __init__(self, label_smoothing: float = 0.0):
         self.label_smoothing = label_smoothing
 
+    @classmethod
+    def for_training(cls, train_config):
+        return cls(label_smoothing=train_config.label_smoothing)
+
     def loss(self, model, batch) -> tuple[torch.Tensor, dict[str, float]]:
         """Mean cross-entropy of one batch ``(x, y)``."""
         x, y = batch

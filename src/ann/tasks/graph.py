@@ -35,6 +35,10 @@ class _Classifying(Task):
     def __init__(self, label_smoothing: float = 0.0):
         self.label_smoothing = label_smoothing
 
+    @classmethod
+    def for_training(cls, train_config):
+        return cls(label_smoothing=train_config.label_smoothing)
+
     def loss(self, model, batch):
         logits, y = self.scores(model, batch)
         loss = F.cross_entropy(logits.float(), y, label_smoothing=self.label_smoothing)

@@ -49,6 +49,10 @@ class Seq2Seq(Task):
             raise AnnError(f"length penalty must be 0 or more, got {length_penalty}")
         self.label_smoothing, self.beam_size, self.length_penalty = label_smoothing, beam_size, length_penalty
 
+    @classmethod
+    def for_training(cls, train_config):
+        return cls(label_smoothing=train_config.label_smoothing)
+
     @staticmethod
     def trim(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
         """``ids`` (B, L) without the trailing columns that hold only padding (at least one kept)."""

@@ -38,8 +38,8 @@ class TrainConfig:
     beta1: float = field(0.9, "AdamW beta1", range=(0.0, 0.9999))
     beta2: float = field(0.999, "AdamW beta2", range=(0.0, 0.99999))
     grad_clip: float = field(0.0, "clip the global gradient norm to this (0: off)", nonneg=True)
-    label_smoothing: float = field(0.0, "label smoothing for classification and seq2seq",
-                                   range=(0.0, 0.99))
+    label_smoothing: float = field(0.0, "label smoothing of the cross-entropy tasks (classify, "
+                                   "graphs, seq2seq, captions, text2text)", range=(0.0, 0.99))
     length_buckets: int = field(0, "sequence tasks: sort the shuffled examples by length within "
                                 "pools of N batches, then shuffle the batches; each batch is "
                                 "padded to its own longest row, so less padding (0: off)",
