@@ -42,6 +42,18 @@ class Verb:
     help: str = ""
 
 
+class LabelSmoothing:
+    """For tasks whose loss is a cross-entropy over classes or tokens: they take
+    ``train.label_smoothing`` (Szegedy et al. 2016)."""
+
+    def __init__(self, label_smoothing: float = 0.0):
+        self.label_smoothing = label_smoothing
+
+    @classmethod
+    def for_training(cls, train_config):
+        return cls(label_smoothing=train_config.label_smoothing)
+
+
 class Task:
     """The defaults every task starts from.
 

@@ -10,12 +10,12 @@ import torch.nn.functional as F
 
 from ..errors import AnnError
 from ..registry import register_task
-from .base import Answer, Task, Verb
+from .base import Answer, LabelSmoothing, Task, Verb
 from .mlm import sentence_rows
 
 
 @register_task
-class Classification(Task):
+class Classification(LabelSmoothing, Task):
     """Inputs to class scores; cross-entropy loss; accuracy (higher is better)."""
 
     name = "classify"
@@ -24,12 +24,6 @@ class Classification(Task):
     metric = "accuracy"
     higher_is_better = True
 
-    def __init__(self, label_smoothing: float = 0.0):
-        self.label_smoothing = label_smoothing
-
-    @classmethod
-    def for_training(cls, train_config):
-        return cls(label_smoothing=train_config.label_smoothing)
 
     def loss(self, model, batch) -> tuple[torch.Tensor, dict[str, float]]:
         """Mean cross-entropy of one batch ``(x, y)``."""

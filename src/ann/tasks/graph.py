@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Task
+from .base import LabelSmoothing, Task
 
 
 def _penalty(model):
@@ -26,18 +26,12 @@ def _penalty(model):
     return fn() if fn is not None else 0.0
 
 
-class _Classifying(Task):
+class _Classifying(LabelSmoothing, Task):
     """Shared by the two graph classification tasks: cross-entropy, accuracy."""
 
     metric = "accuracy"
     higher_is_better = True
 
-    def __init__(self, label_smoothing: float = 0.0):
-        self.label_smoothing = label_smoothing
-
-    @classmethod
-    def for_training(cls, train_config):
-        return cls(label_smoothing=train_config.label_smoothing)
 
     def loss(self, model, batch):
         logits, y = self.scores(model, batch)

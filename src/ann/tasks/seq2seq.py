@@ -11,11 +11,11 @@ import torch.nn.functional as F
 from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Answer, Task, Verb
+from .base import Answer, LabelSmoothing, Task, Verb
 
 
 @register_task
-class Seq2Seq(Task):
+class Seq2Seq(LabelSmoothing, Task):
     """Sequence to sequence (translation): a batch is ``(src, tgt)``, ``tgt`` = [BOS] tokens [EOS]
     [PAD]...; teacher forcing feeds ``tgt[:, :-1]`` and predicts ``tgt[:, 1:]``. The loss is the
     mean cross-entropy per real target token (padding ignored), with optional label smoothing
@@ -48,10 +48,6 @@ class Seq2Seq(Task):
         if length_penalty < 0:
             raise AnnError(f"length penalty must be 0 or more, got {length_penalty}")
         self.label_smoothing, self.beam_size, self.length_penalty = label_smoothing, beam_size, length_penalty
-
-    @classmethod
-    def for_training(cls, train_config):
-        return cls(label_smoothing=train_config.label_smoothing)
 
     @staticmethod
     def trim(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
