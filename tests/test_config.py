@@ -3,6 +3,7 @@
 import dataclasses
 
 import pytest
+import torch
 
 import ann
 from ann import config as cfg
@@ -181,3 +182,21 @@ def test_a_dataset_declares_its_options_as_a_dataclass_its_loader_takes():
 
     with pytest.raises(TypeError, match="takes no keyword path"):
         register_dataset("bad", info={}, embedded=True, options=PathOptions)(lambda split: None)
+
+
+def test_a_loader_that_returns_no_split_fails_in_one_line(tmp_path):
+    # what the engine asks of a split (len, batch, info, collated) is ann.split.Split: a loader
+    # that hands back anything else is refused before a run directory is made
+    from ann import api
+    from ann.registry import DATASETS, register_dataset
+
+    register_dataset("raw-arrays", info={"task": "classify", "num_classes": 10, "in_channels": 1,
+                                           "image_size": 8},
+                     embedded=True)(lambda split: (torch.zeros(6, 1, 8, 8), torch.zeros(6)))
+    try:
+        with pytest.raises(AnnError, match="returned a tuple for its train split; a loader "
+                           "returns an ann.split.Split"):
+            api.train("mlp-digits", ["data.name=raw-arrays"], out=tmp_path / "run", quiet=True)
+        assert not (tmp_path / "run").exists()
+    finally:
+        del DATASETS["raw-arrays"]

@@ -35,7 +35,7 @@ def _logits(model, batch):
 # output before they are fitted, and their fitted state is sized by the fit. For them the contract
 # fits the example batch first, and "overfitting one batch" means fitting it in closed form.
 def _fits(model) -> bool:
-    return callable(getattr(model, "fit", None))
+    return model_entry(model.registry_name).training.kind == "fit"
 
 
 def _fit_on(model, batch):
@@ -43,6 +43,44 @@ def _fit_on(model, batch):
 
     model.fit(ArrayDataset(batch[0], batch[1]))
     return model
+
+
+def test_registry_reads_how_each_model_trains():
+    # what the registry recorded from each class (the engine and the API read only this)
+    kind = {n: model_entry(n).training.kind for n in MODELS}
+    assert {kind[n] for n in ("dcgan", "cyclegan", "srgan")} == {"steps"}
+    assert {kind[n] for n in ("gmdh", "pnn", "grnn", "dsn", "hopfield")} == {"fit"}
+    assert kind["gpt"] == kind["cnn"] == "loop"
+    assert model_entry("gmdh").training.describes and not model_entry("pnn").training.describes
+    assert model_entry("dsn").training.augments and not model_entry("gmdh").training.augments
+    for n in MODELS:                           # the facts agree with the classes' methods
+        cls, t = model_entry(n).cls, model_entry(n).training
+        assert (t.kind == "fit") == callable(getattr(cls, "fit", None)), n
+        assert (t.kind == "steps") == callable(getattr(cls, "training_step", None)), n
+
+
+def test_registry_refuses_a_model_that_both_fits_and_steps():
+    from ann.registry import register_model
+
+    @dataclasses.dataclass
+    class Conf:
+        width: int = 1
+
+    class Both(torch.nn.Module):
+        task = "classify"
+
+        def fit(self, train, val=None, evaluate=None):
+            return []
+
+        def training_step(self, batch, optimizers, step):
+            return {}
+
+        def configure_optimizers(self, tc):
+            return {}
+
+    with pytest.raises(TypeError, match="not both"):
+        register_model("both-fit-and-steps", Conf, "test")(Both)
+    assert "both-fit-and-steps" not in MODELS and "both-fit-and-steps" not in list_models()
 
 
 def test_registry_has_models():

@@ -25,6 +25,7 @@ from .data.splits import load_split  # noqa: F401  (re-exported: the Python API)
 from .errors import AnnError, CorruptFile
 from .recipes import get_recipe
 from .registry import get_task
+from .split import Split
 from .tasks.base import Answer, Verb
 from .tasks.lm import sample_text, stream_text  # noqa: F401  (re-exported: the Python API)
 from .tasks.seq2seq import translation_samples  # noqa: F401
@@ -184,21 +185,26 @@ def _versions() -> dict:
 
 
 def _load_splits(rc: RunConfig):
-    train = load_split(rc, "train")
+    train = _split(rc, "train")
     if rc.data.train_subset:
         if not isinstance(train, ArrayDataset):
             raise AnnError(f"data.train_subset works on image datasets, not {rc.data.name!r}")
         n = min(rc.data.train_subset, len(train))
         train = dataclasses.replace(train, x=train.x[:n], y=train.y[:n])
-    if "vocab_size" in train.info and hasattr(rc.model, "vocab_size"):
-        rc.model.vocab_size = train.info["vocab_size"]       # the tokenizer decides the vocabulary
-    for key in ("src_vocab_size", "tgt_vocab_size"):         # seq2seq: a vocabulary per side
-        if key in train.info and hasattr(rc.model, key):
-            setattr(rc.model, key, train.info[key])
-    for key in train.info.get("fills", ()):     # other facts only the loaded data knows (a
-        if hasattr(rc.model, key):              # series' scale), named by the dataset
-            setattr(rc.model, key, train.info[key])
-    return train, load_split(rc, "val"), load_split(rc, "test")
+    # Facts only the loaded data knows: the vocabulary the tokenizer built (one per side for
+    # seq2seq), and others the dataset names under "fills" (a series' scale).
+    facts = ("vocab_size", "src_vocab_size", "tgt_vocab_size", *train.info.get("fills", ()))
+    cfg.fill(rc.model, {k: train.info[k] for k in facts if k in train.info})
+    return train, _split(rc, "val"), _split(rc, "test")
+
+
+def _split(rc: RunConfig, name: str) -> Split:
+    data = load_split(rc, name)
+    if not isinstance(data, Split):
+        raise AnnError(f"the loader of dataset {rc.data.name!r} returned a {type(data).__name__} "
+                       f"for its {name} split; a loader returns an ann.split.Split (e.g. "
+                       "ann.data.base.ArrayDataset(x, y, info))")
+    return data
 
 
 # Tasks whose targets do not move with the pixels: shifting or flipping an input image keeps its
@@ -407,7 +413,8 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
     restore = _start_from(rc, model, run_dir, resuming, dist, quiet)
     # A model fitted in closed form (GMDH, PNN, DSN: a `fit` method) is fitted by that method;
     # FittedTrainer records the run as the gradient loop does (see ann.train.fitted).
-    fitted = callable(getattr(model, "fit", None))
+    training = registry.model_entry(rc.model_name).training
+    fitted = training.kind == "fit"
     if dist.main and not quiet:
         size = ("parameters sized by the fit" if fitted
                 else f"{sum(p.numel() for p in model.parameters()):,} parameters")
@@ -415,7 +422,8 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
               f"({size}, {dev}{f', {dist.world} processes' if dist.active else ''})", flush=True)
     trainer_cls = FittedTrainer if fitted else Trainer
     trainer = trainer_cls(rc, model, task, train_data, val_data, dev, run_dir, dist,
-                          _augmenter(rc, train_data.info), quiet)
+                          _augmenter(rc, train_data.info), quiet, training=training,
+                          width=cfg.value(rc.model, "d_model"))
     if resuming:
         if restore:
             trainer.restore()

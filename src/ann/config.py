@@ -124,6 +124,22 @@ def _fields(obj) -> dict[str, dataclasses.Field]:
     return out
 
 
+def value(obj, name: str, default=None):
+    """The value of field ``name`` of config ``obj``, or ``default`` when its dataclass declares
+    no such field (a fact some configs have and others lack: a width, a context length)."""
+    return getattr(obj, name) if name in {f.name for f in dataclasses.fields(obj)} else default
+
+
+def fill(obj, values: dict) -> list[str]:
+    """Set each field of config ``obj`` named in ``values`` (names it lacks are skipped); the
+    names set, in order."""
+    names = {f.name for f in dataclasses.fields(obj)}
+    done = [k for k in values if k in names]
+    for k in done:
+        setattr(obj, k, values[k])
+    return done
+
+
 def keys(obj, prefix: str = "") -> list[str]:
     """All dotted keys of a config tree."""
     out = []

@@ -19,6 +19,36 @@ from . import config as cfg
 from .errors import unknown
 
 
+@dataclass(frozen=True)
+class Training:
+    """How a model is trained, read once from its class when it is registered (the contract a
+    model keeps: a special step says so in one method), so that nothing later probes the model.
+
+    ``kind``: ``"loop"`` (the engine's gradient loop), ``"steps"`` (the loop asks the model for
+    each step: ``configure_optimizers`` and ``training_step``, a GAN's two players) or ``"fit"``
+    (fitted in closed form by its ``fit(train, val, evaluate)``: GMDH, PNN, DSN, Hopfield).
+    ``augments``: its ``fit`` takes ``augment=`` (a data augmentation applied while fitting).
+    ``describes``: it writes itself out as text (``describe(feature_names)``, GMDH's formula),
+    saved as the run's ``model.txt``."""
+
+    kind: str = "loop"
+    augments: bool = False
+    describes: bool = False
+
+
+def _training(cls: type, name: str) -> Training:
+    fit = callable(getattr(cls, "fit", None))
+    steps = callable(getattr(cls, "training_step", None))
+    if fit and steps:
+        raise TypeError(f"model {name!r}: a model is fitted (fit) or takes its own steps "
+                        "(training_step), not both")
+    if steps and not callable(getattr(cls, "configure_optimizers", None)):
+        raise TypeError(f"model {name!r}: training_step needs configure_optimizers(train_config)")
+    augments = fit and "augment" in inspect.signature(cls.fit).parameters
+    return Training("fit" if fit else "steps" if steps else "loop", augments,
+                    callable(getattr(cls, "describe", None)))
+
+
 @dataclass
 class ModelEntry:
     name: str
@@ -26,6 +56,7 @@ class ModelEntry:
     config: type
     family: str
     presets: dict[str, dict[str, Any]]
+    training: Training = Training()
 
 
 @dataclass
@@ -63,7 +94,8 @@ def register_model(name: str, config: type, family: str, presets: dict | None = 
     def wrap(cls):
         if name in MODELS and MODELS[name].cls is not cls:
             raise ValueError(f"model {name!r} registered twice")
-        MODELS[name] = ModelEntry(name, cls, config, family, dict(presets or {}))
+        MODELS[name] = ModelEntry(name, cls, config, family, dict(presets or {}),
+                                  _training(cls, name))
         cls.registry_name = name
         return cls
     return wrap

@@ -9,10 +9,11 @@ from typing import Any
 import torch
 
 from .. import config
+from ..split import Split
 
 
 @dataclass
-class ArrayDataset:
+class ArrayDataset(Split):
     """Inputs and targets held as tensors, batch-first, already preprocessed.
 
     Shapes:

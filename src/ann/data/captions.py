@@ -39,6 +39,7 @@ import torch
 from .. import fileio
 from ..errors import AnnError
 from ..registry import register_dataset
+from ..split import Split
 from .scenes import COLORS, SHAPES, SIZES, caption, make_scenes
 from .sources import cache_dir
 from .tokenizers import WordTokenizer
@@ -50,7 +51,7 @@ TEXT_CONTEXT = 16   # the default model.max_len of CLIP and the captioner
 
 
 @dataclass
-class ImageTextDataset:
+class ImageTextDataset(Split):
     """Images with one caption each, the zero-shot class of each image, and the class prompts.
 
     ``collated``: the engine asks :meth:`batch` for every micro-batch (the prompts are not

@@ -29,6 +29,7 @@ from .. import config
 from ..errors import AnnError
 from ..layers.message_passing import batch_graphs, check_graph, to_undirected
 from ..registry import register_dataset
+from ..split import Split
 
 
 @dataclass
@@ -52,7 +53,7 @@ class Graph:
         return self.x.size(0)
 
 
-class NodeSplit:
+class NodeSplit(Split):
     """One split of a node-classification graph as a dataset of length 1 (full batch).
 
     ``batch(index)`` (any index: the engine passes a tensor of indices when training and a slice
@@ -85,7 +86,7 @@ class NodeSplit:
                 f"{g.edge_index.size(1)} edges)")
 
 
-class GraphSet:
+class GraphSet(Split):
     """Small graphs, each with a class label; batches join them into one block-diagonal graph.
 
     ``batch(index)`` (a tensor of indices or a slice) returns ``(x, edge_index, batch, y)``:

@@ -18,12 +18,13 @@ from typing import Any
 import torch
 
 from ..registry import register_dataset
+from ..split import Split
 from .graphs import Graph
 from .planetoid import INFO as PLANETOID_INFO
 from .planetoid import planetoid
 
 
-class LinkSplit:
+class LinkSplit(Split):
     """One split of a link-prediction graph, full batch (a dataset of length 1)."""
 
     collated = True

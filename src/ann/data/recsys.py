@@ -26,6 +26,7 @@ import torch
 
 from ..errors import CorruptFile
 from ..registry import register_dataset
+from ..split import Split
 from .sources import RemoteFile, data_dirs, fetch
 
 
@@ -53,7 +54,7 @@ class Interactions:
         return {**base, "num_users": self.num_users, "num_items": self.num_items}
 
 
-class BPRTriples:
+class BPRTriples(Split):
     """Training split: one example per training interaction; batches are BPR triples."""
 
     collated = True
@@ -77,7 +78,7 @@ class BPRTriples:
         return self.data.edge_index, users, pos, neg
 
 
-class RankingSplit:
+class RankingSplit(Split):
     """Validation or test split: one example per user with held-out items."""
 
     collated = True

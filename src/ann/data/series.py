@@ -35,6 +35,7 @@ import torch
 from .. import config
 from ..errors import AnnError
 from ..registry import register_dataset
+from ..split import Split
 
 SPLITS = {"train": (0.0, 0.7), "val": (0.7, 0.85), "test": (0.85, 1.0)}
 SUNSPOTS_INFO = {"task": "forecast", "window": 11, "horizon": 1,
@@ -47,7 +48,7 @@ MACKEY_GLASS_INFO = {"task": "forecast", "window": 50, "horizon": 10,
 
 
 @dataclass
-class SeriesWindows:
+class SeriesWindows(Split):
     """Forecasting examples over one series (see the module docstring).
 
     Shapes:

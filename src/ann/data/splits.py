@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import registry
+from .. import config, registry
 from ..errors import AnnError
 
 
@@ -12,10 +12,11 @@ def load_split(rc, split: str):
     entry = registry.dataset_entry(rc.data.name)
     options = {k: getattr(rc.data, k) for k in entry.option_names}
     if entry.info.get("task") != "lm":
-        if "max_len" in entry.info and hasattr(rc.model, "max_len"):   # sentences, padded (BERT)
+        if "max_len" in entry.info and config.value(rc.model, "max_len") is not None:
+            # sentences, padded to the model's length (BERT)
             return registry.load_dataset(rc.data.name, split, max_len=rc.model.max_len, **options)
         return registry.load_dataset(rc.data.name, split, **options)
-    block = getattr(rc.model, "block_size", None)
+    block = config.value(rc.model, "block_size")
     if block is None:
         raise AnnError(f"model {rc.model_name!r} does not read text; dataset {rc.data.name!r} needs "
                        "a language model such as gpt")

@@ -41,6 +41,7 @@ import torch
 
 from ..errors import AnnError, CorruptFile, unknown
 from ..registry import register_dataset
+from ..split import Split
 from .sources import RemoteFile, data_dirs, fetch
 from .tokenizers import BPETokenizer, CharTokenizer, Tokenizer, WordTokenizer, tokenizer_from_dict
 
@@ -49,7 +50,7 @@ DEFAULT_BLOCK_SIZE = 256
 DEFAULT_BPE_VOCAB = 2048
 
 
-class TokenWindows:
+class TokenWindows(Split):
     """Non-overlapping next-token windows over one shared 1-D int64 token tensor.
 
     ``len`` is ``(len(tokens) - 1) // block_size``; ``batch(index)`` (a tensor of window indices

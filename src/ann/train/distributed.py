@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -19,8 +20,12 @@ import torch.distributed as dist
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     """The model inside DistributedDataParallel (``.module``) and torch.compile
     (``._orig_mod``) wrappers; the model itself when it is not wrapped."""
-    inner = getattr(model, "module", model)
-    return getattr(inner, "_orig_mod", inner)
+    if isinstance(model, torch.nn.parallel.DistributedDataParallel):
+        model = model.module
+    dynamo = sys.modules.get("torch._dynamo")     # loaded once torch.compile has run (importing
+    if dynamo is not None and isinstance(model, dynamo.eval_frame.OptimizedModule):  # it costs 1 s)
+        model = model._orig_mod
+    return model
 
 
 @dataclass
@@ -77,6 +82,6 @@ def wrap(model: torch.nn.Module, d: Dist, device: torch.device) -> torch.nn.Modu
 
 def no_sync(model: torch.nn.Module, sync: bool):
     """Skip the gradient all-reduce on micro-batches that are not the last of a step."""
-    if sync or not hasattr(model, "no_sync"):
+    if sync or not isinstance(model, torch.nn.parallel.DistributedDataParallel):
         return contextlib.nullcontext()
     return model.no_sync()

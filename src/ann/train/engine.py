@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import AnnError
+from ..registry import Training
 from . import checkpoint, distributed
 from .batches import EpochBatches, eval_batches, step_generator
 from .device import autocast
@@ -77,8 +78,9 @@ class Trainer:
 
     def __init__(self, cfg, model, task, train, val, device, run_dir: Path | None,
                  dist: distributed.Dist | None = None, augment: Callable | None = None,
-                 quiet: bool = False):
+                 quiet: bool = False, training: Training | None = None, width: int | None = None):
         self.cfg, self.tc = cfg, cfg.train
+        training = training or Training()
         self.model, self.task, self.train_data, self.val_data = model, task, train, val
         self.device, self.dist = device, dist or distributed.Dist()
         self.ckpt_dir = Path(run_dir) / "checkpoints" if run_dir is not None else None
@@ -106,14 +108,15 @@ class Trainer:
         self.eval_every = self.tc.eval_every or spe
         self.ckpt_every = self.tc.checkpoint_every or self.eval_every
         self.opt = build_optimizer(model, self.tc)
-        width = getattr(getattr(model, "config", None), "d_model", None)  # for the noam schedule
         self.sched = build_schedule(self.opt, self.total, self.tc, width, spe)
         # A model with several optimizers (a GAN's two players) builds them and takes each step
-        # itself (``configure_optimizers``, ``training_step``); batching, logging, evaluation,
-        # checkpoints, early stopping and resuming stay here. Every optimizer gets the schedule.
+        # itself (``configure_optimizers``, ``training_step``: ``training.kind == "steps"``, read
+        # by the registry from its class); batching, logging, evaluation, checkpoints, early
+        # stopping and resuming stay here. Every optimizer gets the schedule. ``width`` is the
+        # model's width for the noam schedule (``train.noam_d_model`` overrides it).
         self.optimizers = self.schedules = None
         self.step_extras: dict[str, float] = {}
-        if hasattr(model, "training_step"):
+        if training.kind == "steps":
             self._check_model_step()
             self.optimizers = dict(model.configure_optimizers(self.tc))
             self.schedules = {k: build_schedule(o, self.total, self.tc, width, spe)
@@ -181,7 +184,7 @@ class Trainer:
         share = len(x_all) // self.dist.world
         micro = share // self.tc.grad_accum
         parts = range(self.tc.grad_accum)
-        if getattr(self.train_data, "collated", False):
+        if self.train_data.collated:
             own = x_all[self.dist.rank * share:(self.dist.rank + 1) * share]
             return [self.train_data.batch(own[i * micro:(i + 1) * micro]) for i in parts]
         batch = self.train_data.batch(x_all)

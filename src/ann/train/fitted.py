@@ -29,7 +29,6 @@ such placeholders from the checkpoint before loading.
 
 from __future__ import annotations
 
-import inspect
 import time
 from pathlib import Path
 
@@ -37,6 +36,7 @@ import numpy as np
 
 from .. import fileio
 from ..errors import AnnError
+from ..registry import Training
 from . import checkpoint, distributed
 from .batches import eval_batches
 from .device import autocast
@@ -55,14 +55,17 @@ class FittedTrainer:
     (``fit``, ``evaluate``, ``restore``, ``log``, ``ckpt_dir``, ``epoch``) as ``Trainer``."""
 
     def __init__(self, cfg, model, task, train, val, device, run_dir: Path | None,
-                 dist: distributed.Dist | None = None, augment=None, quiet: bool = False):
+                 dist: distributed.Dist | None = None, augment=None, quiet: bool = False,
+                 training: Training | None = None, width: int | None = None):
         self.cfg, self.tc = cfg, cfg.train
+        training = training or Training("fit")
+        self.training = training
         self.model, self.task, self.train_data, self.val_data = model, task, train, val
         self.device, self.dist = device, dist or distributed.Dist()
         if self.dist.active:
             raise AnnError(f"{cfg.model_name} is fitted in closed form on one process; run it "
                            "without torchrun")
-        if augment is not None and "augment" not in inspect.signature(model.fit).parameters:
+        if augment is not None and not training.augments:
             raise AnnError(f"{cfg.model_name} is fitted in closed form, which does not use data "
                            "augmentation; drop data.augment_shift / data.augment_flip")
         if self.tc.select not in ("metric", "last"):
@@ -127,7 +130,7 @@ class FittedTrainer:
         if not records or records[-1].get("val") != val:
             self.log.write({"step": self.step, "epoch": 1.0, "split": "val", **val})
         self._say(" | ".join(f"val {k} {v:.4f}" for k, v in val.items()))
-        if self.run_dir is not None and hasattr(self.model, "describe"):    # GMDH's formula
+        if self.run_dir is not None and self.training.describes:    # GMDH's formula
             text = self.model.describe(self.train_data.info.get("feature_names"))
             fileio.write_text(self.run_dir / "model.txt", text + "\n")
         if self.run_dir is not None:

@@ -42,7 +42,7 @@ def lr_factor(step: int, total: int, tc, d_model: int | None = None,
         return 1.0
     if tc.schedule == "step":
         return step_factor(step, tc.decay_start, tc.decay_factor, steps_per_epoch,
-                           getattr(tc, "decay_every", 1))
+                           tc.decay_every)
     progress = min(1.0, (step - tc.warmup_steps) / max(1, total - tc.warmup_steps))
     floor = tc.min_lr / tc.lr
     shape = 0.5 * (1 + math.cos(math.pi * progress)) if tc.schedule == "cosine" else 1 - progress
