@@ -159,13 +159,17 @@ class Run:
 
     def evaluate(self, split: str = "test", batch_size: int | None = None, **task_options) -> dict:
         """Metrics on a split, ``batch_size`` examples at a time (default: the run's
-        ``train.eval_batch_size``); ``task_options`` configure the task (tasks that decode
-        sequences, ``decodes = True``: seq2seq, text2text, caption: ``beam_size``,
-        ``length_penalty``)."""
-        if task_options and not self.task.decodes:
-            raise AnnError(f"decoding options ({', '.join(task_options)}: --beam, --length-penalty) "
-                           "apply only to runs that decode sequences (seq2seq, text2text, caption), "
-                           f"and this is a {self.model.task} run")
+        ``train.eval_batch_size``); ``task_options`` configure the task (its
+        ``evaluate_options``: tasks that decode sequences, seq2seq, text2text and caption, take
+        ``beam_size`` and ``length_penalty``)."""
+        takes = {o.name: o for o in self.task.evaluate_options}
+        extra = [k for k in task_options if k not in takes]
+        if extra:
+            have = (f"it takes {', '.join(o.cli for o in takes.values())}" if takes
+                    else "it takes no options")
+            said = [_evaluation_option(k) for k in extra]
+            raise AnnError(f"{', '.join(said)} {'does' if len(extra) == 1 else 'do'} not apply to "
+                           f"evaluating a {self.task.name} run of {self.config.model_name}; {have}")
         task = get_task(self.model.task, **task_options) if task_options else self.task  # checks
         data = load_split(self.config, split)
         self.model.eval()
@@ -177,6 +181,15 @@ class Run:
         """Class probabilities for preprocessed inputs ``x`` (B, ...)."""
         self.model.eval()
         return self.task.predict(self.model, x)
+
+
+def _evaluation_option(name: str) -> str:
+    """An evaluation option as an error names it: its flag and the tasks whose runs take it."""
+    takers = [(t, o) for t in registry.list_tasks() for o in registry.task_class(t).evaluate_options
+              if o.name == name]
+    if not takers:
+        return name
+    return f"{takers[0][1].cli} (for {', '.join(t for t, _ in takers)} runs)"
 
 
 def _versions() -> dict:
@@ -507,10 +520,6 @@ VERB_PHRASES = {"predict": "classify or predict", "generate": "generate text or 
                 "translate": "translate", "fill": "fill in masks"}
 
 
-def _flag(option: str) -> str:
-    return "FILE arguments" if option == "files" else f"--{option.replace('_', '-')}"
-
-
 def verbs(run: Run) -> dict[str, Verb]:
     """What this run offers its user, by verb name (``ann VERB RUN_DIR``)."""
     return dict(run.task.verbs)
@@ -528,12 +537,19 @@ def use(run: Run, verb: str, **options) -> list[Answer]:
                        f"does not {VERB_PHRASES.get(verb, verb)}; what its runs offer: {have} "
                        "(ann eval and ann info work on every run)")
     v = offered[verb]
-    extra = [k for k in options if k not in v.options]
+    takes = {o.name: o for o in v.options}
+    extra = [k for k in options if k not in takes]
+    where = f"`ann {verb}` on {run.path} (a {run.task.name} run of {run.config.model_name})"
     if extra:
-        takes = ", ".join(_flag(k) for k in v.options) or "no options"
-        raise AnnError(f"{', '.join(_flag(k) for k in extra)} "
-                       f"{'does' if len(extra) == 1 else 'do'} not apply to `ann {verb}` on "
-                       f"{run.path} (a {run.task.name} run of {run.config.model_name}); it takes {takes}")
+        flags = ", ".join("FILE arguments" if k == "files" else f"--{k.replace('_', '-')}"
+                          for k in extra)
+        have = ", ".join(o.cli for o in v.options) or "no options"
+        raise AnnError(f"{flags} {'does' if len(extra) == 1 else 'do'} not apply to {where}; "
+                       f"it takes {have}")
+    missing = [o for o in v.options if o.required and o.name not in options]
+    if missing:
+        raise AnnError(f"{where} needs {' and '.join(o.cli for o in missing)}: "
+                       f"{'; '.join(o.help for o in missing)}")
     return getattr(run.task, v.method)(run, **options)
 
 

@@ -91,7 +91,7 @@ def _parser() -> Parser:
 
     def cmd(name, help_):
         return sub.add_parser(name, parents=[common], help=help_, description=help_,
-                              epilog=EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter)
+                              epilog=EXAMPLES.get(name), formatter_class=argparse.RawDescriptionHelpFormatter)
 
     s = cmd("list", "list recipes, models or datasets")
     s.add_argument("--models", action="store_true", help="list registered models")
@@ -112,73 +112,21 @@ def _parser() -> Parser:
     s.add_argument("run_dir")
     s.add_argument("--split", default="test", help="train, val or test (default test)")
     s.add_argument("--json", action="store_true", help="print JSON")
-    s.add_argument("--beam", type=int, default=None, help="seq2seq, text-to-text (T5) and "
-                   "captioning runs: decode with beam search of this size (default greedy)")
-    s.add_argument("--length-penalty", type=float, default=None, help="with --beam: GNMT length "
-                   "penalty alpha (default 0)")
+    for opt, help_ in evaluate_options():
+        _add_option(s, opt, help_)
     s.set_defaults(func=cmd_eval)
 
-    s = cmd("predict", "classify image files, or sentences (--text), with a trained run")
-    s.add_argument("run_dir")
-    s.add_argument("files", nargs="*", metavar="FILE", help="PNG, JPEG, .npy, or .wav (audio runs)")
-    s.add_argument("--text", action="append", default=[], metavar="TEXT",
-                   help="a sentence for a text classifier (repeat for more)")
-    s.add_argument("--top", type=int, default=argparse.SUPPRESS,
-                   help="how many classes to show (default 3)")
-    s.add_argument("--json", action="store_true", help="print JSON")
-    s.add_argument("--out", default=argparse.SUPPRESS,
-                   help="segmentation and detection runs: the PNG to write "
-                   "with the predicted mask or boxes drawn (one input file)")
-    s.add_argument("--threshold", type=float, default=argparse.SUPPRESS,
-                   help="detection runs: the lowest score of a box to report, in [0, 1] (default 0.3)")
-    s.set_defaults(func=cmd_predict)
-
-    s = cmd("fill", "fill in the [MASK] tokens of a sentence with a masked language model")
-    s.add_argument("run_dir")
-    s.add_argument("text", help='a sentence with one or more [MASK], e.g. "the [MASK] sat"')
-    s.add_argument("--top", type=int, default=argparse.SUPPRESS, help="candidates per [MASK] (default 5)")
-    s.add_argument("--json", action="store_true", help="print JSON")
-    s.set_defaults(func=cmd_fill)
-
-    s = cmd("generate", "write text with a trained language model, token by token, or images "
-            "with a VAE or GAN")
-    s.add_argument("run_dir")
-    s.add_argument("--prompt", default=argparse.SUPPRESS,
-                   help="text to continue (default: start afresh)")
-    s.add_argument("--max-new-tokens", type=int, default=argparse.SUPPRESS,
-                   help="tokens to add (default: fill the model's context after the prompt)")
-    s.add_argument("--slide", action="store_true", default=argparse.SUPPRESS,
-                   help="allow more tokens than the context holds: the window slides and the model "
-                        "forgets the oldest tokens")
-    s.add_argument("--temperature", type=float, default=argparse.SUPPRESS,
-                   help="0 = greedy (default 0.8)")
-    s.add_argument("--top-k", type=int, default=argparse.SUPPRESS,
-                   help="sample from the k likeliest tokens")
-    s.add_argument("--top-p", type=float, default=argparse.SUPPRESS, help="nucleus sampling, in (0, 1]")
-    s.add_argument("--seed", type=int, default=argparse.SUPPRESS, help="random seed (default 0)")
-    s.add_argument("--n", type=int, default=argparse.SUPPRESS,
-                   help="image generators (VAE, GAN): how many images (default 64)")
-    s.add_argument("--label", type=int, default=argparse.SUPPRESS,
-                   help="conditional image generators: the class to draw")
-    s.add_argument("--out", default=argparse.SUPPRESS,
-                   help="image generators: the PNG grid to write (default RUN_DIR/generated.png)")
-    s.add_argument("--input", action="append", default=argparse.SUPPRESS, metavar="FILE",
-                   help="super-resolution runs: a low-resolution image to upscale (repeat)")
-    s.add_argument("--image", action="append", default=argparse.SUPPRESS, metavar="FILE",
-                   help="captioning runs: a picture to caption, of the run's size (repeat)")
-    s.add_argument("--beam", type=int, default=argparse.SUPPRESS,
-                   help="captioning and text-to-text runs: beam size (default 1: greedy)")
-    s.set_defaults(func=cmd_generate)
-
-    s = cmd("translate", "translate a sentence with a trained seq2seq run")
-    s.add_argument("run_dir")
-    s.add_argument("text", help="the sentence in the source language")
-    s.add_argument("--beam", type=int, default=argparse.SUPPRESS, help="beam size (default 1: greedy)")
-    s.add_argument("--length-penalty", type=float, default=argparse.SUPPRESS,
-                   help="GNMT length penalty alpha for beam search (default 0; 0.6 is common)")
-    s.add_argument("--max-len", type=int, default=argparse.SUPPRESS,
-                   help="most output tokens (default: the model's max_tgt_len - 1)")
-    s.set_defaults(func=cmd_translate)
+    # ann predict | fill | generate | translate | ...: one command per verb some task offers,
+    # with the options the tasks declare (ann.tasks.base.Option); see verb_commands.
+    for name, (summary, description, options) in verb_commands().items():
+        s = sub.add_parser(name, parents=[common], help=summary,
+                           description=f"{summary}\n\n{description}", epilog=EXAMPLES.get(name),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        s.add_argument("run_dir")
+        for opt, help_ in options:
+            _add_option(s, opt, help_)
+        s.add_argument("--json", action="store_true", help="print JSON")
+        s.set_defaults(func=cmd_verb, verb=name)
 
     s = cmd("info", "describe a run: config, results, layer table")
     s.add_argument("run_dir")
@@ -297,8 +245,7 @@ def cmd_eval(args):
     from . import api
 
     run = api.load(args.run_dir)
-    options = {k: v for k, v in (("beam_size", args.beam), ("length_penalty", args.length_penalty))
-               if v is not None}
+    options = {k: v for k, v in vars(args).items() if k not in (*COMMON_ARGS, "split")}
     metrics = run.evaluate(args.split, **options)
     if args.json:
         print(json.dumps({"split": args.split, **metrics}))
@@ -307,44 +254,89 @@ def cmd_eval(args):
 
 
 # What every verb command's namespace holds besides the verb's own options.
-COMMON_ARGS = ("command", "func", "debug", "run_dir", "json")
+COMMON_ARGS = ("command", "func", "debug", "run_dir", "json", "verb")
 
 
-def _use(args, verb: str, **given):
+def _merge(offers) -> list[tuple[object, str]]:
+    """The options of one command, each once, from the (task, options) pairs that offer it: an
+    option several tasks declare must agree on its kind; their help texts are joined."""
+    merged: dict[str, list] = {}
+    for task, options in offers:
+        for o in options:
+            if o.name in merged:
+                first = merged[o.name][0]
+                if (o.type, o.many, o.positional) != (first.type, first.many, first.positional):
+                    raise TypeError(f"option {o.name!r} of task {task!r} disagrees with another "
+                                    "task's option of that name (type, many or positional)")
+            merged.setdefault(o.name, []).append(o)
+    out = []
+    for same in merged.values():
+        helps = list(dict.fromkeys(o.help for o in same if o.help))
+        out.append((same[0], "; ".join(helps)))
+    return out
+
+
+def verb_commands() -> dict[str, tuple[str, str, list]]:
+    """Each verb some registered task offers, by name: its one-line summary, a description
+    listing what each task's runs do with it, and its merged options."""
+    from .registry import list_tasks, task_class
+
+    offers: dict[str, list] = {}
+    for name in list_tasks():
+        for verb in task_class(name).verbs.values():
+            offers.setdefault(verb.name, []).append((name, verb))
+    out = {}
+    for verb, pairs in sorted(offers.items()):
+        names = [t for t, _ in pairs]
+        tasks = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+        summary = f"with a trained {tasks} run"
+        lines = "\n".join(textwrap.fill(f"{t}: {v.help}", 88, initial_indent="  ",
+                                         subsequent_indent="    ") for t, v in pairs)
+        out[verb] = (summary, "what each kind of run does:\n" + lines,
+                     _merge([(t, v.options) for t, v in pairs]))
+    return out
+
+
+def evaluate_options() -> list:
+    """The options ``ann eval`` takes: those some task's evaluation takes (merged)."""
+    from .registry import list_tasks, task_class
+
+    return _merge([(t, task_class(t).evaluate_options) for t in list_tasks()])
+
+
+def _add_option(parser, opt, help_: str):
+    """One declared option as an argparse argument. Options the user leaves out stay out of the
+    namespace (SUPPRESS), so the task's own defaults apply."""
+    if opt.positional:
+        if opt.many:
+            parser.add_argument(opt.name, nargs="*", metavar="FILE" if opt.name == "files"
+                                else opt.name.upper(), help=help_)
+        else:
+            parser.add_argument(opt.name, nargs=None if opt.required else "?", help=help_,
+                                **({} if opt.required else {"default": argparse.SUPPRESS}))
+        return
+    flag = "--" + (opt.flag or opt.name).replace("_", "-")
+    kw = {"dest": opt.name, "default": argparse.SUPPRESS, "help": help_}
+    if opt.type is bool:
+        parser.add_argument(flag, action="store_true", **kw)
+        return
+    kw["metavar"] = opt.metavar or (opt.flag or opt.name).upper()
+    parser.add_argument(flag, action="append" if opt.many else "store", type=opt.type, **kw)
+
+
+def cmd_verb(args):
     """``ann VERB RUN_DIR ...``: the options the user gave, handed to the run's verb; each answer
     printed as text, or as JSON with ``--json``."""
     from . import api
 
-    options = {k: v for k, v in vars(args).items() if k not in COMMON_ARGS}
-    options.update(given)
+    options = {k: v for k, v in vars(args).items()
+               if k not in COMMON_ARGS and v != []}     # no FILE given: as if left out
     run = api.load(args.run_dir)
-    as_json = getattr(args, "json", False)
-    for answer in api.use(run, verb, **options):
-        if as_json and answer.data is not None:
+    for answer in api.use(run, args.verb, **options):
+        if args.json and answer.data is not None:
             print(json.dumps(answer.data), flush=True)
-        elif not as_json:
+        elif not args.json:
             print(answer.text, end=answer.end, flush=True)
-
-
-def cmd_predict(args):
-    files, text = args.files, args.text
-    del args.files, args.text
-    given = {**({"files": files} if files else {}), **({"text": text} if text else {})}
-    if not given:
-        raise AnnError('give the files to predict, or --text "a sentence" (see `ann predict -h`)')
-    _use(args, "predict", **given)
-
-
-def cmd_fill(args):
-    _use(args, "fill")
-
-
-def cmd_generate(args):
-    _use(args, "generate")
-
-
-def cmd_translate(args):
-    _use(args, "translate")
 
 
 def cmd_experiment(args):

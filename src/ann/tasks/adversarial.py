@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 
 from ..registry import register_task
-from .base import Task, Verb
-from .reconstruct import ImageGenerator
+from .base import Task
+from .reconstruct import GENERATE_IMAGES, ImageGenerator
 
 # The classifier that judges a GAN's samples, per dataset: a recipe and its overrides. The API
 # trains it once into the cache (~/.cache/ann/helpers/RECIPE-..., or $ANN_CACHE_DIR) and reuses it.
@@ -26,8 +26,7 @@ class Adversarial(ImageGenerator, Task):
     (``fd_pixels``, a Fréchet distance on pooled pixels: lower is better)."""
 
     name = "adversarial"
-    verbs = {"generate": Verb("generate", "generate_images", ("n", "label", "seed", "out"),
-                              "a grid of generated images")}
+    verbs = {"generate": GENERATE_IMAGES}
     metric = "fd_pixels"
     higher_is_better = False
 

@@ -30,16 +30,62 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Option:
+    """One keyword option of a verb or of evaluation: ``name=value`` from Python and the server,
+    ``--name-with-dashes VALUE`` on the command line (``flag`` when the flag differs from the
+    name). The command line builds every verb's command from these declarations, so a task that
+    brings a verb or an option touches nothing else.
+
+    ``type``: ``str``, ``int`` or ``float``; ``bool`` for a switch. ``many``: repeatable, the value
+    is a list. ``positional``: given without a flag (``FILE ...``, ``TEXT``). ``required``: the
+    verb cannot run without it (checked by :func:`ann.api.use` before the task is called)."""
+
+    name: str
+    type: type = str
+    help: str = ""
+    many: bool = False
+    positional: bool = False
+    required: bool = False
+    flag: str = ""
+    metavar: str = ""           # how help shows its value (default: the name in capitals)
+
+    @property
+    def cli(self) -> str:
+        """How the command line spells it: ``--top-k``, or ``FILE`` for positional files."""
+        if self.positional:
+            return "FILE arguments" if self.name == "files" else self.name.upper()
+        return "--" + (self.flag or self.name).replace("_", "-")
+
+
+@dataclass(frozen=True)
 class Verb:
     """Something a finished run of a task does for a user: ``ann NAME RUN_DIR ...`` and, later,
     the server's endpoint. ``method`` names the task's method that does it, called as
-    ``method(run, **options)`` and returning Answers; ``options`` are the keyword options it takes
-    (the command line's flags with ``-`` as ``_``)."""
+    ``method(run, **options)`` and returning Answers; ``options`` are the :class:`Option` s it
+    takes."""
 
     name: str
     method: str
-    options: tuple[str, ...]
+    options: tuple[Option, ...]
     help: str = ""
+
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.options)
+
+
+# Options several tasks' verbs share (a task declares its own beside them).
+FILES = Option("files", help="input files: PNG or JPEG pictures, .npy arrays, .wav audio",
+               many=True, positional=True, required=True)
+OUT = Option("out", help="the PNG file to write the result to", metavar="FILE")
+SEED = Option("seed", int, "random seed (default 0)")
+BEAM = Option("beam", int, "beam size (default 1: greedy)", metavar="N")
+LENGTH_PENALTY = Option("length_penalty", float,
+                        "with --beam: GNMT length penalty alpha (default 0; 0.6 is common)")
+MAX_LEN = Option("max_len", int, "most output tokens (default: the model's limit)")
+# What a task that decodes sequences takes in ``evaluate`` (``ann eval --beam 5``).
+DECODING = (Option("beam_size", int, "decode with beam search of this size (default 1: greedy)",
+                   flag="beam", metavar="N"), LENGTH_PENALTY)
 
 
 class LabelSmoothing:
@@ -61,8 +107,9 @@ class Task:
         name: the registered name (``model.task`` names it).
         metric: the validation metric that selects the checkpoint and judges a run.
         higher_is_better: whether ``metric`` is better when higher.
-        decodes: ``evaluate`` decodes sequences, so the decoding options (``beam_size``,
-            ``length_penalty``; ``ann eval --beam``) apply.
+        evaluate_options: the options the task's constructor takes to configure ``evaluate``
+            (a task that decodes sequences: ``beam_size``, ``length_penalty``; ``ann eval
+            --beam``), as :class:`Option` s.
         sequential: the data is read in order as parallel streams, state carried across batches
             (truncated backpropagation through time).
         verbs: what a finished run offers its user, by name (``generate``, ``translate``,
@@ -73,7 +120,7 @@ class Task:
     verbs: dict[str, Verb] = {}     # what a finished run of this task does (`ann VERB RUN`)
     metric: str = "loss"
     higher_is_better: bool = False
-    decodes: bool = False
+    evaluate_options: tuple[Option, ...] = ()
     sequential: bool = False
 
     @classmethod

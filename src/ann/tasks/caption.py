@@ -8,7 +8,7 @@ import torch
 from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Answer, Verb
+from .base import BEAM, FILES, Answer, Option, Verb
 from .seq2seq import Seq2Seq, until_eos
 
 
@@ -21,9 +21,12 @@ class Captioning(Seq2Seq):
     :class:`~ann.tasks.seq2seq.Seq2Seq`, whose evaluation this is (the source is the image)."""
 
     name = "caption"
-    verbs = {"generate": Verb("generate", "caption", ("image", "beam"),
-                              "a caption for each --image picture: greedy, or beam search with --beam"),
-             "predict": Verb("predict", "predict_files", ("files",), "a caption for each image file")}
+    verbs = {"generate": Verb("generate", "caption", (
+                 Option("image", many=True, metavar="FILE",
+                        help="captioning runs: a picture to caption, of the run's size (repeat)"),
+                 BEAM),
+                 "a caption for each --image picture: greedy, or beam search with --beam"),
+             "predict": Verb("predict", "predict_files", (FILES,), "a caption for each image file")}
     metric = "exact_match"
 
     def inputs(self, model, batch):

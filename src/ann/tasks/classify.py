@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 
 from ..errors import AnnError
 from ..registry import register_task
-from .base import Answer, LabelSmoothing, Task, Verb
+from .base import FILES, Answer, LabelSmoothing, Option, Task, Verb
 from .mlm import sentence_rows
 
 
@@ -19,7 +20,11 @@ class Classification(LabelSmoothing, Task):
     """Inputs to class scores; cross-entropy loss; accuracy (higher is better)."""
 
     name = "classify"
-    verbs = {"predict": Verb("predict", "predict_inputs", ("files", "text", "top"),
+    verbs = {"predict": Verb("predict", "predict_inputs", (
+                 dataclasses.replace(FILES, required=False),   # or --text
+                 Option("text", many=True, metavar="TEXT",
+                        help="a sentence for a text classifier (repeat for more)"),
+                 Option("top", int, "how many classes to show (default 3)")),
                              "class probabilities of image, array or audio files, or of --text sentences")}
     metric = "accuracy"
     higher_is_better = True

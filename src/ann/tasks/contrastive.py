@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Answer, Task, Verb
+from .base import FILES, Answer, Task, Verb
 from .caption import _picture
 
 
@@ -75,7 +75,7 @@ class Contrastive(Task):
     """
 
     name = "contrastive"
-    verbs = {"predict": Verb("predict", "predict_files", ("files",),
+    verbs = {"predict": Verb("predict", "predict_files", (FILES,),
                              "the class prompts ranked for image files (zero-shot)")}
     metric = "zero_shot"
     higher_is_better = True

@@ -16,7 +16,7 @@ import torch
 from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Answer, Task, Verb
+from .base import FILES, Answer, Option, Task, Verb
 
 # ``ann predict`` resizes an image to the training size when each side is within this factor
 # of it, and refuses one further off (a detector trained on 64x64 scenes does not know objects
@@ -36,7 +36,11 @@ class Detection(Task):
     (COCO's AP averaged over IoU 0.5:0.95), ``map75`` and the loss. Higher mAP is better."""
 
     name = "detect"
-    verbs = {"predict": Verb("predict", "predict_files", ("files", "out", "threshold"),
+    verbs = {"predict": Verb("predict", "predict_files", (
+                 FILES, Option("out", metavar="FILE", help="detection runs: the PNG to write with the boxes "
+                               "drawn (one input file)"),
+                 Option("threshold", float, "detection runs: the lowest score of a box to "
+                        "report, in [0, 1] (default 0.3)")),
                              "boxes found in image files; --out draws them")}
     metric = "map50"
     higher_is_better = True

@@ -6,8 +6,8 @@ import torch
 
 from ..registry import register_task
 from .adversarial import Adversarial
-from .base import Task, Verb
-from .reconstruct import ImageGenerator
+from .base import Option, Task, Verb
+from .reconstruct import GENERATE_IMAGES, ImageGenerator
 
 
 @register_task
@@ -17,8 +17,10 @@ class ImageToImage(ImageGenerator, Task):
     own figures with ``psnr`` against the true target images first (higher is better)."""
 
     name = "image2image"
-    verbs = {"generate": Verb("generate", "generate_images", ("n", "label", "seed", "out", "input"),
-                              "a grid of generated images")}
+    verbs = {"generate": Verb("generate", "generate_images", (
+        *GENERATE_IMAGES.options,
+        Option("input", many=True, metavar="FILE", help="super-resolution runs: a low-resolution image to "
+               "upscale (repeat)")), "a grid of generated images, or the --input images upscaled")}
     metric = "psnr"
     higher_is_better = True
     loss, logits, inputs = Adversarial.loss, Adversarial.logits, Adversarial.inputs

@@ -13,7 +13,7 @@ from ..errors import AnnError
 from ..layers.recurrent import detach_state
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Answer, Task, Verb
+from .base import SEED, Answer, Option, Task, Verb
 
 
 def _to(state, device):
@@ -26,8 +26,15 @@ class LanguageModeling(Task):
     (nats); perplexity = exp(loss). Lower is better."""
 
     name = "lm"
-    verbs = {"generate": Verb("generate", "generate_text",
-                              ("prompt", "max_new_tokens", "temperature", "top_k", "top_p", "seed", "slide"),
+    verbs = {"generate": Verb("generate", "generate_text", (
+        Option("prompt", help="language models: text to continue (default: start afresh)"),
+        Option("max_new_tokens", int, "tokens to add (default: fill the model's context after "
+               "the prompt)"),
+        Option("temperature", float, "0 = greedy (default 0.8)"),
+        Option("top_k", int, "sample from the k likeliest tokens"),
+        Option("top_p", float, "nucleus sampling, in (0, 1]"), SEED,
+        Option("slide", bool, "allow more tokens than the context holds: the window slides and "
+               "the model forgets the oldest tokens")),
                               "text after a prompt, sampled token by token")}
     metric = "loss"
     higher_is_better = False

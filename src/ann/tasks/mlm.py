@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Answer, Task, Verb
+from .base import Answer, Option, Task, Verb
 
 
 def mask_tokens(x: torch.Tensor, mask_id: int, n_special: int, vocab_size: int, pad_id: int = 0,
@@ -57,7 +57,10 @@ class MaskedLanguageModeling(Task):
     """
 
     name = "mlm"
-    verbs = {"fill": Verb("fill", "fill", ("text", "top"),
+    verbs = {"fill": Verb("fill", "fill", (
+                 Option("text", positional=True, required=True,
+                        help='a sentence with one or more [MASK], e.g. "the [MASK] sat"'),
+                 Option("top", int, "candidates per [MASK] (default 5)")),
                           "the likeliest tokens at each [MASK] of a sentence")}
     metric = "loss"
     higher_is_better = False

@@ -20,7 +20,7 @@ import torch
 from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Answer, Task, Verb
+from .base import FILES, Answer, Option, Task, Verb
 
 
 def flip(x: torch.Tensor, share: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -40,7 +40,9 @@ class Recall(Task):
     name = "recall"
     metric = "recall"
     higher_is_better = True
-    verbs = {"predict": Verb("predict", "recall_files", ("files", "out"),
+    verbs = {"predict": Verb("predict", "recall_files", (
+                 FILES, Option("out", metavar="FILE", help="associative memories: the PNG to write with each "
+                               "input beside the pattern it recalls")),
                              "recall the stored pattern nearest each picture or array; --out draws it")}
 
     def _recalled(self, model, batch, generator):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from ..registry import register_task
-from .base import Answer, Task, Verb
+from .base import SEED, Answer, Option, Task, Verb
 
 
 def _sum_terms(totals: dict, terms: dict):
@@ -18,6 +18,15 @@ def _sum_terms(totals: dict, terms: dict):
 def _mean_psnr(mse: torch.Tensor) -> torch.Tensor:
     """Per-example PSNR in dB for data in [0, 1], capped at 100 dB (a perfect copy)."""
     return (10 * torch.log10(1.0 / mse.float().clamp_min(1e-10))).clamp(max=100.0)
+
+
+# The generate verb's options of the image generators (VAE, GAN, super-resolution).
+IMAGE_COUNT = Option("n", int, "image generators: how many images (default 64)")
+IMAGE_LABEL = Option("label", int, "conditional image generators: the class to draw")
+IMAGE_OUT = Option("out", metavar="FILE", help="image generators: the PNG grid to write (default "
+                   "RUN_DIR/generated.png)")
+GENERATE_IMAGES = Verb("generate", "generate_images", (IMAGE_COUNT, IMAGE_LABEL, SEED, IMAGE_OUT),
+                       "a grid of generated images")
 
 
 class ImageGenerator:
@@ -44,8 +53,7 @@ class Reconstruction(ImageGenerator, Task):
     figures of one split are comparable from evaluation to evaluation. Lower loss is better."""
 
     name = "reconstruct"
-    verbs = {"generate": Verb("generate", "generate_images", ("n", "label", "seed", "out"),
-                              "a grid of generated images")}
+    verbs = {"generate": GENERATE_IMAGES}
     metric = "loss"
     higher_is_better = False
 

@@ -21,7 +21,7 @@ from ..errors import AnnError, CorruptFile
 from ..metrics import confusion_matrix, iou_per_class, mean_dice, mean_iou, pixel_accuracy
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Answer, Task, Verb
+from .base import FILES, Answer, Option, Task, Verb
 
 # ``ann predict`` on pictures of another size than the training size: the networks are fully
 # convolutional, so any height and width that are multiples of 2^depth work; beyond this many
@@ -51,7 +51,9 @@ class Segmentation(Task):
     """Per-pixel classification; mean IoU selects the model (higher is better)."""
 
     name = "segment"
-    verbs = {"predict": Verb("predict", "predict_files", ("files", "out"),
+    verbs = {"predict": Verb("predict", "predict_files", (
+                 FILES, Option("out", metavar="FILE", help="segmentation runs: the PNG to write with the "
+                               "predicted mask (one input file)")),
                              "the share of pixels of each class in picture files; --out draws the mask")}
     metric = "mean_iou"
     higher_is_better = True

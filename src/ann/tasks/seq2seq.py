@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Answer, LabelSmoothing, Task, Verb
+from .base import BEAM, DECODING, LENGTH_PENALTY, MAX_LEN, Answer, LabelSmoothing, Option, Task, Verb
 
 
 @register_task
@@ -36,11 +36,13 @@ class Seq2Seq(LabelSmoothing, Task):
     """
 
     name = "seq2seq"
-    verbs = {"translate": Verb("translate", "translate_text", ("text", "beam", "length_penalty", "max_len"),
-                               "translate a sentence: greedy, or beam search with --beam")}
+    verbs = {"translate": Verb("translate", "translate_text", (
+                 Option("text", positional=True, required=True,
+                        help="the sentence in the source language"), BEAM, LENGTH_PENALTY, MAX_LEN),
+                 "translate a sentence: greedy, or beam search with --beam")}
     metric = "bleu"
     higher_is_better = True
-    decodes = True  # evaluate decodes sequences: ``ann eval --beam/--length-penalty`` apply
+    evaluate_options = DECODING     # evaluate decodes sequences: `ann eval --beam` applies
 
     def __init__(self, label_smoothing: float = 0.0, beam_size: int = 1, length_penalty: float = 0.0):
         if beam_size < 1:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Answer, Task, Verb
+from .base import BEAM, MAX_LEN, Answer, Option, Task, Verb
 from .seq2seq import Seq2Seq, source_row, until_eos
 
 # --- span corruption -----------------------------------------------------------------------------
@@ -111,7 +111,9 @@ def _pad(rows: list[list[int]], pad_id: int, device) -> torch.Tensor:
 class _TextOut:
     """What a T5 run does for its user, whatever it was trained on: text in, text out."""
 
-    verbs = {"generate": Verb("generate", "answer", ("prompt", "beam", "max_len"),
+    verbs = {"generate": Verb("generate", "answer", (
+                 Option("prompt", help='text-to-text runs: the input text, e.g. "sort: 5 2 9 1"'),
+                 BEAM, MAX_LEN),
                               "the output text for a prompt: greedy, or beam search with --beam")}
 
     def answer(self, run, prompt: str | None = None, beam: int = 1,
