@@ -44,7 +44,8 @@ def error(model, data, batch=2000) -> float:
 def curve(recipe: str, overrides: list[str], tag: str = "") -> dict:
     rc = ann.build_config(recipe, overrides)
     rc.model.patience = rc.model.max_modules
-    from ann.api import _augmenter, load_split
+    from ann.api import load_split
+    from ann.runner import _augmenter
 
     train, val, test = (load_split(rc, s) for s in ("train", "val", "test"))
     torch.manual_seed(rc.train.seed)

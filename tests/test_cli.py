@@ -175,3 +175,18 @@ def test_augmentation_is_refused_where_targets_would_not_move_with_the_pixels(tm
     proc = ann("train", "detector-shapes-quick", "data.augment_flip=true", "train.max_steps=1",
                "--out", tmp_path / "d", check=False)
     fails_cleanly(proc, "augment", "classification only")
+
+
+def test_output_cut_short_by_its_reader_is_not_an_error():
+    # `ann list --datasets | head -1`: the reader closes the pipe early (here before `ann` has
+    # written anything: importing torch alone takes longer than that)
+    import subprocess
+    import sys
+
+    from helpers import env
+
+    proc = subprocess.Popen([sys.executable, "-m", "ann", "list", "--datasets"], env=env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and err == b"", err

@@ -7,8 +7,9 @@ import torch
 
 import ann
 from ann import config as cfg
-from ann.api import _resolve_key, build_config
+from ann.api import build_config
 from ann.errors import AnnError
+from ann.runner import _resolve_key
 from ann.train import RunConfig
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 
@@ -196,44 +197,25 @@ def _table(rows: list[list], header: list[str], group: int | None = None) -> str
 
 
 def cmd_list(args):
-    from . import api, registry
-    from .recipes import list_recipes
-    from .report.summary import count_parameters
+    from . import api
 
-    if args.models:
-        rows = [[n, registry.MODELS[n].family, registry.MODELS[n].cls.__name__,
-                 ", ".join(registry.MODELS[n].presets) or "-"] for n in registry.list_models()]
-        print(_table(rows, ["model", "family", "class", "presets"]))
-        return
-    if args.datasets:
-        rows = []
-        for n in registry.list_datasets():
-            e = registry.DATASETS[n]
-            rows.append([n, e.info.get("task", "-"), "embedded" if e.embedded else "real",
-                         e.info.get("description", "")])
-        print(_table(rows, ["dataset", "task", "data", "description"]))
-        return
-    rows = []
-    for r in sorted(list_recipes(), key=lambda r: r.family):   # grouped by family, by name within
-        rc = api.build_config(r.name)
-        params = count_parameters(registry.build_model(rc.model_name, rc.model))["total"]
-        embedded = registry.dataset_entry(r.dataset).embedded
-        rows.append([r.name, r.family, r.dataset, f"{params:,}", r.metric, r.target,
-                     "embedded" if embedded else "real"])
-    print(_table(rows, ["recipe", "family", "dataset", "params", "metric", "target", "data"], group=1))
+    kind = "models" if args.models else "datasets" if args.datasets else "recipes"
+    rows = api.catalogue(kind)
+    cell = lambda v: f"{v:,}" if isinstance(v, int) else v    # noqa: E731  (parameter counts)
+    print(_table([[cell(v) for v in r.values()] for r in rows], list(rows[0]),
+                 group=1 if kind == "recipes" else None))     # recipes grouped by family
 
 
 def cmd_train(args):
-    from . import api, config
+    from . import api
 
     if args.recipe is not None and "=" in args.recipe:   # `--resume DIR key=value`: no recipe given
         args.overrides, args.recipe = [args.recipe, *args.overrides], None
     if args.show_config:
         if args.recipe is None:
             raise AnnError("name a recipe: ann train RECIPE --show-config")
-        rc = api.build_config(args.recipe, args.overrides)
-        rows = [[k, v, h] for k, v, h in config.describe(rc) if k.split(".")[0] != "recipe"]
-        print(_table(rows, ["key", "value", "meaning"]))
+        rows = api.config_rows(api.build_config(args.recipe, args.overrides))
+        print(_table([list(r) for r in rows], ["key", "value", "meaning"]))
         return
     run = api.train(args.recipe, args.overrides, out=args.out, resume=args.resume,
                     device=args.device, quiet=args.quiet)
@@ -421,22 +403,8 @@ def cmd_bench(args):
 
 def cmd_info(args):
     from . import api
-    from .report.summary import summary
 
-    run = api.load(args.run_dir)
-    rc, s = run.config, run.summary
-    print(f"run       {run.path}")
-    print(f"recipe    {rc.recipe}  (model {rc.model_name}, dataset {rc.data.name})")
-    if s:
-        m = s["metric"]
-        print(f"result    test {m} {s['test'][m]:.4f}, target {s.get('target', '-')}, "
-              f"{s['steps']} steps, {s['wall_time_s']}s on {s['device']}")
-    else:
-        print("result    not finished (no summary.json); resume it with --resume")
-    batch = run.model.example_batch(1, None)
-    task = run.task   # a task whose model takes more than batch[0] (seq2seq) says what it takes
-    print()
-    print(summary(run.model, task.inputs(run.model, batch)))
+    print(api.describe(api.load(args.run_dir)))
 
 
 def main(argv=None) -> int:
@@ -462,6 +430,9 @@ def main(argv=None) -> int:
             raise
         print(f"ann: error: {e}", file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:     # `ann list | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no error at exit
+        return 0
     except OSError as e:
         if args.debug:
             raise

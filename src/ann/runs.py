@@ -1,12 +1,22 @@
-"""Run directories: where a run's config, metrics, checkpoints, summary and plots live."""
+"""Run directories (where a run's config, metrics, checkpoints, summary and plots live) and
+the :class:`Run` rebuilt from one (:func:`load`)."""
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
+from . import registry
+from .data.splits import load_split
 from .errors import AnnError, CorruptFile
+from .registry import get_task
+from .train import RunConfig, checkpoint
+from .train.batches import eval_batches
+from .train.device import model_device
 
 
 def new_run_dir(name: str, out: str | Path | None) -> Path:
@@ -65,3 +75,99 @@ def read_metrics(path) -> list[dict]:
             except ValueError:  # a line cut short by a kill: the rest is still good
                 continue
     return rows
+
+
+@dataclass
+class Run:
+    """A trained (or loaded) model with its configuration, summary and folder."""
+
+    config: RunConfig
+    model: torch.nn.Module
+    path: Path | None = None
+    summary: dict = field(default_factory=dict)
+    helpers: dict = field(default_factory=dict)   # other runs its report uses (Task.helpers)
+
+    @property
+    def task(self):
+        return get_task(self.model.task)
+
+    @property
+    def info(self) -> dict:
+        return registry.dataset_entry(self.config.data.name).info
+
+    @property
+    def tokenizer(self):
+        """The run's tokenizer (text models), read from ``tokenizer.json``."""
+        from .data.tokenizers import load_tokenizer
+
+        if self.path is None:
+            raise AnnError("this run has no folder, so no saved tokenizer")
+        return load_tokenizer(self.path / "tokenizer.json")
+
+    @property
+    def history(self) -> list[dict]:
+        return read_metrics(self.path) if self.path else []
+
+    def evaluate(self, split: str = "test", batch_size: int | None = None, **task_options) -> dict:
+        """Metrics on a split, ``batch_size`` examples at a time (default: the run's
+        ``train.eval_batch_size``); ``task_options`` configure the task (its
+        ``evaluate_options``: tasks that decode sequences, seq2seq, text2text and caption, take
+        ``beam_size`` and ``length_penalty``)."""
+        takes = {o.name: o for o in self.task.evaluate_options}
+        extra = [k for k in task_options if k not in takes]
+        if extra:
+            have = (f"it takes {', '.join(o.cli for o in takes.values())}" if takes
+                    else "it takes no options")
+            said = [_evaluation_option(k) for k in extra]
+            raise AnnError(f"{', '.join(said)} {'does' if len(extra) == 1 else 'do'} not apply to "
+                           f"evaluating a {self.task.name} run of {self.config.model_name}; {have}")
+        task = get_task(self.model.task, **task_options) if task_options else self.task  # checks
+        data = load_split(self.config, split)
+        self.model.eval()
+        device = model_device(self.model)
+        batch_size = batch_size or self.config.train.eval_batch_size
+        return task.evaluate(self.model, eval_batches(data, batch_size, device))
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities for preprocessed inputs ``x`` (B, ...)."""
+        self.model.eval()
+        return self.task.predict(self.model, x)
+
+
+def _evaluation_option(name: str) -> str:
+    """An evaluation option as an error names it: its flag and the tasks whose runs take it."""
+    takers = [(t, o) for t in registry.list_tasks() for o in registry.task_class(t).evaluate_options
+              if o.name == name]
+    if not takers:
+        return name
+    return f"{takers[0][1].cli} (for {', '.join(t for t, _ in takers)} runs)"
+
+
+def result_line(run: Run) -> str:
+    """One line: the test metric against the recipe's target, steps, time, folder."""
+    s = run.summary
+    metric = s["metric"]
+    line = f"ann: test {metric} {s['test'][metric]:.4f}"
+    if "target" in s:
+        line += f" (target {s['target']}: {'reached' if s['reached'] else 'NOT reached'})"
+    return line + f"; {s['steps']} steps in {s['wall_time_s']:.1f}s; results in {run.path}"
+
+
+def load(run_dir, device: str = "cpu") -> Run:
+    """Rebuild a trained model from a run directory (config.json + the final or best weights)."""
+    path = check_run_dir(run_dir)
+    rc = RunConfig.from_dict(read_config(path))
+    model = registry.build_model(rc.model_name, rc.model)
+    weights = path / "model.safetensors"
+    if weights.exists():
+        checkpoint.load_weights(model, weights, device)
+    elif checkpoint.read_pointer(path / "checkpoints"):
+        checkpoint.load(path / "checkpoints", "best", model, device)
+    else:
+        raise AnnError(f"{path} holds no weights yet (the run stopped before its first checkpoint); "
+                       f"train it again")
+    model.to(device).eval()
+    summary = {}
+    if (path / "summary.json").exists():
+        summary = json.loads((path / "summary.json").read_text())
+    return Run(rc, model, path, summary)

@@ -390,7 +390,7 @@ def load_custom_graph(split: str, edges: str = "", features: str = "") -> NodeSp
     graph = read_custom_graph(edges, features)
     labels = graph.y[graph.masks["train"] | graph.masks["val"] | graph.masks["test"]]
     # the feature width and class count are known only once the files are read: "fills" asks
-    # the run to copy them into the model's config (see ann.api._load_splits)
+    # the run to copy them into the model's config (see ann.runner._load_splits)
     info = {**CUSTOM_INFO, "in_channels": graph.x.size(1),
             "num_classes": int(labels.max()) + 1, "num_nodes": graph.num_nodes,
             "fills": ("in_channels", "num_classes")}

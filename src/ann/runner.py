@@ -1,0 +1,440 @@
+"""Training a run, from a recipe's configuration to a finished run directory: the config
+(``build_config``: the recipe, then overrides, checked), the data, the start (pretraining,
+``train.init_from``, resuming), the engine, and the summary and report at the end. The public
+face of this is :func:`ann.api.train`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import config as cfg
+from . import fileio, registry, runs
+from ._version import __version__
+from .data.base import ArrayDataset
+from .data.splits import load_split
+from .errors import AnnError, CorruptFile
+from .recipes import get_recipe
+from .registry import get_task
+from .runs import Run, load, result_line
+from .split import Split
+from .train import RunConfig, Trainer, checkpoint, distributed
+from .train.config import data_config, moved_key
+from .train.device import select_device
+from .train.engine import seed_everything
+from .train.fitted import FittedTrainer
+
+# Keys that may change when a run is resumed: extending training or moving it to other hardware
+# is fine, changing the model or the optimisation is not.
+RESUME_KEYS = ("train.epochs", "train.max_steps", "train.threads", "train.device")
+
+
+def _normalise(overrides) -> dict:
+    """Accept ``["train.lr=0.1"]``, ``{"train.lr": 0.1}`` or ``{"train__lr": 0.1}``."""
+    if overrides is None:
+        return {}
+    if isinstance(overrides, dict):
+        return {k.replace("__", "."): v for k, v in overrides.items()}
+    out = {}
+    for text in overrides:
+        if "=" not in text:
+            raise AnnError(f"override {text!r} is not key=value (for example train.lr=0.01)")
+        k, v = text.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _resolve_key(rc: RunConfig, key: str) -> str:
+    """Short keys (``epochs``) name the one leaf with that name; full keys pass through.
+    A key an earlier version had (``model.selection``) is taken as its new key by
+    :func:`_resolve`."""
+    all_keys = [k for k in cfg.keys(rc) if k.split(".")[0] in ("model", "data", "train")]
+    if "." in key or key in all_keys:
+        return key
+    matches = [k for k in all_keys if k.rsplit(".", 1)[-1] == key]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise AnnError(f"key {key!r} is ambiguous; write one of: {', '.join(matches)}")
+    if key in registry.option_datasets():
+        return "data." + key    # another dataset's option: _set_key says which datasets take it
+    return key  # unknown: set_key reports it with the valid keys
+
+
+def _resolve(rc: RunConfig, key: str, value) -> tuple[str, object]:
+    """A user's ``key=value`` in today's full keys: short keys resolved, and a key that moved
+    since an earlier version (``model.selection=loss`` -> ``train.select=loss``, see
+    :data:`ann.train.config.MOVED_KEYS`) taken as its new key, so old commands still run."""
+    return moved_key(rc.model, _resolve_key(rc, key), value)
+
+
+def build_config(recipe: str, overrides=None) -> RunConfig:
+    """The full configuration of a recipe with overrides applied and checked."""
+    r = get_recipe(recipe)
+    rc = RunConfig(recipe=r.name, model_name=r.model,
+                   model=registry.model_config(r.model, r.preset, r.model_overrides))
+    overrides = _normalise(overrides)
+    # the dataset decides which data.* keys there are: find it first (data.name may change it)
+    dataset = r.dataset
+    for key, value in overrides.items():
+        if _resolve_key(rc, key) == "data.name":
+            dataset = cfg.parse_value(str, value, "data.name")
+    rc.data = data_config(dataset)
+    for k, v in r.data.items():
+        _set_key(rc, "data." + k, v)
+    for k, v in r.train.items():
+        cfg.set_key(rc.train, k, v, "train.")
+    explicit = set(r.model_overrides)
+    for key, value in overrides.items():
+        key, value = _resolve(rc, key, value)
+        if key.split(".")[0] not in ("model", "data", "train"):
+            raise AnnError(f"unknown key {key!r}; keys start with model., data. or train. "
+                           "(see `ann train RECIPE -h`)")
+        _set_key(rc, key, value)
+        if key.startswith("model."):
+            explicit.add(key.split(".", 1)[1])
+    registry.fill_from_data(rc.model, registry.dataset_entry(rc.data.name).info, explicit)
+    cfg.validate(rc)
+    return rc
+
+
+def _set_key(rc: RunConfig, key: str, value):
+    """``cfg.set_key``, but a ``data.*`` option of other datasets than the run's fails saying which
+    datasets take it, instead of being silently ignored or merely unknown."""
+    head, _, option = key.partition(".")
+    if head == "data" and option not in {f.name for f in dataclasses.fields(rc.data)}:
+        takers = registry.option_datasets().get(option)
+        if takers:
+            entry = registry.dataset_entry(rc.data.name)
+            takes = ", ".join(f"data.{k}" for k in entry.option_names) or "no options of its own"
+            raise AnnError(f"unknown key {key!r}: dataset {entry.name!r} does not take {key} (it "
+                           f"takes {takes}; {key} is an option of {', '.join(takers)}); drop the "
+                           "setting or choose a dataset that reads it; valid keys: "
+                           f"{', '.join(cfg.keys(rc.data, 'data.'))}")
+    cfg.set_key(rc, key, value)
+
+
+def _versions() -> dict:
+    return {"ann": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+def _load_splits(rc: RunConfig):
+    train = _split(rc, "train")
+    if rc.data.train_subset:
+        if not isinstance(train, ArrayDataset):
+            raise AnnError(f"data.train_subset works on image datasets, not {rc.data.name!r}")
+        n = min(rc.data.train_subset, len(train))
+        train = dataclasses.replace(train, x=train.x[:n], y=train.y[:n])
+    # Facts only the loaded data knows: the vocabulary the tokenizer built (one per side for
+    # seq2seq), and others the dataset names under "fills" (a series' scale).
+    facts = ("vocab_size", "src_vocab_size", "tgt_vocab_size", *train.info.get("fills", ()))
+    cfg.fill(rc.model, {k: train.info[k] for k in facts if k in train.info})
+    return train, _split(rc, "val"), _split(rc, "test")
+
+
+def _split(rc: RunConfig, name: str) -> Split:
+    data = load_split(rc, name)
+    if not isinstance(data, Split):
+        raise AnnError(f"the loader of dataset {rc.data.name!r} returned a {type(data).__name__} "
+                       f"for its {name} split; a loader returns an ann.split.Split (e.g. "
+                       "ann.data.base.ArrayDataset(x, y, info))")
+    return data
+
+
+# Tasks whose targets do not move with the pixels: shifting or flipping an input image keeps its
+# target right. (A mask, a box or a caption that says "left of" would have to move with it.)
+AUGMENTABLE_TASKS = ("classify",)
+
+
+def _augmenter(rc: RunConfig, info: dict):
+    if not (rc.data.augment_shift or rc.data.augment_flip):
+        return None
+    from .data import augment_images
+
+    if info.get("task") not in AUGMENTABLE_TASKS:
+        raise AnnError(f"data.augment_shift and data.augment_flip move the pixels of an image but "
+                       f"not its {info.get('task', 'target')} target; they apply to image "
+                       f"classification only: drop them")
+    # the standardised value of a raw-0 background pixel (one per channel where the stats are)
+    fill = -torch.as_tensor(info["mean"], dtype=torch.float64) / torch.as_tensor(info["std"],
+                                                                                 dtype=torch.float64)
+    return lambda x, g: augment_images(x, g, shift=rc.data.augment_shift,
+                                       flip=rc.data.augment_flip, fill=fill)
+
+
+# --- starting weights: train.init_from and pretraining ---------------------------------------
+# What a pretraining run takes from the run it starts: the model keys the two configs share
+# (the architecture) except these, and these training keys (where and how it runs).
+PRETRAIN_OWN_MODEL_KEYS = ("dropout",)
+PRETRAIN_SHARED_KEYS = ("seed", "deterministic", "device", "amp", "compile", "threads")
+
+
+def _init_file(source) -> Path:
+    """The weights file ``train.init_from`` names: a finished run directory's
+    ``model.safetensors``, or a ``.safetensors`` file."""
+    path = Path(source).expanduser()
+    file = path / "model.safetensors" if path.is_dir() else path
+    if not file.is_file():
+        why = ("holds no model.safetensors (that run has not finished)" if path.is_dir()
+               else "is neither a run directory nor a weights file")
+        raise AnnError(f"train.init_from={str(source)!r} {why}; give a finished run directory, "
+                       "'scratch', or leave it empty")
+    return file
+
+
+def _check_same_tokenizer(source_dir: Path, run_dir) -> None:
+
+    theirs = source_dir / "tokenizer.json"
+    ours = Path(run_dir) / "tokenizer.json" if run_dir is not None else None
+    if ours is None or not theirs.exists() or not ours.exists():
+        return
+    if json.loads(theirs.read_text()) != json.loads(ours.read_text()):
+        raise AnnError(f"{source_dir} was trained with another tokenizer than this run, so its "
+                       "token embeddings stand for other tokens; start from a run on the same "
+                       "data, or set train.init_from=scratch")
+
+
+def copy_matching_weights(model: torch.nn.Module, source, run_dir=None) -> str:
+    """Copy into ``model`` every tensor of ``source`` (a run directory or weights file) whose
+    name and shape match, e.g. a pretrained encoder into a classifier; the rest keep their
+    initialisation. Returns a line saying what was copied."""
+    from safetensors.torch import load_file
+
+    file = _init_file(source)
+    _check_same_tokenizer(file.parent, run_dir)
+    try:
+        tensors = load_file(str(file))
+    except Exception as e:  # safetensors raises several types for a damaged file
+        raise CorruptFile(f"weights file {file} cannot be read ({type(e).__name__}); it is "
+                          "damaged or not a safetensors file") from None
+    own = model.state_dict()
+    fit = {k: v for k, v in tensors.items() if k in own and own[k].shape == v.shape}
+    if not fit:
+        raise AnnError(f"none of the {len(tensors)} tensors in {file} fits this "
+                       f"{type(model).__name__} (names or shapes differ); start from a run of the "
+                       "same architecture, or set train.init_from=scratch")
+    model.load_state_dict(fit, strict=False)
+    fresh = [k for k in own if k not in fit]
+    line = f"started from {file}: copied {len(fit)} of the model's {len(own)} tensors"
+    if fresh:
+        line += f"; new: {', '.join(fresh[:4])}{' ...' if len(fresh) > 4 else ''}"
+    return line
+
+
+def _pretrain_config(rc: RunConfig, name: str) -> RunConfig:
+    """Recipe ``name`` with the architecture of ``rc`` (the model keys the two configs share,
+    but dropout), its device, threads and seed, and ``train.pretrain_steps`` steps if set."""
+    pre = build_config(name)
+    shared = ({f.name for f in dataclasses.fields(pre.model)}
+              & {f.name for f in dataclasses.fields(rc.model)}) - set(PRETRAIN_OWN_MODEL_KEYS)
+    for key in sorted(shared):
+        setattr(pre.model, key, getattr(rc.model, key))
+    for key in PRETRAIN_SHARED_KEYS:
+        setattr(pre.train, key, getattr(rc.train, key))
+    if rc.train.pretrain_steps:
+        pre.train.max_steps = rc.train.pretrain_steps
+    pre.train.init_from = "scratch"
+    cfg.validate(pre)
+    return pre
+
+
+def _pretrain(rc: RunConfig, name: str, run_dir, dist, quiet: bool) -> Path | None:
+    """Train recipe ``name`` into ``RUN_DIR/pretrain``, resume it there, or reuse it when it has
+    finished; returns its weights file (``None`` on processes other than the first, which take
+    the first one's weights when data-parallel training starts)."""
+    import shutil
+
+    folder = Path(run_dir) / "pretrain" if run_dir is not None else None
+    if folder is not None and (folder / "model.safetensors").exists():
+        return folder / "model.safetensors"
+    partial = folder is not None and checkpoint.read_pointer(folder / "checkpoints") is not None
+    if partial:
+        pre = RunConfig.from_dict(runs.read_config(folder))
+    else:
+        if folder is not None:  # stopped before its first checkpoint: nothing worth keeping
+            shutil.rmtree(folder, ignore_errors=True)
+        pre = _pretrain_config(rc, name)
+    if dist.main and not quiet:
+        print(f"ann: {rc.recipe} starts from {name}, trained first in {folder} "
+              "(train.init_from=scratch skips it)", flush=True)
+    _train(pre, folder, partial, dist, quiet)
+    return folder / "model.safetensors" if folder is not None else None
+
+
+def _start_from(rc: RunConfig, model, run_dir, resuming: bool, dist, quiet: bool) -> bool:
+    """Set ``model``'s starting weights as ``train.init_from`` says, pretraining first when the
+    recipe has a pretraining recipe; returns whether to restore the run's own last checkpoint
+    instead (a resumed run that has one: then nothing is pretrained or copied again)."""
+    from .recipes import RECIPES
+
+    source, recipe = rc.train.init_from, RECIPES.get(rc.recipe)
+    if source == "scratch" or (source == "" and (recipe is None or recipe.pretrain is None)):
+        return resuming
+    if resuming and checkpoint.read_pointer(Path(run_dir) / "checkpoints") is not None:
+        return True
+    file = _pretrain(rc, recipe.pretrain, run_dir, dist, quiet) if source == "" else source
+    if file is not None:
+        line = copy_matching_weights(model, file, run_dir)
+        if dist.main and not quiet:
+            print(f"ann: {line}", flush=True)
+    seed_everything(rc.train.seed, rc.train.deterministic)  # the same whichever way it started
+    return False
+
+
+def _prepare(recipe, overrides, out, resume):
+    """(config, run folder, resuming?) for a new or resumed run; no file written yet."""
+    if resume is None:
+        if recipe is None:
+            raise AnnError("name a recipe to train (see `ann list`) or give --resume RUN_DIR")
+        rc = build_config(recipe, overrides)
+        if rc.train.init_from not in ("", "scratch"):
+            _init_file(rc.train.init_from)                    # fail before writing anything
+        return rc, out, False
+    path = runs.check_run_dir(resume)
+    rc = RunConfig.from_dict(runs.read_config(path))
+    if recipe is not None and recipe != rc.recipe:
+        raise AnnError(f"{path} is a run of {rc.recipe!r}, not {recipe!r}; drop the recipe name "
+                       "to resume it")
+    for key, value in _normalise(overrides).items():
+        key, value = _resolve(rc, key, value)
+        if key not in RESUME_KEYS:
+            raise AnnError(f"{key} cannot change when resuming; only {', '.join(RESUME_KEYS)} can")
+        cfg.set_key(rc, key, value)
+    cfg.validate(rc)
+    return rc, path, True
+
+
+def train(recipe: str | None = None, overrides=None, *, out=None, resume=None, device=None,
+          quiet: bool = False, **kwargs) -> Run:
+    """Train a recipe (or resume a run) and return the :class:`Run`.
+
+    ``overrides``: ``["train.lr=0.01"]`` or a dict; keyword arguments work too, with ``__`` or
+    a unique short name for the dot: ``ann.train("cnn-digits", epochs=5, model__dropout=0.2)``.
+    """
+    merged = {**_normalise(overrides), **_normalise(kwargs)}
+    if device is not None:
+        merged["train.device"] = device
+    rc, out, resuming = _prepare(recipe, merged, out, resume)
+    tc = rc.train
+    dist = distributed.setup(tc.device)
+    try:
+        return _train(rc, out, resuming, dist, quiet)
+    finally:
+        distributed.teardown()
+
+
+def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
+    tc = rc.train
+    dev = select_device(tc.device, dist.local_rank)
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
+    elif dist.active and dev.type == "cpu":
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.world))
+    train_data, val_data, test_data = _load_splits(rc)
+    seed_everything(tc.seed, tc.deterministic)
+    model = registry.build_model(rc.model_name, rc.model).to(dev)
+    task = registry.task_class(model.task).for_training(tc)
+    run_dir = None
+    if resuming:
+        run_dir = Path(out)
+    elif dist.main:
+        run_dir = runs.new_run_dir(rc.recipe or rc.model_name, out)
+        fileio.write_json(run_dir / "config.json", rc.to_dict())
+        if "tokenizer" in train_data.info:
+            fileio.write_json(run_dir / "tokenizer.json", train_data.info["tokenizer"])
+    restore = _start_from(rc, model, run_dir, resuming, dist, quiet)
+    # A model fitted in closed form (GMDH, PNN, DSN: a `fit` method) is fitted by that method;
+    # FittedTrainer records the run as the gradient loop does (see ann.train.fitted).
+    training = registry.model_entry(rc.model_name).training
+    fitted = training.kind == "fit"
+    if dist.main and not quiet:
+        size = ("parameters sized by the fit" if fitted
+                else f"{sum(p.numel() for p in model.parameters()):,} parameters")
+        print(f"ann: {'resuming' if resuming else 'training'} {rc.recipe} in {run_dir} "
+              f"({size}, {dev}{f', {dist.world} processes' if dist.active else ''})", flush=True)
+    trainer_cls = FittedTrainer if fitted else Trainer
+    trainer = trainer_cls(rc, model, task, train_data, val_data, dev, run_dir, dist,
+                          _augmenter(rc, train_data.info), quiet, training=training,
+                          width=cfg.value(rc.model, "d_model"))
+    if resuming:
+        if restore:
+            trainer.restore()
+        else:                   # stopped during its pretraining or before its first checkpoint
+            trainer.log.truncate_after(0)
+        if dist.main:
+            fileio.write_json(run_dir / "config.json", rc.to_dict())
+    result = trainer.fit()
+    if trainer.ckpt_dir is not None and checkpoint.read_pointer(trainer.ckpt_dir):
+        checkpoint.load(trainer.ckpt_dir, "best", model, dev)   # model selection on val
+    run = Run(rc, model, run_dir if dist.main else None)
+    test = trainer.evaluate(test_data)
+    if dist.main:
+        run.summary = _summary(rc, model, result, test, dev, dist)
+        if run_dir is not None:
+            trainer.log.write({"step": result.step, "epoch": trainer.epoch, "split": "test", **test})
+            checkpoint.save_weights(model, run_dir / "model.safetensors")
+            fileio.write_json(run_dir / "summary.json", run.summary)
+            _report(run, test_data)
+        if not quiet:
+            print(result_line(run), flush=True)
+    distributed.barrier(dist)
+    model.eval()
+    return run
+
+
+def _summary(rc, model, result, test, dev, dist) -> dict:
+    from .recipes import RECIPES
+    from .report.summary import count_parameters
+
+    recipe = RECIPES.get(rc.recipe)
+    task = get_task(model.task)
+    metric = recipe.metric if recipe is not None and recipe.metric in test else task.metric
+    out = {"recipe": rc.recipe, "model": rc.model_name, "dataset": rc.data.name,
+           "metric": metric, "test": test, "best_val": result.best_val,
+           "best_step": result.best_step, "steps": result.step,
+           "stopped_early": result.stopped_early, "wall_time_s": round(result.wall_time, 2),
+           "parameters": count_parameters(model), "device": str(dev), "world_size": dist.world,
+           "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": _versions()}
+    if recipe is not None:
+        out["target"] = recipe.target
+        value = test.get(metric, float("nan"))
+        higher = task.is_higher_better(metric)
+        out["reached"] = bool(value >= recipe.target if higher else value <= recipe.target)
+    return out
+
+
+def _report(run: Run, test_data):
+    from .report.plots import plot_curves
+
+    plot_curves(run.history, run.task.metric, run.path / "curves.png")
+    run.helpers = {name: helper_run(recipe, overrides)
+                   for name, (recipe, overrides) in run.task.helpers(run).items()}
+    run.task.report(run, test_data, run.path)   # the task's own pictures and samples
+
+
+def helper_run(recipe: str, overrides: dict | None = None, quiet: bool = True) -> Run:
+    """A run that another run's report needs (a GAN's judging classifier): trained once into
+    the cache (``~/.cache/ann/helpers/RECIPE-KEY``, or ``$ANN_CACHE_DIR``), loaded from there
+    afterwards. KEY is a digest of the recipe and its overrides."""
+    import hashlib
+    import shutil
+
+    from .data.sources import cache_dir
+
+    overrides = dict(overrides or {})
+    key = hashlib.sha1(json.dumps([recipe, overrides], sort_keys=True).encode()).hexdigest()[:10]
+    folder = cache_dir() / "helpers" / f"{recipe}-{key}"
+    if (folder / "model.safetensors").exists() and (folder / "summary.json").exists():
+        return load(folder)
+    shutil.rmtree(folder, ignore_errors=True)          # a helper stopped half-way: train it again
+    train(recipe, {**overrides, "train.threads": torch.get_num_threads()}, out=folder, quiet=quiet)
+    return load(folder)
