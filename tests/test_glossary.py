@@ -81,3 +81,14 @@ def test_cli_lists_explains_and_rejects():
     line = fails_cleanly(ann("explain", "atention", check=False), "atention", "did you mean",
                          "attention")
     assert "ann explain" in line
+
+
+def test_a_family_keeps_its_entry_beside_its_recipes():
+    # ann.recipes.explain: the Hopfield family's entry lives in recipes/hopfield.py, not here
+    from ann.recipes import TERMS
+
+    assert "hopfield network" in TERMS
+    entry = glossary.lookup("Associative memory")
+    assert entry.term == "hopfield network" and entry in glossary.entries()
+    kept = [int(n) for n in re.findall(r"(\d+) of 30", entry.figure())]
+    assert len(kept) == 2 and kept[0] < 10 and kept[1] == 30   # Hebbian fails at load 0.3

@@ -349,8 +349,12 @@ _ENTRIES = [
 
 
 def entries() -> list[Entry]:
-    """Every entry, in reading order (from a single unit to whole architectures)."""
-    return list(_ENTRIES)
+    """Every entry, in reading order (from a single unit to whole architectures), then the
+    entries the families keep beside their recipes (``ann.recipes.explain``)."""
+    from ..recipes import TERMS
+
+    family = [Entry(t.term, t.text, t.code, t.figure, t.aliases) for t in TERMS.values()]
+    return [*_ENTRIES, *family]
 
 
 def _key(text: str) -> str:
@@ -360,7 +364,7 @@ def _key(text: str) -> str:
 def lookup(term: str) -> Entry:
     """The entry for ``term`` (or one of its aliases), ignoring case, hyphens and spacing."""
     names = {}
-    for e in _ENTRIES:
+    for e in entries():
         for name in (e.term, *e.aliases):
             names[_key(name)] = e
     key = _key(term)
@@ -385,8 +389,8 @@ def explain(term: str) -> str:
 
 def listing() -> str:
     """Every term with its first sentence."""
-    width = max(len(e.term) for e in _ENTRIES)
-    rows = [f"{e.term.ljust(width)}  {e.text.split('. ')[0].rstrip('.')}." for e in _ENTRIES]
+    width = max(len(e.term) for e in entries())
+    rows = [f"{e.term.ljust(width)}  {e.text.split('. ')[0].rstrip('.')}." for e in entries()]
     return "\n".join(rows + ["", "ann explain TERM shows an entry, its code and a figure measured "
                              "from ann."])
 
@@ -395,7 +399,7 @@ def render_html() -> str:
     """The glossary as an HTML fragment: one ``<section id="glossary">`` with one
     ``<article>`` per term (id ``term-NAME``), its text, its code and its live figure."""
     parts = ['<section id="glossary">', "<h2>Glossary</h2>"]
-    for e in _ENTRIES:
+    for e in entries():
         anchor = "term-" + _key(e.term).replace(" ", "-")
         parts.append(f'<article class="term" id="{anchor}">')
         parts.append(f"<h3>{html.escape(e.term)}</h3>")

@@ -5,14 +5,16 @@ recipe must reach on its test split; ``benchmarks/`` measures them and BENCHMARK
 results. The reference figures come from ../shared/REFERENCES.md.
 
 The rows live one file per model family (``recipes/<family>.py``, the family of
-``ann.registry.MODELS``); every module of this package is imported below, in the order of its name,
-so a new family adds its file and nothing else.
+``ann.registry.MODELS``), with the family's glossary entries (:func:`explain`); every module of
+this package is imported below, in the order of its name, so a new family adds its file and
+nothing else.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import unknown
@@ -54,7 +56,29 @@ class Recipe:
         return model_entry(self.model).family
 
 
+@dataclass(frozen=True)
+class Term:
+    """A family's entry in the glossary (``ann explain TERM``; ``ann.apps.glossary`` lists it
+    after the general entries), kept beside the family's recipes: two to five plain sentences,
+    the dotted paths of the ann code that embodies it, the other names it goes by, and
+    optionally ``figure``, a function computing a live one-line figure when the entry is shown."""
+
+    term: str
+    text: str
+    code: tuple[str, ...]
+    aliases: tuple[str, ...] = ()
+    figure: Callable[[], str] | None = None
+
+
 RECIPES: dict[str, Recipe] = {}
+TERMS: dict[str, Term] = {}
+
+
+def explain(term: Term):
+    """Add a family's glossary entry (see :class:`Term`)."""
+    if term.term in TERMS:
+        raise ValueError(f"glossary term {term.term!r} defined twice")
+    TERMS[term.term] = term
 
 
 def add(recipe: Recipe):
