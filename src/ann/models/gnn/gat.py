@@ -33,7 +33,7 @@ class GATConfig(GraphInput):
 
 
 @register_model("gat", config=GATConfig, family="gnn", presets={
-    "tiny": {"in_channels": 8, "num_classes": 3, "hidden": 4, "heads": 2, "dropout": 0.0},
+    "tiny": {"in_channels": 8, "num_classes": 3, "hidden": 8, "heads": 2, "dropout": 0.0},
     "velickovic": {"hidden": 8, "heads": 8, "out_heads": 1, "dropout": 0.6, "l2": 5e-4},
 })
 class GAT(NodeClassifier):

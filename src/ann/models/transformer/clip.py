@@ -127,19 +127,31 @@ class CLIP(nn.Module):
         c = self.config
         images = torch.randn(batch_size, c.in_channels, c.image_size, c.image_size,
                              generator=generator)
-        return (images, _random_captions(batch_size, c, generator),
+        # distinct captions: two equal ones could never be told apart, and the contrastive loss
+        # of the batch could not approach 0 (the contract test overfits this batch)
+        return (images, _random_captions(batch_size, c, generator, distinct=True),
                 torch.full((batch_size,), -1, dtype=torch.long),
                 torch.zeros(0, c.max_len, dtype=torch.long))
 
 
-def _random_captions(batch_size: int, c, generator: torch.Generator) -> torch.Tensor:
-    """Rows ``bos w1 .. wk eos pad ..`` of random ordinary words (ids above the specials)."""
+def _random_captions(batch_size: int, c, generator: torch.Generator,
+                     distinct: bool = False) -> torch.Tensor:
+    """Rows ``bos w1 .. wk eos pad ..`` of random ordinary words (ids above the specials);
+    ``distinct``: a row equal to an earlier one is drawn again."""
     low = max(c.pad_id, c.bos_id, c.eos_id) + 1
     if c.vocab_size <= low or c.max_len < 3:
         raise AnnError("example captions need a word id above the specials and max_len >= 3")
     rows = torch.full((batch_size, c.max_len), c.pad_id, dtype=torch.long)
     lengths = torch.randint(1, c.max_len - 1, (batch_size,), generator=generator)
     words = torch.randint(low, c.vocab_size, (batch_size, c.max_len), generator=generator)
+    seen = set()
     for i, n in enumerate(lengths.tolist()):
-        rows[i, 0], rows[i, 1:n + 1], rows[i, n + 1] = c.bos_id, words[i, :n], c.eos_id
+        for _ in range(100):
+            row = (c.bos_id, *words[i, :n].tolist(), c.eos_id)
+            if not distinct or row not in seen:
+                break
+            n = int(torch.randint(1, c.max_len - 1, (1,), generator=generator))
+            words[i] = torch.randint(low, c.vocab_size, (c.max_len,), generator=generator)
+        seen.add(row)
+        rows[i, :n + 2] = torch.tensor(row)
     return rows
