@@ -35,13 +35,18 @@ def test_gat_and_sage_learn_sbm(conv):
             opt.step()
         model.eval()
         acc = task.evaluate(model, [data["test"]])["accuracy"]
-        assert acc >= 0.85, (name, acc)
+        # measured on the 140 test nodes, seeds 0-9 at one and two threads (chance: 0.33):
+        # GAT 0.836-0.950 (it memorises the 60 training nodes, and where it lands varies),
+        # GraphSAGE 0.936-0.950
+        assert acc >= {"gat": 0.75, "sage": 0.85}[name], (name, acc)
 
 
 def test_gin_learns_sbm_graphs(tmp_path, conv):
     run = ann.train("gin-sbm", {"train.epochs": 8, **conv.overrides}, out=tmp_path / "run",
                     quiet=True)
-    assert run.summary["test"]["accuracy"] >= 0.9, run.summary["test"]
+    # 45 test graphs, chance 0.5; measured over seeds 0-4 at one and two threads: 0.889-1.0
+    # (8 epochs; the recipe's 20 give the same spread)
+    assert run.summary["test"]["accuracy"] >= 0.8, run.summary["test"]
 
 
 def test_gcn_karate_plots_embedding(tmp_path, capsys, conv):
@@ -68,10 +73,15 @@ def test_recipes_listed():
 @pytest.fixture
 def user_graph(tmp_path):
     edges, nodes = tmp_path / "edges.csv", tmp_path / "nodes.csv"
-    pairs = [(i, (i + 1) % 30) for i in range(30)] + [(i, (i + 2) % 30) for i in range(30)]
+    # 60 nodes of two classes (by parity), linked mostly within their class (i to i+2, i+4)
+    # and a few times across (i to i+1), with features that lean to their class. (A graph
+    # linked mostly across classes, as this one was, gave 2 to 6 of 6 test nodes right
+    # depending on the seed.) Measured, seeds 0-9 at one and two threads: 11 or 12 of 12.
+    pairs = ([(i, (i + 2) % 60) for i in range(60)] + [(i, (i + 4) % 60) for i in range(60)]
+             + [(i, i + 1) for i in range(0, 60, 10)])
     edges.write_text("\n".join(f"{a},{b}" for a, b in pairs) + "\n5,5\n")   # and a self-loop
-    rows = [f"{i % 2},{1.0 if i % 2 else 0.0},{0.0 if i % 2 else 1.0},0.5" for i in range(30)]
-    nodes.write_text("\n".join(rows + ["-1,0,0,0"]) + "\n")                 # node 30: isolated
+    rows = [f"{i % 2},{1.0 if i % 2 else 0.0},{0.0 if i % 2 else 1.0},0.5" for i in range(60)]
+    nodes.write_text("\n".join(rows + ["-1,0,0,0"]) + "\n")                 # node 60: isolated
     return edges, nodes
 
 
@@ -94,7 +104,7 @@ def test_gcn_custom_bad_line_cli(user_graph):
 
 @pytest.mark.parametrize("edge_text,node_text,words", [
     ("0,1\n1,2,3\n", None, ["line 2", "two node indices"]),
-    ("0,1\n1,99\n", None, ["node 99", "past the 31 nodes"]),
+    ("0,1\n1,99\n", None, ["node 99", "past the 61 nodes"]),
     ("0,1\n-3,2\n", None, ["negative"]),
     ("# nothing\n", None, ["holds no edges"]),
     ("0,1\n", "0,1,0\n1,0\n", ["line 2", "1 features", "earlier lines have 2"]),
@@ -117,8 +127,8 @@ def test_gcn_custom_bad_input(user_graph, edge_text, node_text, words):
 
 def test_gcn_custom_feature_rows_must_match(user_graph):
     edges, nodes = user_graph
-    nodes.write_text("0,1,0\n1,0,1\n1,1,1\n")         # 3 nodes, but edges name node 29
-    with pytest.raises(AnnError, match="node 29.*add features"):
+    nodes.write_text("0,1,0\n1,0,1\n1,1,1\n")         # 3 nodes, but edges name node 59
+    with pytest.raises(AnnError, match="node 59.*add features"):
         load_dataset("custom-graph", "train", edges=str(edges), features=str(nodes))
 
 
