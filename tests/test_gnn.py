@@ -92,6 +92,12 @@ def test_gcn_custom_trains(user_graph, tmp_path, conv):
                     out=tmp_path / "run", quiet=True)
     assert run.summary["test"]["accuracy"] >= 0.8, run.summary
     assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["in_channels"] == 3
+    # what only the loaded files knew is recorded with the run (data.json) and comes back
+    loaded = ann.load(tmp_path / "run")
+    assert (loaded.info["num_nodes"], loaded.info["num_classes"]) == (61, 2)
+    (tmp_path / "run" / "data.json").write_text("{not json")
+    with pytest.raises(AnnError, match=r"data.json is damaged .*facts of the run's data"):
+        ann.load(tmp_path / "run").info
 
 
 def test_gcn_custom_bad_line_cli(user_graph):

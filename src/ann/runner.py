@@ -351,6 +351,7 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
         fileio.write_json(run_dir / "config.json", rc.to_dict())
         if "tokenizer" in train_data.info:
             fileio.write_json(run_dir / "tokenizer.json", train_data.info["tokenizer"])
+        fileio.write_json(run_dir / "data.json", runs.data_facts(train_data.info))
     restore = _start_from(rc, model, run_dir, resuming, dist, quiet)
     # A model fitted in closed form (GMDH, PNN, DSN: a `fit` method) is fitted by that method;
     # FittedTrainer records the run as the gradient loop does (see ann.train.fitted).

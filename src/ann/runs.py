@@ -63,6 +63,31 @@ def read_config(path) -> dict:
         raise CorruptFile(f"{file} is damaged ({e}); it cannot be used to rebuild the run") from None
 
 
+def read_json(file: Path, what: str) -> dict:
+    """A JSON object from a run's folder, or a one-line error naming the damaged file."""
+    try:
+        data = json.loads(Path(file).read_text())
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        return data
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CorruptFile(f"{file} is damaged ({e}); it holds {what}") from None
+
+
+def data_facts(info: dict) -> dict:
+    """The facts of ``info`` that JSON holds (numbers, strings, lists and dicts of them), minus
+    the tokenizer (its own file, ``tokenizer.json``): what ``data.json`` records."""
+    def plain(v):
+        if isinstance(v, (bool, int, float, str)) or v is None:
+            return True
+        if isinstance(v, (list, tuple)):
+            return all(plain(x) for x in v)
+        return isinstance(v, dict) and all(isinstance(k, str) and plain(x) for k, x in v.items())
+
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in info.items()
+            if k != "tokenizer" and plain(v)}
+
+
 def read_metrics(path) -> list[dict]:
     file = Path(path) / "metrics.jsonl"
     if not file.exists():
@@ -93,7 +118,13 @@ class Run:
 
     @property
     def info(self) -> dict:
-        return registry.dataset_entry(self.config.data.name).info
+        """What the run's data says about itself: the dataset's registered facts, updated with
+        those only the loaded data knew (class names read from folders, a feature width, a
+        scale), which training recorded in ``data.json``."""
+        info = dict(registry.dataset_entry(self.config.data.name).info)
+        if self.path is not None and (self.path / "data.json").exists():
+            info.update(read_json(self.path / "data.json", "the facts of the run's data"))
+        return info
 
     @property
     def tokenizer(self):
