@@ -24,8 +24,10 @@ $(STAMP): pyproject.toml constraints/cpu.txt
 demo: install
 	$(BIN)/ann tour
 
+# One worker per core (pytest-xdist); a module's tests stay on one worker, so its fixtures train
+# once.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadscope
 
 # Every convergence test under seeds 0-4 at 1 and 2 torch threads (about 10x their share of
 # `make test`): a threshold that holds for one seed or one CPU's rounding fails here.

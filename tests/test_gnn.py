@@ -97,7 +97,7 @@ def test_gcn_custom_trains(user_graph, tmp_path, conv):
     assert (loaded.info["num_nodes"], loaded.info["num_classes"]) == (61, 2)
     (tmp_path / "run" / "data.json").write_text("{not json")
     with pytest.raises(AnnError, match=r"data.json is damaged .*facts of the run's data"):
-        ann.load(tmp_path / "run").info
+        _ = ann.load(tmp_path / "run").info
 
 
 def test_gcn_custom_bad_line_cli(user_graph):
