@@ -380,6 +380,8 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
     test = trainer.evaluate(test_data)
     if dist.main:
         run.summary = _summary(rc, model, result, test, dev, dist)
+        if on_users_data(rc):
+            _judge_by_baselines(run.summary, task, train_data, test_data)
         if run_dir is not None:
             trainer.log.write({"step": result.step, "epoch": trainer.epoch, "split": "test", **test})
             checkpoint.save_weights(model, run_dir / "model.safetensors")
@@ -390,6 +392,43 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
     distributed.barrier(dist)
     model.eval()
     return run
+
+
+# data.* options that name files of the user's own (see registry.option_datasets(); a test
+# checks that every option whose help says "of your own" is here).
+USER_FILE_OPTIONS = ("path", "edges", "features")
+
+
+def on_users_data(rc: RunConfig) -> bool:
+    """Whether a run trains on other data than its recipe's, so that the recipe's target
+    (measured on the recipe's data, or a placeholder where the recipe reads the user's files,
+    as gcn-custom does) says nothing about it: ``data.name`` is not the recipe's dataset, or
+    an option of :data:`USER_FILE_OPTIONS` is set otherwise than the recipe sets it. A run
+    without a recipe has no target either way: ``False``."""
+    from .recipes import RECIPES
+
+    recipe = RECIPES.get(rc.recipe)
+    if recipe is None:
+        return False
+    if rc.data.name != recipe.dataset:
+        return True
+    defaults = data_config(recipe.dataset)
+    return any(getattr(rc.data, k, None) != recipe.data.get(k, getattr(defaults, k, None))
+               for k in USER_FILE_OPTIONS)
+
+
+def _judge_by_baselines(summary: dict, task, train, test) -> None:
+    """Replace the recipe's target in ``summary`` by the task's baselines on the run's own
+    data (same test split, same metric) and whether the model beats the best of them."""
+    summary.pop("target", None)
+    summary.pop("reached", None)
+    metric = summary["metric"]
+    summary["baselines"] = {k: float(v) for k, v in
+                            task.baselines(train, test, metric).items()}
+    if summary["baselines"]:
+        value, higher = summary["test"][metric], task.is_higher_better(metric)
+        best = max(summary["baselines"].values()) if higher else min(summary["baselines"].values())
+        summary["beats_baselines"] = bool(value > best if higher else value < best)
 
 
 def _summary(rc, model, result, test, dev, dist) -> dict:

@@ -172,6 +172,20 @@ class Task:
     def after_eval(self, model, run_dir, step: int) -> None:
         """Called after each evaluation during training (a GAN draws a sample grid)."""
 
+    def baselines(self, train, test, metric: str | None = None) -> dict[str, float]:
+        """What simple predictors fitted on ``train`` score on ``test``, by name, in ``metric``
+        (default: the task's own), as :meth:`evaluate` defines it: a run on a user's data is
+        judged against these, since a recipe's target is about the recipe's data. ``{}``: the
+        task has no cheap baseline."""
+        return {}
+
+    def score_fixed(self, predict, data, metric: str | None = None, config=None) -> float:
+        """``metric`` of a stand-in model whose outputs ``predict`` computes from the model's
+        inputs, on all of ``data`` in one batch, scored by this task's own :meth:`evaluate`
+        (so a baseline's figure means what the run's figure means)."""
+        return self.evaluate(Fixed(predict, config), [data.batch(slice(0, len(data)))])[
+            metric or self.metric]
+
     @torch.no_grad()
     def predict(self, model, x) -> torch.Tensor:
         """Predictions for preprocessed inputs."""
@@ -185,3 +199,62 @@ class Task:
 
     def report(self, run, test_data, folder) -> None:
         """Pictures and extra files of a finished run, written into ``folder``."""
+
+
+class Fixed(torch.nn.Module):
+    """A stand-in model with no weights: ``predict(*inputs)`` gives its outputs (a baseline
+    scored by a task's ``evaluate``); ``config`` holds settings an evaluate reads off a model
+    (a forecaster's ``std``)."""
+
+    def __init__(self, predict, config=None):
+        super().__init__()
+        self.predict, self.config = predict, config
+
+    def forward(self, *inputs):
+        return self.predict(*inputs)
+
+
+def log_prior(y: torch.Tensor, classes: int) -> torch.Tensor:
+    """(classes,) log frequencies of the labels ``y`` (one count added to each class, so an
+    unseen class has a finite loss): as logits, a predictor of the majority class."""
+    counts = torch.bincount(y, minlength=classes).double() + 1
+    return (counts / counts.sum()).log().float()
+
+
+MAX_LINEAR_FIT = 5000      # training examples a linear baseline is fitted on (seconds, not minutes)
+
+
+def fit_rows(x: torch.Tensor, y: torch.Tensor) -> tuple:
+    """At most :data:`MAX_LINEAR_FIT` rows of ``x`` flattened and their ``y``, as numpy arrays
+    (a seeded random subset when there are more)."""
+    if len(x) > MAX_LINEAR_FIT:
+        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:MAX_LINEAR_FIT]
+        x, y = x[keep], y[keep]
+    return x.reshape(len(x), -1).double().numpy(), y.numpy()
+
+
+def linear_classifier(x: torch.Tensor, y: torch.Tensor, classes: int):
+    """Logistic regression on standardised flattened inputs, fitted on ``fit_rows(x, y)``;
+    returns a function from inputs to (B, classes) log-probabilities (classes it never saw get
+    a log-probability of -30)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    fx, fy = fit_rows(x, y)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(fx, fy)
+    seen = torch.as_tensor(model.classes_, dtype=torch.int64)
+
+    def predict(inputs: torch.Tensor) -> torch.Tensor:
+        out = torch.full((len(inputs), classes), -30.0)
+        rows = inputs.reshape(len(inputs), -1).double().cpu().numpy()
+        out[:, seen] = torch.as_tensor(model.predict_log_proba(rows), dtype=torch.float32)
+        return out
+
+    return predict

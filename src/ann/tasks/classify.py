@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ..errors import AnnError
 from ..registry import register_task
-from .base import FILES, Answer, LabelSmoothing, Option, Task, Verb
+from .base import FILES, Answer, LabelSmoothing, Option, Task, Verb, linear_classifier, log_prior
 from .mlm import sentence_rows
 
 
@@ -47,6 +47,19 @@ class Classification(LabelSmoothing, Task):
             correct += (logits.argmax(-1) == y).sum().item()
             count += len(y)
         return {"loss": total_loss / max(count, 1), "accuracy": correct / max(count, 1)}
+
+    def baselines(self, train, test, metric: str | None = None) -> dict[str, float]:
+        """``majority``: the commonest class of the training labels, always; ``linear``:
+        logistic regression on the flattened inputs (real-valued inputs only: token ids are
+        not features), fitted on at most 5,000 training examples."""
+        x, y = train.batch(slice(0, len(train)))[:2]
+        test_y = test.batch(slice(0, len(test)))[1]
+        classes = int(max(y.max(), test_y.max())) + 1
+        prior = log_prior(y, classes)
+        out = {"majority": self.score_fixed(lambda x: prior.expand(len(x), classes), test, metric)}
+        if x.is_floating_point() and len(torch.unique(y)) > 1:
+            out["linear"] = self.score_fixed(linear_classifier(x, y, classes), test, metric)
+        return out
 
     @torch.no_grad()
     def predict(self, model, x) -> torch.Tensor:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
 
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Task
+from .base import Fixed, Task
 
 
 @register_task
@@ -50,6 +51,23 @@ class Forecasting(Task):
         return {"rmse": rmse["model"], "naive_rmse": rmse["naive"], "ar_rmse": rmse["ar"],
                 "loss": rmse["model"] ** 2 / std ** 2,
                 "beats_baselines": float(rmse["model"] < min(rmse["naive"], rmse["ar"]))}
+
+    def baselines(self, train, test, metric: str | None = None) -> dict[str, float]:
+        """``persistence``: the window's last value, held over the horizon; ``mean``: the
+        mean of the training targets; ``linear AR``: the dataset's autoregressive forecast
+        (fitted on the train split), in the task's RMSE only, which is where evaluate has it."""
+        y = train.batch(slice(0, len(train)))[1]
+        mean, horizon = float(y.double().mean()), y.size(1)
+        config = SimpleNamespace(std=train.info.get("std", 1.0))
+        persist = self.evaluate(Fixed(lambda x: x[:, -1, :1].expand(len(x), horizon), config),
+                                [test.batch(slice(0, len(test)))])
+        metric = metric or self.metric
+        out = {"persistence": persist[metric],
+               "mean": self.score_fixed(lambda x: torch.full((len(x), horizon), mean), test,
+                                        metric, config)}
+        if metric == "rmse":
+            out["linear AR"] = persist["ar_rmse"]
+        return out
 
     @torch.no_grad()
     def predict(self, model, x) -> torch.Tensor:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import LabelSmoothing, Task
+from .base import LabelSmoothing, Task, linear_classifier, log_prior
 
 
 def _penalty(model):
@@ -87,6 +87,20 @@ class NodeClassification(_Classifying):
             trace.append((inner.embed(x, edge_index).float().cpu(), y.cpu()))
         return super().evaluate(model, batches)
 
+    def baselines(self, train, test, metric: str | None = None) -> dict[str, float]:
+        """``majority``: the commonest class of the training nodes, for every node;
+        ``linear``: logistic regression on the training nodes' features alone (the edges
+        unread), which says what the graph adds."""
+        x, _, y, mask = train.batch(0)
+        classes = int(y.max()) + 1
+        prior = log_prior(y[mask], classes)
+        out = {"majority": self.score_fixed(lambda x, e: prior.expand(len(x), classes), test,
+                                            metric)}
+        if len(torch.unique(y[mask])) > 1:
+            linear = linear_classifier(x[mask], y[mask], classes)
+            out["linear"] = self.score_fixed(lambda x, e: linear(x), test, metric)
+        return out
+
     def report(self, run, test_data, path) -> None:
         trace = getattr(run.model, "embedding_trace", None)
         if trace:
@@ -105,6 +119,14 @@ class GraphClassification(_Classifying):
 
     def scores(self, model, batch):
         return model(*self.inputs(model, batch)), batch[3]             # (B, C), (B,)
+
+    def baselines(self, train, test, metric: str | None = None) -> dict[str, float]:
+        """``majority``: the commonest class of the training graphs, for every graph."""
+        y = train.batch(slice(0, len(train)))[3]
+        classes = int(max(y.max(), test.batch(slice(0, len(test)))[3].max())) + 1
+        prior = log_prior(y, classes)
+        return {"majority": self.score_fixed(lambda x, e, g, n: prior.expand(n, classes), test,
+                                             metric)}
 
 
 def plot_embedding_trace(trace: list, path, classes=None, panels: int = 6) -> None:

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..registry import register_task
-from .base import Task
+from .base import Task, fit_rows
 
 
 def _flat(out: torch.Tensor) -> torch.Tensor:
@@ -44,6 +44,24 @@ class Regression(Task):
         n = max(len(t), 1)
         return {"loss": sse / n, "rmse": math.sqrt(sse / n), "mae": float((p - t).abs().mean()),
                 "r2": 1.0 - sse / sst if sst > 0 else float("nan")}
+
+    def baselines(self, train, test, metric: str | None = None) -> dict[str, float]:
+        """``mean``: the mean of the training targets, for every example; ``linear``: least
+        squares on the flattened inputs (with an intercept), fitted on at most 5,000 training
+        examples."""
+        from sklearn.linear_model import LinearRegression
+
+        x, y = train.batch(slice(0, len(train)))[:2]
+        mean = float(y.double().mean())
+        out = {"mean": self.score_fixed(lambda x: torch.full((len(x),), mean), test, metric)}
+        fitted = LinearRegression().fit(*fit_rows(x, y.double()))
+
+        def linear(inputs):
+            rows = inputs.reshape(len(inputs), -1).double().cpu().numpy()
+            return torch.as_tensor(fitted.predict(rows))
+
+        out["linear"] = self.score_fixed(linear, test, metric)
+        return out
 
     @torch.no_grad()
     def predict(self, model, x) -> torch.Tensor:
