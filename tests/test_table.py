@@ -153,6 +153,7 @@ def test_no_path_and_no_file(tmp_path):
 
 @pytest.mark.convergence
 def test_pnn_and_mlp_learn_the_species(plants, tmp_path, conv):
+    """Seeds 0-4 at one thread: PNN 0.944 on all, the MLP 0.889-0.944 (18 test rows)."""
     data = {"data.name": "table", "data.path": str(plants), "data.target": "species"}
     pnn = ann.train("pnn-iris", {**data, **conv.overrides}, out=tmp_path / "pnn", quiet=True)
     assert pnn.config.model.in_features == 5 and pnn.config.model.num_classes == 3
@@ -165,8 +166,9 @@ def test_pnn_and_mlp_learn_the_species(plants, tmp_path, conv):
 
 @pytest.mark.convergence
 def test_grnn_and_gmdh_fit_a_numeric_target(prices, tmp_path, conv):
+    """Seeds 0-4 at one thread: R^2 0.918 (GRNN) and 0.994 (GMDH) on all."""
     data = {"data.name": "table", "data.path": str(prices), "data.target": "price"}
-    for recipe, bar in (("grnn-diabetes", 0.6), ("gmdh-diabetes", 0.9)):
+    for recipe, bar in (("grnn-diabetes", 0.8), ("gmdh-diabetes", 0.9)):
         run = ann.train(recipe, {**data, **conv.overrides}, out=tmp_path / recipe, quiet=True)
         assert run.config.model.in_features == 4
         assert run.summary["test"]["r2"] >= bar, (recipe, run.summary["test"])
