@@ -176,7 +176,7 @@ def test_python_api_learns_the_patterns(photos, tmp_path, conv):
                                        "data.test_fraction": 0.25, **QUICK, **conv.overrides},
                         out=tmp_path / "run", quiet=True)
     assert run.config.model.in_channels == 3 and run.config.model.num_classes == 3
-    assert run.summary["test"]["accuracy"] >= 0.8        # chance 1/3; seeds 0-4 gave 0.97-1.0
+    assert run.summary["test"]["accuracy"] >= 0.8        # chance 1/3; seeds 0-4 (1 thread) all gave 1.0
     assert tuple(ann_api.load(tmp_path / "run").info["classes"]) == CLASSES
 
 
