@@ -88,6 +88,7 @@ class Classification(LabelSmoothing, Task):
         recording (audio), else an image or ``.npy`` array on the dataset's raw scale."""
         from ..data import read_image_file
         from ..data.audio import read_audio_file
+        from ..data.folders import EXTENSIONS, read_fitted_image
 
         files, text = list(files or ()), list(text or ())
         if bool(files) == bool(text):
@@ -100,6 +101,10 @@ class Classification(LabelSmoothing, Task):
             if "in_channels" not in info and reader is read_image_file:
                 raise AnnError(f"{run.path} holds a {run.config.model_name} model, which does not "
                                'read images; give sentences with --text "..."')
+            if info.get("fit_images"):           # any size and mode, fitted as in training
+                reader = read_fitted_image
+            suffixes = (".wav",) if reader is read_audio_file else (*EXTENSIONS, ".npy")
+            files = expand_folders(files, suffixes)
             key, names = "file", files
             probs = [run.predict(reader(f, info))[0] for f in files]
         classes = [str(c) for c in info.get("classes", range(run.config.model.num_classes))]
@@ -113,6 +118,25 @@ class Classification(LabelSmoothing, Task):
             shown = name if key == "file" else json.dumps(name)
             answers.append(Answer(f"{shown}: {data['class']}  ({rest})", data))
         return answers
+
+
+def expand_folders(files, suffixes: tuple[str, ...]) -> list:
+    """``files`` with each folder replaced by the files inside it whose names end in one of
+    ``suffixes`` (sorted, subfolders included, hidden ones skipped), so that ``ann predict RUN
+    photos/`` classifies a whole folder."""
+    out = []
+    for name in files:
+        folder = Path(name)
+        if not folder.is_dir():
+            out.append(name)
+            continue
+        found = [f for f in sorted(folder.rglob("*")) if f.is_file()
+                 and f.suffix.lower() in suffixes
+                 and not any(p.startswith(".") for p in f.relative_to(folder).parts)]
+        if not found:
+            raise AnnError(f"{folder} holds no files to classify ({', '.join(suffixes)})")
+        out += found
+    return out
 
 
 def classify_text(run, texts: list[str]) -> torch.Tensor:
