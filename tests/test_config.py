@@ -1,6 +1,8 @@
 """The one configuration grammar: parsing, checks, unknown keys, JSON round trip."""
 
 import dataclasses
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -143,7 +145,7 @@ def test_another_datasets_option_is_an_unknown_key_that_says_who_takes_it():
 
 def test_data_name_given_on_the_command_line_brings_its_datasets_options():
     rc = build_config("detector-shapes", ["data.path=boxes", "data.name=detection-folder"])
-    assert rc.data.name == "detection-folder" and rc.data.path == "boxes"
+    assert rc.data.name == "detection-folder" and rc.data.path == os.path.abspath("boxes")
     with pytest.raises(AnnError, match="does not take data.path"):
         build_config("detector-shapes", ["data.path=boxes"])
 
@@ -201,3 +203,12 @@ def test_a_loader_that_returns_no_split_fails_in_one_line(tmp_path):
         assert not (tmp_path / "run").exists()
     finally:
         del DATASETS["raw-arrays"]
+
+
+def test_a_users_file_is_kept_as_an_absolute_path(tmp_path, monkeypatch):
+    # config.json must find the file again from whatever folder `ann eval` is run in
+    monkeypatch.chdir(tmp_path)
+    rc = build_config("gcn-custom", ["data.edges=graph/edges.csv", "data.features=~/nodes.csv"])
+    assert rc.data.edges == str(tmp_path / "graph" / "edges.csv")
+    assert rc.data.features == str(Path("~/nodes.csv").expanduser())
+    assert build_config("gcn-custom").data.edges == ""          # unset stays unset

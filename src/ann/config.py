@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import types
 import typing
 from typing import Any
@@ -22,7 +23,8 @@ def field(default: Any, help: str = "", **checks) -> Any:
     """A dataclass field with a one-line ``help`` and optional checks.
 
     checks: ``positive=True`` (> 0), ``nonneg=True`` (>= 0), ``range=(lo, hi)`` (inclusive),
-    ``choices=(...)``.
+    ``choices=(...)``; ``path=True``: a file or folder of the user's, kept as an absolute path
+    (so that a run's config.json finds it again from any working directory).
     """
     if isinstance(default, (list, dict, tuple)):
         return dataclasses.field(default_factory=lambda: type(default)(default),
@@ -170,6 +172,8 @@ def set_key(obj, key: str, value, prefix: str = ""):
         raise AnnError(f"{full!r}: {prefix + head!r} has no sub-keys")
     parsed = parse_value(fields[head].type, value, full)
     check_field(fields[head], parsed, full)
+    if fields[head].metadata.get("path") and parsed:
+        parsed = os.path.abspath(os.path.expanduser(parsed))
     setattr(obj, head, parsed)
 
 

@@ -396,14 +396,23 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
 
 # data.* options that name files of the user's own (see registry.option_datasets(); a test
 # checks that every option whose help says "of your own" is here).
-USER_FILE_OPTIONS = ("path", "edges", "features")
+def user_file_options() -> tuple[str, ...]:
+    """The ``data.*`` options that name a file or folder of the user's: those some dataset
+    declares with ``path=True`` (``path``, ``edges``, ``features``, ...)."""
+    names = set()
+    for key, takers in registry.option_datasets().items():
+        for name in takers:
+            fields = {f.name: f for f in dataclasses.fields(registry.dataset_entry(name).options)}
+            if fields[key].metadata.get("path"):
+                names.add(key)
+    return tuple(sorted(names))
 
 
 def on_users_data(rc: RunConfig) -> bool:
     """Whether a run trains on other data than its recipe's, so that the recipe's target
     (measured on the recipe's data, or a placeholder where the recipe reads the user's files,
     as gcn-custom does) says nothing about it: ``data.name`` is not the recipe's dataset, or
-    an option of :data:`USER_FILE_OPTIONS` is set otherwise than the recipe sets it. A run
+    an option of :func:`user_file_options` is set otherwise than the recipe sets it. A run
     without a recipe has no target either way: ``False``."""
     from .recipes import RECIPES
 
@@ -414,7 +423,7 @@ def on_users_data(rc: RunConfig) -> bool:
         return True
     defaults = data_config(recipe.dataset)
     return any(getattr(rc.data, k, None) != recipe.data.get(k, getattr(defaults, k, None))
-               for k in USER_FILE_OPTIONS)
+               for k in user_file_options())
 
 
 def _judge_by_baselines(summary: dict, task, train, test) -> None:

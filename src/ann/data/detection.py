@@ -246,7 +246,8 @@ def read_box_folder(path: str):
 class FolderOptions:
     """The folder of your own images and boxes."""
 
-    path: str = field("", "a file of your own to train on, for datasets that accept one")
+    path: str = field("", "a file of your own to train on, for datasets that accept one",
+                      path=True)
 
 
 @register_dataset("detection-folder", info=FOLDER_INFO, embedded=True, options=FolderOptions)

@@ -51,7 +51,8 @@ FILLS = ("in_channels", "image_size", "num_classes", "classes", "mean", "std")
 class ImageFolderOptions:
     """The folder of your own pictures and how it is read and split."""
 
-    path: str = field("", "a file of your own to train on, for datasets that accept one")
+    path: str = field("", "a file of your own to train on, for datasets that accept one",
+                      path=True)
     image_size: int = field(0, "side the images are resized to (0: their own side when all are "
                             f"one square size up to {AUTO_SIZE_LIMIT}, else {FALLBACK_SIZE})",
                             nonneg=True)

@@ -381,8 +381,9 @@ class GraphFileOptions:
     """The two files of a graph of your own."""
 
     edges: str = config.field("", "an edge-list file of your own (graph datasets): one 'src,dst' "
-                              "per line")
-    features: str = config.field("", "a node-feature file of your own (graph datasets)")
+                              "per line", path=True)
+    features: str = config.field("", "a node-feature file of your own (graph datasets)",
+                                 path=True)
 
 
 @register_dataset("custom-graph", info=CUSTOM_INFO, embedded=True, options=GraphFileOptions)

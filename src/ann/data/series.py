@@ -182,7 +182,8 @@ class SeriesOptions:
 class SeriesFileOptions:
     """A series that may be read from a CSV file of your own, with its window and horizon."""
 
-    path: str = config.field("", "a file of your own to train on, for datasets that accept one")
+    path: str = config.field("", "a file of your own to train on, for datasets that accept one",
+                      path=True)
     column: str = config.field("", "the column of data.path to read (series and tables)")
     window: int = config.field(0, _WINDOW_HELP, nonneg=True)
     horizon: int = config.field(0, _HORIZON_HELP, nonneg=True)

@@ -50,7 +50,8 @@ TABLE_INFO = {"task": "classify or regression",
 class TableOptions:
     """The file of your own and how to read it."""
 
-    path: str = config.field("", "a file of your own to train on, for datasets that accept one")
+    path: str = config.field("", "a file of your own to train on, for datasets that accept one",
+                      path=True)
     target: str = config.field("", "the column to predict (tables of your own), by header name")
     columns: tuple[str, ...] = config.field((), "the feature columns, comma-separated (empty: all "
                                             "but the target)")
