@@ -35,14 +35,16 @@ def test_rule_recipe_data_or_users(recipe, overrides, users):
 
 
 def test_rule_knows_every_file_option():
-    """Every data option that names a file of the user's own is one the rule compares."""
-    own = set()
+    """The options the rule compares are those declared as a user's file (path=True), and
+    each of those says so in its help."""
+    declared = set()
     for name in registry.option_datasets():
         for entry in registry.DATASETS.values():
             fields = {f.name: f for f in dataclasses.fields(entry.options)} if entry.options else {}
-            if name in fields and "of your own" in fields[name].metadata.get("help", ""):
-                own.add(name)
-    assert own == set(user_file_options()) and {"path", "edges", "features"} <= own
+            if name in fields and fields[name].metadata.get("path"):
+                assert "of your own" in fields[name].metadata["help"], (entry.name, name)
+                declared.add(name)
+    assert set(user_file_options()) == declared and {"path", "edges", "features"} <= declared
 
 
 def _table(n, seed):
