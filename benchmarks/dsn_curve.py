@@ -45,6 +45,7 @@ def curve(recipe: str, overrides: list[str], tag: str = "") -> dict:
     rc = ann.build_config(recipe, overrides)
     rc.model.patience = rc.model.max_modules
     from ann.api import load_split
+    from ann.registry import get_task
     from ann.runner import _augmenter
 
     train, val, test = (load_split(rc, s) for s in ("train", "val", "test"))
@@ -60,7 +61,7 @@ def curve(recipe: str, overrides: list[str], tag: str = "") -> dict:
         print(f"{recipe}: {row}", flush=True)
         return {"accuracy": 1 - row["val_error"]}
 
-    augment = _augmenter(rc, train.info)
+    augment = _augmenter(rc, get_task("classify"), train.info)
     model.fit(train, val, evaluate, **({"augment": augment} if augment else {}))
     best = min(rows, key=lambda r: r["val_error"])
     result = {"recipe": recipe, "overrides": overrides, "curve": rows,

@@ -150,19 +150,16 @@ def _split(rc: RunConfig, name: str) -> Split:
     return data
 
 
-# Tasks whose targets do not move with the pixels: shifting or flipping an input image keeps its
-# target right. (A mask, a box or a caption that says "left of" would have to move with it.)
-AUGMENTABLE_TASKS = ("classify",)
-
-
-def _augmenter(rc: RunConfig, info: dict):
+def _augmenter(rc: RunConfig, task, info: dict):
+    """Shifts and flips of the training images (``data.augment_*``), where the task's targets
+    stay right when the pixels move (``Task.augmentable``)."""
     if not (rc.data.augment_shift or rc.data.augment_flip):
         return None
     from .data import augment_images
 
-    if info.get("task") not in AUGMENTABLE_TASKS:
+    if not task.augmentable:
         raise AnnError(f"data.augment_shift and data.augment_flip move the pixels of an image but "
-                       f"not its {info.get('task', 'target')} target; they apply to image "
+                       f"not its {task.name} target; they apply to image "
                        f"classification only: drop them")
     # the standardised value of a raw-0 background pixel (one per channel where the stats are)
     fill = -torch.as_tensor(info["mean"], dtype=torch.float64) / torch.as_tensor(info["std"],
@@ -364,7 +361,7 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
               f"({size}, {dev}{f', {dist.world} processes' if dist.active else ''})", flush=True)
     trainer_cls = FittedTrainer if fitted else Trainer
     trainer = trainer_cls(rc, model, task, train_data, val_data, dev, run_dir, dist,
-                          _augmenter(rc, train_data.info), quiet, training=training,
+                          _augmenter(rc, task, train_data.info), quiet, training=training,
                           width=cfg.value(rc.model, "d_model"))
     if resuming:
         if restore:

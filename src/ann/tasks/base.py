@@ -112,6 +112,9 @@ class Task:
             --beam``), as :class:`Option` s.
         sequential: the data is read in order as parallel streams, state carried across batches
             (truncated backpropagation through time).
+        augmentable: shifting or flipping an input image keeps its target right, so
+            ``data.augment_shift``/``augment_flip`` apply (a class does not move with the pixels;
+            a mask, a box or a caption that says "left of" would).
         verbs: what a finished run offers its user, by name (``generate``, ``translate``,
             ``fill``, ``predict``, ...): see :class:`Verb`.
     """
@@ -122,6 +125,7 @@ class Task:
     higher_is_better: bool = False
     evaluate_options: tuple[Option, ...] = ()
     sequential: bool = False
+    augmentable: bool = False
 
     @classmethod
     def for_training(cls, train_config) -> Task:

@@ -28,6 +28,7 @@ class Classification(LabelSmoothing, Task):
                              "class probabilities of image, array or audio files, or of --text sentences")}
     metric = "accuracy"
     higher_is_better = True
+    augmentable = True        # a class does not move with the pixels
 
 
     def loss(self, model, batch) -> tuple[torch.Tensor, dict[str, float]]:
