@@ -278,6 +278,13 @@ def _start_from(rc: RunConfig, model, run_dir, resuming: bool, dist, quiet: bool
         return resuming
     if resuming and checkpoint.read_pointer(Path(run_dir) / "checkpoints") is not None:
         return True
+    if source == "" and rc.data.name != recipe.dataset:
+        # the pretraining recipe reads the recipe's own data, whose tokenizer is not this run's
+        if dist.main and not quiet:
+            print(f"ann: {rc.recipe}'s pretraining ({recipe.pretrain}) reads {recipe.dataset}'s "
+                  f"data, not {rc.data.name}: starting from scratch (train.init_from=RUN_DIR "
+                  "starts from a run on the same data)", flush=True)
+        return resuming
     file = _pretrain(rc, recipe.pretrain, run_dir, dist, quiet) if source == "" else source
     if file is not None:
         line = copy_matching_weights(model, file, run_dir)
