@@ -212,3 +212,9 @@ def test_a_users_file_is_kept_as_an_absolute_path(tmp_path, monkeypatch):
     assert rc.data.edges == str(tmp_path / "graph" / "edges.csv")
     assert rc.data.features == str(Path("~/nodes.csv").expanduser())
     assert build_config("gcn-custom").data.edges == ""          # unset stays unset
+
+
+def test_a_list_of_the_users_files_is_kept_absolute_file_by_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc = build_config("gpt-shakespeare", ["data.name=text-file", "data.path=a.txt, notes/b.txt"])
+    assert rc.data.path == f"{tmp_path / 'a.txt'},{tmp_path / 'notes' / 'b.txt'}"

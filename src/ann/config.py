@@ -24,7 +24,8 @@ def field(default: Any, help: str = "", **checks) -> Any:
 
     checks: ``positive=True`` (> 0), ``nonneg=True`` (>= 0), ``range=(lo, hi)`` (inclusive),
     ``choices=(...)``; ``path=True``: a file or folder of the user's, kept as an absolute path
-    (so that a run's config.json finds it again from any working directory).
+    (so that a run's config.json finds it again from any working directory); ``path="list"``:
+    the same for each of a comma-separated list.
     """
     if isinstance(default, (list, dict, tuple)):
         return dataclasses.field(default_factory=lambda: type(default)(default),
@@ -172,8 +173,10 @@ def set_key(obj, key: str, value, prefix: str = ""):
         raise AnnError(f"{full!r}: {prefix + head!r} has no sub-keys")
     parsed = parse_value(fields[head].type, value, full)
     check_field(fields[head], parsed, full)
-    if fields[head].metadata.get("path") and parsed:
-        parsed = os.path.abspath(os.path.expanduser(parsed))
+    kind = fields[head].metadata.get("path")
+    if kind and parsed:
+        parts = parsed.split(",") if kind == "list" else [parsed]
+        parsed = ",".join(os.path.abspath(os.path.expanduser(p.strip())) for p in parts)
     setattr(obj, head, parsed)
 
 

@@ -135,7 +135,7 @@ def _lm_tokens(stamp: tuple, split: str, kind: str, bpe_vocab_size: int) -> torc
 class TextFileOptions:
     """The plain-text files of your own."""
 
-    path: str = field("", PATH_HELP)
+    path: str = field("", PATH_HELP, path="list")     # one file, FILE,FILE,..., or a folder
 
 
 @register_dataset("text-file", info=TEXT_FILE_INFO, embedded=True, options=TextFileOptions)
@@ -263,7 +263,7 @@ def _class_tokenizer(stamp: tuple, text_col: str, label_col: str) -> WordPieceTo
 class TextClassesOptions:
     """The table of your own texts and their labels."""
 
-    path: str = field("", PATH_HELP)
+    path: str = field("", PATH_HELP, path=True)
     text: str = field("text", "the column of data.path holding the texts (text-classes)")
     label: str = field("label", "the column of data.path holding the labels (text-classes)")
 
