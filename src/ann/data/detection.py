@@ -32,6 +32,7 @@ from ..errors import AnnError, CorruptFile
 from ..registry import register_dataset
 from .base import ArrayDataset
 from .scenes import SHAPES, Scene, make_scenes
+from .vision import open_image
 
 SEEDS = {"shapes-det": {"train": 9101, "val": 9102, "test": 9103},
          "mnist-scenes-det": {"train": 9201, "val": 9202, "test": 9203}}
@@ -165,25 +166,7 @@ def read_picture(path) -> np.ndarray:
     """(H, W, C) uint8 pixels of a PNG/JPEG file: C = 1 for grayscale (``L``, ``1``, ``LA``
     composited over black), else 3 (converted to RGB); an empty or unreadable file is refused
     in one line."""
-    try:
-        from PIL import Image
-    except ImportError:
-        raise AnnError("reading PNG/JPEG images needs Pillow: pip install pillow") from None
-
-    path = Path(path)
-    if not path.is_file():
-        raise AnnError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise CorruptFile(f"{path} is an empty file (0 bytes); give a PNG or JPEG image")
-    try:
-        with Image.open(path) as img:
-            img.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        first = (str(e).splitlines() or [type(e).__name__])[0]
-        raise CorruptFile(f"{path} is not a readable image ({first}); check the file or export "
-                          "it again") from None
-    if img.width == 0 or img.height == 0:
-        raise CorruptFile(f"{path} is an empty image (0 pixels); give a real picture")
+    img = open_image(path)
     if img.mode == "LA":
         gray, alpha = (np.asarray(band, dtype=np.uint16) for band in img.split())
         return (gray * alpha // 255).astype(np.uint8)[..., None]

@@ -26,10 +26,10 @@ import numpy as np
 import torch
 
 from ..config import field
-from ..errors import AnnError, CorruptFile
+from ..errors import AnnError
 from ..registry import register_dataset
 from .base import ArrayDataset
-from .vision import preprocess_images, read_image_file, stratified_split
+from .vision import open_image, preprocess_images, read_image_file, stratified_split
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 SPLIT_FOLDERS = ("train", "val", "test")
@@ -63,27 +63,6 @@ class ImageFolderOptions:
     test_fraction: float = field(0.1, "share of each class held out for testing (when the "
                                  "folder has no test/ subfolder)", range=(0.0, 0.9))
     split_seed: int = field(0, "seed of the shuffle that splits the images", nonneg=True)
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0]
-
-
-def _open(path: Path):
-    """The loaded Pillow image of ``path``, or a one-line error naming the file."""
-    from PIL import Image
-
-    if path.stat().st_size == 0:
-        raise CorruptFile(f"{path} is an empty file (0 bytes); delete it or export it again")
-    try:
-        with Image.open(path) as img:
-            img.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise CorruptFile(f"{path} is not a readable image ({_first_line(e)}); check the file, "
-                          "export it again or delete it") from None
-    if img.width == 0 or img.height == 0:
-        raise CorruptFile(f"{path} is an empty image (0 pixels); delete it")
-    return img
 
 
 def fit_image(img, size: int, channels: int) -> np.ndarray:
@@ -184,7 +163,7 @@ def _sizes(files: list[Path], image_size: int, channels: int) -> tuple[int, int]
                 shapes.add(img.size)
                 gray = gray and img.mode in GRAY_MODES
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-            _open(file)                   # raises the file's one-line error
+            open_image(file)                   # raises the file's one-line error
     if not image_size:
         w, h = shapes.pop() if len(shapes) == 1 else (0, 0)
         image_size = w if w == h and 0 < w <= AUTO_SIZE_LIMIT else FALLBACK_SIZE
@@ -213,7 +192,7 @@ def _read(folder: Path, image_size: int, channels: int, val_fraction: float,
     size, channels = _sizes([f for rows in files.values() for f, _ in rows], image_size, channels)
     arrays = {}
     for split, rows in files.items():
-        images = np.stack([fit_image(_open(f), size, channels) for f, _ in rows])
+        images = np.stack([fit_image(open_image(f), size, channels) for f, _ in rows])
         arrays[split] = images, np.array([c for _, c in rows], dtype=np.int64)
     arrays = _carve(arrays, folder, val_fraction, test_fraction, split_seed)
     pixels = torch.from_numpy(arrays["train"][0]).float() / 255        # (N, C, S, S)
@@ -270,5 +249,5 @@ def read_fitted_image(path, info: dict) -> torch.Tensor:
     if suffix not in EXTENSIONS:
         raise AnnError(f"{path}: unsupported file type {suffix or '(no extension)'!r}; use "
                        f"{', '.join(EXTENSIONS)} or .npy")
-    pixels = fit_image(_open(path), info["image_size"], info["in_channels"])   # (C, S, S)
+    pixels = fit_image(open_image(path), info["image_size"], info["in_channels"])   # (C, S, S)
     return preprocess_images(pixels[None], info)

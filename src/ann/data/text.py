@@ -206,12 +206,16 @@ def _texts(name: str, dirs: tuple[Path, ...]) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=8)
 def _tokenizer(name: str, kind: str, bpe_vocab_size: int, dirs: tuple[Path, ...]) -> Tokenizer:
-    train = _texts(name, dirs)["train"]
+    return train_tokenizer(kind, _texts(name, dirs)["train"], bpe_vocab_size)
+
+
+def train_tokenizer(kind: str, text: str, bpe_vocab_size: int) -> Tokenizer:
+    """A ``char``, ``word`` or ``bpe`` tokenizer trained on ``text`` (a training split only)."""
     if kind == "char":
-        return CharTokenizer.train(train)
+        return CharTokenizer.train(text)
     if kind == "word":
-        return WordTokenizer.train(train)
-    return BPETokenizer.train(train, bpe_vocab_size)
+        return WordTokenizer.train(text)
+    return BPETokenizer.train(text, bpe_vocab_size)
 
 
 @functools.lru_cache(maxsize=16)

@@ -35,8 +35,8 @@ from ..config import field
 from ..errors import AnnError, CorruptFile
 from ..registry import register_dataset
 from .sentences import _SPECIAL_IDS, VOCAB_SIZE, Sentences, check_max_len, encode_rows
-from .text import DEFAULT_BPE_VOCAB, TOKENIZER_KINDS, TokenWindows
-from .tokenizers import BPETokenizer, CharTokenizer, Tokenizer, WordPieceTokenizer, WordTokenizer
+from .text import DEFAULT_BPE_VOCAB, TOKENIZER_KINDS, TokenWindows, train_tokenizer
+from .tokenizers import Tokenizer, WordPieceTokenizer
 
 LM_SPLITS = (0.90, 0.95)          # train ends, val ends (by characters); the rest is test
 CLASS_SPLITS = (0.8, 0.1, 0.1)    # train, val, test per class, without a split column
@@ -114,12 +114,7 @@ def _lm_texts(stamp: tuple) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=4)
 def _lm_tokenizer(stamp: tuple, kind: str, bpe_vocab_size: int) -> Tokenizer:
-    train = _lm_texts(stamp)["train"]
-    if kind == "char":
-        return CharTokenizer.train(train)
-    if kind == "word":
-        return WordTokenizer.train(train)
-    return BPETokenizer.train(train, bpe_vocab_size)
+    return train_tokenizer(kind, _lm_texts(stamp)["train"], bpe_vocab_size)
 
 
 @functools.lru_cache(maxsize=8)

@@ -305,6 +305,31 @@ def _npy_image(path: Path, info: dict) -> np.ndarray:
     return array.reshape(1, c, h, w)
 
 
+def open_image(path):
+    """The loaded Pillow image of a picture file; a missing, empty or unreadable file (or a
+    picture of 0 pixels) is refused in one line naming it."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise AnnError("reading PNG/JPEG images needs Pillow: pip install pillow") from None
+
+    path = Path(path)
+    if not path.is_file():
+        raise AnnError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise CorruptFile(f"{path} is an empty file (0 bytes); export it again or delete it")
+    try:
+        with Image.open(path) as img:
+            img.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        first = (str(e).splitlines() or [type(e).__name__])[0]
+        raise CorruptFile(f"{path} is not a readable image ({first}); check the file, export it "
+                          "again or delete it") from None
+    if img.width == 0 or img.height == 0:
+        raise CorruptFile(f"{path} is an empty image (0 pixels); give a real picture")
+    return img
+
+
 def read_image_file(path, info: dict) -> torch.Tensor:
     """One image file as the standardised (1, C, H, W) float32 tensor a model takes.
 
