@@ -33,7 +33,8 @@ def test_sequential_batches_are_parallel_streams():
 
 
 def test_step_schedule_is_zarembas():
-    tc = SimpleNamespace(schedule="step", warmup_steps=0, decay_start=4, decay_factor=0.5, lr=1.0)
+    tc = SimpleNamespace(schedule="step", warmup_steps=0, decay_start=4, decay_factor=0.5, lr=1.0,
+                         decay_every=1)
     factors = [lr_factor(e * 10, 130, tc, steps_per_epoch=10) for e in range(13)]
     assert factors[:4] == [1.0] * 4                      # epochs 1-4 at the full rate
     assert factors[4:7] == [0.5, 0.25, 0.125]             # halved from epoch 5 on

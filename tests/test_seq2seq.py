@@ -359,7 +359,7 @@ def test_noam_through_the_config_and_lambda_lr():
         TrainConfig(max_steps=10, schedule="noam").__post_check__()
 
 
-def test_trainer_reads_the_width_for_noam():
+def test_trainer_takes_the_width_for_noam():
     from ann.data.base import ArrayDataset
     from ann.train import RunConfig, Trainer
 
@@ -368,9 +368,13 @@ def test_trainer_reads_the_width_for_noam():
     rc = RunConfig(model_name="transformer", model=model.config,
                    train=TrainConfig(max_steps=3, batch_size=8, schedule="noam", warmup_steps=4))
     data = ArrayDataset(src, tgt)
-    trainer = Trainer(rc, model, Seq2Seq(), data, data, torch.device("cpu"), None, quiet=True)
+    # the runner hands the model's width over (config.value(rc.model, "d_model"))
+    trainer = Trainer(rc, model, Seq2Seq(), data, data, torch.device("cpu"), None, quiet=True,
+                      width=model.config.d_model)
     want = 1e-3 * model.config.d_model ** -0.5 * 4 ** -1.5
     assert trainer.sched.get_last_lr()[0] == pytest.approx(want)
+    with pytest.raises(AnnError, match="noam needs the model width.*train.noam_d_model"):
+        Trainer(rc, model, Seq2Seq(), data, data, torch.device("cpu"), None, quiet=True)
 
 
 def test_config_class_exported():
