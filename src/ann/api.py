@@ -16,7 +16,15 @@ import torch
 from . import registry
 from .data.splits import load_split  # noqa: F401  (re-exported: the Python API)
 from .errors import AnnError
-from .runner import build_config, copy_matching_weights, helper_run, train  # noqa: F401
+from .runner import _normalise as normalise  # noqa: F401
+from .runner import (  # noqa: F401  (the Python API)
+    build_config,
+    copy_matching_weights,
+    helper_run,
+    read_config_file,
+    train,
+    with_config_file,
+)
 from .runs import Run, load, result_line  # noqa: F401
 from .tasks.base import Answer, Verb
 from .tasks.lm import sample_text, stream_text  # noqa: F401  (re-exported: the Python API)

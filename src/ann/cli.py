@@ -105,6 +105,8 @@ def _parser() -> Parser:
     s.add_argument("--out", help="run directory (default runs/RECIPE-DATE-TIME)")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
     s.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where to train")
+    s.add_argument("--config", metavar="FILE", help="settings from a JSON (or YAML) file: recipe "
+                   "and model/data/train sections; a run's config.json is one")
     s.add_argument("--show-config", action="store_true", help="print every key and exit")
     s.add_argument("--quiet", action="store_true", help="print only the result")
     s.set_defaults(func=cmd_train)
@@ -212,13 +214,14 @@ def cmd_train(args):
     if args.recipe is not None and "=" in args.recipe:   # `--resume DIR key=value`: no recipe given
         args.overrides, args.recipe = [args.recipe, *args.overrides], None
     if args.show_config:
-        if args.recipe is None:
+        recipe, settings = api.with_config_file(args.recipe, args.config)
+        if recipe is None:
             raise AnnError("name a recipe: ann train RECIPE --show-config")
-        rows = api.config_rows(api.build_config(args.recipe, args.overrides))
+        rows = api.config_rows(api.build_config(recipe, {**settings, **api.normalise(args.overrides)}))
         print(_table([list(r) for r in rows], ["key", "value", "meaning"]))
         return
     run = api.train(args.recipe, args.overrides, out=args.out, resume=args.resume,
-                    device=args.device, quiet=args.quiet)
+                    device=args.device, quiet=args.quiet, config=args.config)
     if args.quiet and run.summary:
         print(api.result_line(run))
 

@@ -317,14 +317,73 @@ def _prepare(recipe, overrides, out, resume):
     return rc, path, True
 
 
+CONFIG_SECTIONS = ("model", "data", "train")
+
+
+def read_config_file(path) -> tuple[str | None, dict]:
+    """The recipe and the dotted ``key: value`` settings of a configuration file (``ann train
+    --config FILE``): JSON, or YAML where PyYAML is installed; sections ``model``, ``data``,
+    ``train`` as mappings or dotted keys (``"train.lr": 0.01``), and ``recipe``. A run's own
+    ``config.json`` is one (its ``model_name`` must be its recipe's model)."""
+    file = Path(path)
+    if not file.is_file():
+        raise AnnError(f"--config {file}: no such file")
+    text = file.read_text(encoding="utf-8", errors="replace")
+    if file.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise AnnError(f"--config {file} is YAML, which needs PyYAML: pip install pyyaml "
+                           "(or write the file as JSON)") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise AnnError(f"--config {file} is not valid YAML: {str(e).splitlines()[0]}") from None
+    else:
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            raise AnnError(f"--config {file} is not valid JSON ({e}); write it as an object of "
+                           'sections, e.g. {"recipe": "cnn-digits", "train": {"lr": 0.01}}') from None
+    if not isinstance(data, dict):
+        raise AnnError(f"--config {file} must hold an object of settings (recipe, model, data, "
+                       f"train), not a {type(data).__name__}")
+    recipe, settings = data.get("recipe") or None, {}
+    for key, value in data.items():
+        head = key.split(".")[0]
+        if key in ("recipe", "model_name"):
+            continue
+        if head not in CONFIG_SECTIONS:
+            raise AnnError(f"--config {file}: unknown entry {key!r}; a configuration holds "
+                           f"recipe and the sections {', '.join(CONFIG_SECTIONS)}")
+        if "." in key:
+            settings[key] = value
+        elif isinstance(value, dict):
+            settings.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            raise AnnError(f"--config {file}: {key!r} must be a section of settings, e.g. "
+                           f'"{key}": {{...}}')
+    if recipe is not None and not isinstance(recipe, str):
+        raise AnnError(f"--config {file}: recipe must be a recipe name, not {recipe!r}")
+    model_name = data.get("model_name")
+    if model_name and recipe and get_recipe(recipe).model != model_name:
+        raise AnnError(f"--config {file}: model_name {model_name!r} is not the model of recipe "
+                       f"{recipe!r} ({get_recipe(recipe).model}); a configuration cannot change "
+                       "the model class: choose a recipe of that model")
+    return recipe, settings
+
+
 def train(recipe: str | None = None, overrides=None, *, out=None, resume=None, device=None,
-          quiet: bool = False, **kwargs) -> Run:
+          quiet: bool = False, config=None, **kwargs) -> Run:
     """Train a recipe (or resume a run) and return the :class:`Run`.
 
     ``overrides``: ``["train.lr=0.01"]`` or a dict; keyword arguments work too, with ``__`` or
     a unique short name for the dot: ``ann.train("cnn-digits", epochs=5, model__dropout=0.2)``.
+    ``config``: a configuration file (:func:`read_config_file`) applied before the overrides;
+    its recipe is used when ``recipe`` is not given.
     """
-    merged = {**_normalise(overrides), **_normalise(kwargs)}
+    recipe, merged = with_config_file(recipe, config)
+    merged.update({**_normalise(overrides), **_normalise(kwargs)})
     if device is not None:
         merged["train.device"] = device
     rc, out, resuming = _prepare(recipe, merged, out, resume)
@@ -334,6 +393,15 @@ def train(recipe: str | None = None, overrides=None, *, out=None, resume=None, d
         return _train(rc, out, resuming, dist, quiet)
     finally:
         distributed.teardown()
+
+
+def with_config_file(recipe: str | None, config) -> tuple[str | None, dict]:
+    """The recipe and the settings of a configuration file (none without one): the recipe
+    named on the command line wins over the file's."""
+    if config is None:
+        return recipe, {}
+    file_recipe, settings = read_config_file(config)
+    return recipe or file_recipe, settings
 
 
 def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
