@@ -176,6 +176,19 @@ def test_classifier_run_records_its_data_and_predicts_class_names(clf_run, files
     lines = out.splitlines()
     assert lines[0].startswith('"a great film": ') and lines[1].startswith('"a dull mess": ')
     assert all(("positive" in x and "negative" in x) for x in lines)
+    # --text - reads one sentence per line from standard input, the same predictions
+    import subprocess
+    import sys
+
+    from helpers import env
+
+    piped = subprocess.run([sys.executable, "-m", "ann", "predict", str(clf_run), "--text", "-"],
+                           input="a great film\n\na dull mess\n", capture_output=True, text=True,
+                           env=env(), timeout=300)
+    assert piped.returncode == 0 and piped.stdout.splitlines() == lines, piped.stderr
+    empty = subprocess.run([sys.executable, "-m", "ann", "predict", str(clf_run), "--text", "-"],
+                           input="\n", capture_output=True, text=True, env=env(), timeout=300)
+    assert empty.returncode != 0 and "read no sentence from standard input" in empty.stderr
 
 
 def test_stratified_split_is_seeded_and_keeps_the_proportions(files):

@@ -15,6 +15,23 @@ from .base import FILES, Answer, LabelSmoothing, Option, Task, Verb, linear_clas
 from .mlm import sentence_rows
 
 
+def _texts(given) -> list[str]:
+    """The sentences to classify: each ``--text``, where ``-`` stands for standard input, one
+    sentence per non-blank line (``ann predict RUN --text - < reviews.txt``)."""
+    import sys
+
+    out = []
+    for t in given:
+        if t == "-":
+            lines = [line.strip() for line in sys.stdin.read().splitlines()]
+            if not any(lines):
+                raise AnnError("--text - read no sentence from standard input; give one per line")
+            out += [line for line in lines if line]
+        else:
+            out.append(t)
+    return out
+
+
 @register_task
 class Classification(LabelSmoothing, Task):
     """Inputs to class scores; cross-entropy loss; accuracy (higher is better)."""
@@ -23,7 +40,8 @@ class Classification(LabelSmoothing, Task):
     verbs = {"predict": Verb("predict", "predict_inputs", (
                  dataclasses.replace(FILES, required=False),   # or --text
                  Option("text", many=True, metavar="TEXT",
-                        help="a sentence for a text classifier (repeat for more)"),
+                        help="a sentence for a text classifier (repeat for more; - reads one "
+                             "per line from standard input)"),
                  Option("top", int, "how many classes to show (default 3)")),
                              "class probabilities of image, array or audio files, or of --text sentences")}
     metric = "accuracy"
@@ -91,7 +109,7 @@ class Classification(LabelSmoothing, Task):
         from ..data.audio import read_audio_file
         from ..data.folders import EXTENSIONS, read_fitted_image
 
-        files, text = list(files or ()), list(text or ())
+        files, text = list(files or ()), _texts(text or ())
         if bool(files) == bool(text):
             raise AnnError('give image files or --text "a sentence" (one kind, not both)')
         info = run.info
