@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import ann
-from ann import registry
+from ann import api, registry
 from ann.data.base import ArrayDataset
 from ann.data.series import SeriesWindows
 from ann.registry import get_task, load_dataset
@@ -123,6 +123,9 @@ def test_users_graph_judged_by_baselines(user_graph, tmp_path, capsys):
     assert f"baselines: majority {s['baselines']['majority']:.4f}, linear " in line, line
     assert ("does NOT beat" in line) == (not s["beats_baselines"]), line
     assert ann.load(tmp_path / "run").summary == run.summary
+    info = api.describe(ann.load(tmp_path / "run")).splitlines()[2]
+    assert info.startswith(f"result    test accuracy {s['test']['accuracy']:.4f} (baselines: "
+                           f"majority {s['baselines']['majority']:.4f}, linear "), info
 
 
 def test_recipe_run_keeps_its_target(tmp_path, capsys):

@@ -101,7 +101,8 @@ def test_info(name, copy_run):
     config = json.loads((run / "config.json").read_text())
     assert f"recipe    {name}  (model {config['model_name']}, dataset {config['data']['name']})" in out
     m = s["metric"]
-    assert f"result    test {m} {s['test'][m]:.4f}, target {s['target']}, {s['steps']} steps" in out
+    verdict = f"target {s['target']}: {'reached' if s['reached'] else 'NOT reached'}"
+    assert f"result    test {m} {s['test'][m]:.4f} ({verdict}), {s['steps']} steps" in out
     total = re.search(r"^Total params:\s+([\d,]+)$", out, re.M)
     assert total and int(total.group(1).replace(",", "")) == s["parameters"]["total"], out
 

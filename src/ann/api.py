@@ -25,7 +25,7 @@ from .runner import (  # noqa: F401  (the Python API)
     train,
     with_config_file,
 )
-from .runs import Run, load, result_line  # noqa: F401
+from .runs import Run, load, result_line, verdict  # noqa: F401
 from .tasks.base import Answer, Verb
 from .tasks.lm import sample_text, stream_text  # noqa: F401  (re-exported: the Python API)
 from .tasks.seq2seq import translation_samples  # noqa: F401
@@ -157,7 +157,8 @@ def describe(run: Run) -> str:
              f"recipe    {rc.recipe}  (model {rc.model_name}, dataset {rc.data.name})"]
     if s:
         m = s["metric"]
-        lines.append(f"result    test {m} {s['test'][m]:.4f}, target {s.get('target', '-')}, "
+        judged = verdict(run) or "no target"
+        lines.append(f"result    test {m} {s['test'][m]:.4f} ({judged}), "
                      f"{s['steps']} steps, {s['wall_time_s']}s on {s['device']}")
     else:
         lines.append("result    not finished (no summary.json); resume it with --resume")

@@ -174,24 +174,32 @@ def _evaluation_option(name: str) -> str:
     return f"{takers[0][1].cli} (for {', '.join(t for t, _ in takers)} runs)"
 
 
+def verdict(run: Run) -> str:
+    """How the test metric compares: to the recipe's target, or on the user's own data to the
+    baselines (saying so when the model does not beat the best); empty when neither applies."""
+    s = run.summary
+    metric = s["metric"]
+    if "target" in s:
+        return f"target {s['target']}: {'reached' if s['reached'] else 'NOT reached'}"
+    if s.get("baselines"):
+        base = s["baselines"]
+        text = f"baselines: {', '.join(f'{k} {v:.4f}' for k, v in base.items())}"
+        if not s.get("beats_baselines", True):
+            pick = max if run.task.is_higher_better(metric) else min
+            text += f"; it does NOT beat the {pick(base, key=base.get)} baseline"
+        return text
+    if "baselines" in s:
+        return "no baseline for this task on your data, and the recipe's target is not about it"
+    return ""
+
+
 def result_line(run: Run) -> str:
-    """One line: the test metric against the recipe's target, or on the user's own data
-    against the baselines (saying so when the model does not beat the best), steps, time,
-    folder."""
+    """One line: the test metric and its :func:`verdict`, steps, time, folder."""
     s = run.summary
     metric = s["metric"]
     line = f"ann: test {metric} {s['test'][metric]:.4f}"
-    if "target" in s:
-        line += f" (target {s['target']}: {'reached' if s['reached'] else 'NOT reached'})"
-    elif s.get("baselines"):
-        base = s["baselines"]
-        line += f" (baselines: {', '.join(f'{k} {v:.4f}' for k, v in base.items())})"
-        if not s.get("beats_baselines", True):
-            pick = max if run.task.is_higher_better(metric) else min
-            best = pick(base, key=base.get)
-            line += f"; it does NOT beat the {best} baseline"
-    elif "baselines" in s:
-        line += " (no baseline for this task on your data, and the recipe's target is not about it)"
+    if judged := verdict(run):
+        line += f" ({judged})"
     return line + f"; {s['steps']} steps in {s['wall_time_s']:.1f}s; results in {run.path}"
 
 
