@@ -216,6 +216,17 @@ def test_a_split_column_and_columns_by_name(tmp_path):
     assert train.x.shape[1] == 16
 
 
+def test_a_split_column_without_val_rows_has_them_carved_from_train(tmp_path):
+    rows = ["text,label,split"] + [f"text {i},{'ab'[i % 2]},train" for i in range(40)] + [
+        "held a,a,test", "held b,b,test"]
+    (tmp_path / "r.csv").write_text("\n".join(rows) + "\n")
+    load = lambda s: registry.load_dataset("text-classes", s, path=str(tmp_path / "r.csv"),  # noqa: E731
+                                           max_len=8)
+    train, val, test = load("train"), load("val"), load("test")
+    assert (len(train), len(val), len(test)) == (36, 4, 2)
+    assert sorted(val.y.tolist()) == [0, 0, 1, 1]          # two of each class's 20 train rows
+
+
 def test_bert_fine_tunes_on_a_table_without_the_recipes_pretraining(files, tmp_path):
     proc = cli("train", "bert-sst2", "data.name=text-classes", f"data.path={files / 'reviews.csv'}",
                *CLASSIFY, "train.max_steps=10", "train.threads=1", "--out", tmp_path / "b")

@@ -13,7 +13,8 @@ text classifiers.
   separated), one row per text with a header line; ``data.text`` and ``data.label`` name the
   columns (default ``text`` and ``label``). The class names are the distinct labels, sorted (as
   strings; ``predict`` prints them). A ``split`` column (``train``, ``val``/``validation``/``dev``,
-  ``test``) places each row; without one, the rows of each class are shuffled (seed 0) and cut
+  ``test``) places each row (a column naming no val or no test rows has them carved from its train
+  rows, per class, 10% each); without one, the rows of each class are shuffled (seed 0) and cut
   80/10/10 train/val/test, so every split holds the classes in the file's proportions. Texts are
   WordPiece rows as in ``sst2`` (:mod:`ann.data.sentences`), the vocabulary (up to 8,192 pieces)
   trained on the training texts only; the model reads ``max_len`` pieces (default 128).
@@ -210,6 +211,8 @@ def _class_rows(stamp: tuple, text_col: str, label_col: str
         labels.append(cell(li))
     if si is None:
         places = _stratified(labels, path)
+    else:
+        places = _carve_missing(labels, places, path)
     split = {s: ([t for t, p in zip(texts, places) if p == s],
                  [lab for lab, p in zip(labels, places) if p == s]) for s in ("train", "val", "test")}
     seen = set(split["train"][1])
@@ -225,6 +228,29 @@ def _class_rows(stamp: tuple, text_col: str, label_col: str
         raise AnnError(f"{path}: the training rows hold one label ({classes[0]!r}); a classifier "
                        "needs at least two")
     return split, classes
+
+
+def _carve_missing(labels: list[str], places: list[str], path: Path) -> list[str]:
+    """A split column that names no val (or no test) rows: they are carved from its train rows,
+    every class's shuffled (seed 0), the share ``CLASS_SPLITS`` gives them without a column (as
+    an image folder without ``val/`` is)."""
+    missing = [s for s in ("val", "test") if s not in places]
+    train = [i for i, p in enumerate(places) if p == "train"]
+    if not missing or not train:
+        return places
+    g = torch.Generator().manual_seed(0)
+    places = list(places)
+    for label in sorted({labels[i] for i in train}):
+        rows = [i for i in train if labels[i] == label]
+        rows = [rows[j] for j in torch.randperm(len(rows), generator=g).tolist()]
+        start = 0
+        for s in missing:
+            n = min(int(len(rows) * CLASS_SPLITS[("val", "test").index(s) + 1] + 0.5),
+                    len(rows) - 1 - start)
+            for i in rows[start:start + max(n, 0)]:
+                places[i] = s
+            start += max(n, 0)
+    return places
 
 
 def _stratified(labels: list[str], path: Path) -> list[str]:
