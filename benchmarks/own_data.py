@@ -212,7 +212,7 @@ def prove(name: str, work: Path, overrides: dict, runs: Path) -> dict:
     s = run.summary
     metric = s["metric"]
     result = {"proof": name, "recipe": recipe, "command": command, "metric": metric,
-              "test": s["test"], "baselines": s.get("baselines"),
+              "test": s["test"], "best_val": s.get("best_val"), "baselines": s.get("baselines"),
               "beats_baselines": s.get("beats_baselines"),
               "recipe_target": ann.get_recipe(recipe).target, "builtin": _builtin(recipe),
               "steps": s["steps"], "wall_time_s": round(wall, 1),
