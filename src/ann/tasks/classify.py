@@ -126,17 +126,25 @@ class Classification(LabelSmoothing, Task):
             files = expand_folders(files, suffixes)
             key, names = "file", files
             probs = [run.predict(reader(f, info))[0] for f in files]
-        classes = [str(c) for c in info.get("classes", range(run.config.model.num_classes))]
-        k = max(1, min(top, len(classes)))
-        answers = []
-        for name, prob in zip(names, probs):
-            p, i = prob.topk(k)
-            data = {key: str(name), "class": classes[i[0]],
-                    "top": [[classes[j], round(float(q), 4)] for q, j in zip(p, i)]}
-            rest = ", ".join(f"{c} {q:.3f}" for c, q in data["top"])
-            shown = name if key == "file" else json.dumps(name)
-            answers.append(Answer(f"{shown}: {data['class']}  ({rest})", data))
-        return answers
+        return class_answers(run, key, names, probs, top)
+
+
+def class_answers(run, key: str, names, probs, top: int) -> list[Answer]:
+    """One answer per input: its likeliest class and the ``top`` classes with their
+    probabilities (``probs``: one (num_classes,) tensor per input), under the run's class
+    names; ``key`` says what an input is (``"file"`` or ``"text"``)."""
+    info = run.info
+    classes = [str(c) for c in info.get("classes", range(run.config.model.num_classes))]
+    k = max(1, min(top, len(classes)))
+    answers = []
+    for name, prob in zip(names, probs):
+        p, i = prob.topk(k)
+        data = {key: str(name), "class": classes[i[0]],
+                "top": [[classes[j], round(float(q), 4)] for q, j in zip(p, i)]}
+        rest = ", ".join(f"{c} {q:.3f}" for c, q in data["top"])
+        shown = name if key == "file" else json.dumps(name)
+        answers.append(Answer(f"{shown}: {data['class']}  ({rest})", data))
+    return answers
 
 
 def expand_folders(files, suffixes: tuple[str, ...]) -> list:

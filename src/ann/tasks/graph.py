@@ -13,12 +13,15 @@ to the training loss, not to the reported loss. Which validation figure picks th
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 
+from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import LabelSmoothing, Task, linear_classifier, log_prior
+from .base import FILES, Answer, LabelSmoothing, Option, Task, Verb, linear_classifier, log_prior
 
 
 def _penalty(model):
@@ -109,9 +112,16 @@ class NodeClassification(_Classifying):
 
 @register_task
 class GraphClassification(_Classifying):
-    """One class per graph of a block-diagonal batch."""
+    """One class per graph of a block-diagonal batch; ``ann predict RUN graph.csv`` names the
+    class of each graph file (:func:`ann.data.graphfolder.read_graph_file`)."""
 
     name = "graph_classify"
+    verbs = {"predict": Verb("predict", "predict_graphs", (
+                 dataclasses.replace(FILES, help="graph edge-list files (NAME.csv) or folders "
+                                     "of them"),
+                 Option("top", int, "how many classes to show (default 3)")),
+                             "the likeliest classes of graph edge-list files (NAME.csv, with "
+                             "NAME.nodes.csv beside it where the training graphs had node files)")}
 
     def inputs(self, model, batch) -> tuple:
         x, edge_index, graph_of, y = batch
@@ -127,6 +137,22 @@ class GraphClassification(_Classifying):
         prior = log_prior(y, classes)
         return {"majority": self.score_fixed(lambda x, e, g, n: prior.expand(n, classes), test,
                                              metric)}
+
+    def predict_graphs(self, run, files, top: int = 3) -> list[Answer]:
+        """The likeliest classes of each graph file (or of each graph in a folder), with their
+        probabilities; every file is read before any answer."""
+        from ..data.graphfolder import NODES_SUFFIX, read_graph_file
+        from ..layers.message_passing import batch_graphs
+        from .classify import class_answers, expand_folders
+
+        files = [f for f in expand_folders(files, (".csv",)) if not str(f).endswith(NODES_SUFFIX)]
+        if not files:
+            raise AnnError("give graph edge-list files (NAME.csv) to classify")
+        info = run.info
+        graphs = [read_graph_file(f, info) for f in files]
+        x, edge_index, graph_of = batch_graphs(graphs)
+        probs = run.predict((x, edge_index, graph_of, torch.zeros(len(graphs), dtype=torch.long)))
+        return class_answers(run, "file", files, probs.cpu(), top)
 
 
 def plot_embedding_trace(trace: list, path, classes=None, panels: int = 6) -> None:

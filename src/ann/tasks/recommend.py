@@ -6,9 +6,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import Task
+from .base import Answer, Option, Task, Verb
 from .graph import _penalty
 
 
@@ -21,10 +22,20 @@ class Recommendation(Task):
     user has not interacted with in training is ranked; Recall@K (held-out items in the top K over
     the user's held-out items) and NDCG@K (binary relevance, log2 discount), averaged over users,
     K = 20 as in He et al. 2020. The same figures for ranking by training popularity
-    (``pop_recall@20``, ``pop_ndcg@20``) are the baseline beside them.
+    (``pop_recall@20``, ``pop_ndcg@20``) are the baseline beside them, and the ``popularity``
+    baseline a run on the user's own interactions is judged against.
+
+    ``ann recommend RUN --user NAME``: the top items of a user, by the names the run's data
+    gives them (``data.json``'s ``users`` and ``items``; indices where the data has none).
     """
 
     name = "recommend"
+    verbs = {"recommend": Verb("recommend", "recommend_items", (
+                 Option("user", many=True, required=True,
+                        help="a user, by the id the data names it (repeat for more)"),
+                 Option("top", int, "how many items to recommend (default 10)")),
+                               "the top items for each --user, leaving out those they interacted "
+                               "with in training")}
     metric = "recall@20"
     higher_is_better = True
     k = 20
@@ -71,12 +82,52 @@ class Recommendation(Task):
         return {f"recall@{self.k}": sums[0] / n, f"ndcg@{self.k}": sums[1] / n,
                 f"pop_recall@{self.k}": sums[2] / n, f"pop_ndcg@{self.k}": sums[3] / n}
 
+    def baselines(self, train, test, metric: str | None = None) -> dict[str, float]:
+        """``popularity``: every user offered the items with the most training interactions
+        (those the user has are skipped, as for the model)."""
+        counts = torch.bincount(train.pairs[:, 1], minlength=train.data.num_items).float()
+        ones = torch.ones(train.data.num_users, 1)
+        return {"popularity": self.score_fixed(lambda edge_index: (ones, counts[:, None]), test,
+                                               metric)}
+
     @torch.no_grad()
     def predict(self, model, batch) -> torch.Tensor:
         """Scores of every item for the batch's users, (B, num_items)."""
         edge_index, users = batch[0], batch[1]
         u, i = model(edge_index)
         return u[users] @ i.T
+
+    def recommend_items(self, run, user, top: int = 10) -> list[Answer]:
+        """The ``top`` items for each of the ``user`` names, their training interactions left
+        out; the run's training interactions are read again from its data (as ``ann eval``)."""
+        from ..data.splits import load_split
+
+        user = [user] if isinstance(user, str) else list(user)     # one name from Python
+        info, c = run.info, run.model.config
+        users = [str(u) for u in info.get("users", range(c.num_users))]
+        items = [str(i) for i in info.get("items", range(c.num_items))]
+        index = {name: k for k, name in enumerate(users)}
+        unknown = [u for u in user if u not in index]
+        if unknown:
+            raise AnnError(f"user {unknown[0]!r} is not in the run's data ({len(users)} users, "
+                           f"e.g. {', '.join(users[:3])}); give a user it was trained on")
+        train = load_split(run.config, "train")
+        if (train.data.num_users, train.data.num_items) != (c.num_users, c.num_items):
+            raise AnnError(f"the run's data now has {train.data.num_users} users and "
+                           f"{train.data.num_items} items, but its model was trained on "
+                           f"{c.num_users} and {c.num_items}; the file changed since: train again")
+        ids = torch.tensor([index[u] for u in user])
+        run.model.eval()
+        scores = self.predict(run.model, (train.data.edge_index, ids)).float()   # (B, I)
+        scores = scores.masked_fill(train.data.seen[ids], -torch.inf)
+        k = max(1, min(top, len(items)))
+        answers = []
+        for name, row in zip(user, scores):
+            best = [j for j in row.topk(k).indices.tolist() if row[j] > -torch.inf]
+            ranked = [[items[j], round(float(row[j]), 4)] for j in best]
+            shown = ", ".join(f"{n} ({v:.3f})" for n, v in ranked) or "(none left)"
+            answers.append(Answer(f"{name}: {shown}", {"user": name, "items": ranked}))
+        return answers
 
 
 @register_task
