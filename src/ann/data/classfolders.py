@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import field
 from ..errors import AnnError
 from .vision import stratified_split
 
@@ -39,6 +40,17 @@ class FolderKind:
     example: str
 
 
+def split_option(name: str, noun: str):
+    """The options field ``data.val_fraction``, ``data.test_fraction`` or ``data.split_seed``
+    (``name``) of a folder source of ``noun`` (``"images"``)."""
+    if name == "split_seed":
+        return field(0, f"seed of the shuffle that splits the {noun}", nonneg=True)
+    split = name.removesuffix("_fraction")
+    purpose = {"val": "validation", "test": "testing"}[split]
+    return field(0.1, f"share of each class held out for {purpose} (when the folder has no "
+                 f"{split}/ subfolder)", range=(0.0, 0.9))
+
+
 def check_folder(path: str, kind: FolderKind) -> Path:
     """``data.path`` as a folder that holds files; one line saying what to give otherwise."""
     if not path:
@@ -54,7 +66,7 @@ def check_folder(path: str, kind: FolderKind) -> Path:
     return folder
 
 
-def stamp(folder: Path) -> tuple:
+def folder_stamp(folder: Path) -> tuple:
     """Names, sizes and times of every file under ``folder``: a changed folder is read again
     (a reader's cache key)."""
     return tuple((str(f), s.st_size, s.st_mtime_ns)

@@ -30,7 +30,7 @@ from ..config import field
 from ..errors import AnnError
 from ..registry import register_dataset
 from .base import ArrayDataset
-from .classfolders import FolderKind, check_folder, labelled_files, stamp
+from .classfolders import FolderKind, check_folder, folder_stamp, labelled_files, split_option
 from .vision import open_image, preprocess_images, read_image_file
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -58,11 +58,9 @@ class ImageFolderOptions:
                             nonneg=True)
     channels: int = field(0, "image channels (0: 1 when every image is grayscale, else 3)",
                           choices=(0, 1, 3))
-    val_fraction: float = field(0.1, "share of each class held out for validation (when the "
-                                "folder has no val/ subfolder)", range=(0.0, 0.9))
-    test_fraction: float = field(0.1, "share of each class held out for testing (when the "
-                                 "folder has no test/ subfolder)", range=(0.0, 0.9))
-    split_seed: int = field(0, "seed of the shuffle that splits the images", nonneg=True)
+    val_fraction: float = split_option("val_fraction", "images")
+    test_fraction: float = split_option("test_fraction", "images")
+    split_seed: int = split_option("split_seed", "images")
 
 
 def fit_image(img, size: int, channels: int) -> np.ndarray:
@@ -133,7 +131,7 @@ def load_image_folder(split: str, path: str = "", image_size: int = 0, channels:
     """Your own pictures (``data.path=FOLDER``), one subfolder per class; see the module."""
     folder = check_folder(path, KIND)
     arrays, info = _read(folder.resolve(), image_size, channels, val_fraction, test_fraction,
-                         split_seed, stamp(folder))
+                         split_seed, folder_stamp(folder))
     images, labels = arrays[split]
     return ArrayDataset(preprocess_images(images, info), torch.from_numpy(labels), dict(info))
 
