@@ -23,7 +23,7 @@ for _module in sorted(m.name for m in _pkgutil.iter_modules(__path__)):
     _importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = ["ArrayDataset", "BPETokenizer", "CharTokenizer", "RemoteFile", "TokenWindows",
-           "WordTokenizer", "anomaly", "audio", "augment_images", "captions",
+           "WordTokenizer", "anomaly", "audio", "audiofolder", "augment_images", "captions",
            "classfolders", "detection", "domains", "fetch", "folders", "graphs", "links",
            "load_tokenizer", "planetoid", "preprocess_images", "read_idx", "read_image_file",
            "recsys", "scenes", "segmentation", "sentences", "series", "table", "tabular", "text",
