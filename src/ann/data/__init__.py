@@ -18,13 +18,12 @@ from .tokenizers import BPETokenizer, CharTokenizer, WordTokenizer, load_tokeniz
 from .vision import augment_images, preprocess_images, read_image_file
 
 # Importing a module registers its datasets: every module of the package is imported, in the
-# order of its name, so a new dataset module needs no line here (each becomes an attribute).
-for _module in sorted(m.name for m in _pkgutil.iter_modules(__path__)):
+# order of its name, so a new dataset module needs no line here (each becomes an attribute and is
+# listed in __all__).
+_MODULES = sorted(m.name for m in _pkgutil.iter_modules(__path__))
+for _module in _MODULES:
     _importlib.import_module(f"{__name__}.{_module}")
 
-__all__ = ["ArrayDataset", "BPETokenizer", "CharTokenizer", "RemoteFile", "TokenWindows",
-           "WordTokenizer", "anomaly", "audio", "augment_images", "captions", "detection", "domains",
-           "fetch", "folders", "graphfolder", "graphs", "interactions", "links", "load_tokenizer",
-           "planetoid", "preprocess_images",
-           "read_idx", "read_image_file", "recsys", "scenes", "segmentation", "sentences", "series",
-           "table", "tabular", "text", "text2text", "translation", "tudataset", "vision"]
+__all__ = sorted(["ArrayDataset", "BPETokenizer", "CharTokenizer", "RemoteFile", "TokenWindows",
+                  "WordTokenizer", "augment_images", "fetch", "load_tokenizer",
+                  "preprocess_images", "read_idx", "read_image_file", *_MODULES])

@@ -1,4 +1,10 @@
-"""Audio: WAV reading, speech features computed with ``torch.stft``, and the audio datasets.
+"""Audio: WAV reading, resampling, speech features computed with ``torch.stft``, and the audio
+datasets.
+
+WAV files (:func:`read_wav`, no dependency): integer PCM of 8 (unsigned), 16, 24 or 32 bits,
+plain or WAVE_FORMAT_EXTENSIBLE, any number of channels (averaged to mono); float, compressed
+and cut-short files are refused naming the file. :func:`resample` changes the sample rate by
+band-limited (Kaiser-windowed sinc, polyphase) interpolation.
 
 Features (no torchaudio): a waveform is cut into 25 ms Hann windows every 10 ms, its power
 spectrum (``torch.stft``) is pooled by a triangular mel filterbank (HTK's mel scale,
@@ -16,6 +22,8 @@ frames, each coefficient normalised per utterance to mean 0 and std 1 over time)
   speaker out instead: all of their recordings are test, the others' takes 0-4 val, 5-49 train.
 * ``chirps`` (embedded, generated): five sound patterns (rising chirp, falling chirp, low tone,
   high tone, double beep) placed at a random time in one second of noise.
+
+Your own recordings: ``audio-folder`` (:mod:`ann.data.audiofolder`), which resamples them.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-import wave
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,28 +53,151 @@ CHIRP_CLASSES = ["rising chirp", "falling chirp", "low tone", "high tone", "doub
 
 # ------------------------------------------------------------------------------- WAV files
 
+# WAV format tags (the fmt chunk's first field) of encodings that are not integer PCM, by name.
+WAV_ENCODINGS = {2: "Microsoft ADPCM", 3: "IEEE float", 6: "A-law", 7: "mu-law",
+                 0x11: "IMA ADPCM", 0x31: "GSM 6.10", 0x55: "MP3", 0x161: "Windows Media Audio"}
+WAVE_FORMAT_PCM, WAVE_FORMAT_EXTENSIBLE = 1, 0xFFFE
+UNKNOWN_SIZE = 0xFFFFFFFF            # a data chunk written while streaming, size never filled in
+
+
+def _not_wav(path: Path, why: str) -> AnnError:
+    return AnnError(f"{path} is not a readable WAV file ({why}); give a PCM .wav recording")
+
+
+def _wav_chunks(path: Path, raw: bytes) -> tuple[bytes, bytes]:
+    """The ``fmt `` and ``data`` chunks of a RIFF/WAVE file's bytes; a data chunk shorter than
+    its header says is refused (the file was cut short)."""
+    if len(raw) < 12 or raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
+        raise _not_wav(path, "an RF64 (64-bit) WAV; save it as a plain WAV" if raw[:4] == b"RF64"
+                       else "no RIFF/WAVE header")
+    fmt, pos = None, 12
+    while pos + 8 <= len(raw):
+        name, size = raw[pos:pos + 4], int.from_bytes(raw[pos + 4:pos + 8], "little")
+        body = raw[pos + 8:pos + 8 + size]
+        if name == b"fmt ":
+            fmt = body
+        elif name == b"data" and fmt is not None:
+            if size == UNKNOWN_SIZE:
+                return fmt, raw[pos + 8:]
+            if len(body) < size:
+                raise AnnError(f"{path} is cut short: its header promises {size:,} bytes of audio "
+                               f"but the file holds {len(body):,}; copy or export the recording "
+                               "again")
+            return fmt, body
+        pos += 8 + size + (size & 1)                      # chunks are padded to even sizes
+    raise _not_wav(path, "no 'fmt ' chunk" if fmt is None else "no 'data' chunk: cut short or "
+                   "corrupt")
+
+
+def _pcm_layout(path: Path, fmt: bytes) -> tuple[int, int, int]:
+    """``(channels, rate, bytes per sample)`` of an integer PCM fmt chunk (plain or
+    WAVE_FORMAT_EXTENSIBLE); every other encoding is refused naming it."""
+    if len(fmt) < 16:
+        raise _not_wav(path, f"a {len(fmt)}-byte 'fmt ' chunk; it has 16 or more")
+    tag, channels, rate, _, align, bits = struct.unpack("<HHIIHH", fmt[:16])
+    if tag == WAVE_FORMAT_EXTENSIBLE and len(fmt) >= 26:
+        tag = int.from_bytes(fmt[24:26], "little")        # the sub-format GUID starts with it
+    if tag != WAVE_FORMAT_PCM:
+        kind = WAV_ENCODINGS.get(tag, "an unknown encoding")
+        raise AnnError(f"{path} holds {kind} audio (WAV format tag {tag}), not integer PCM; "
+                       f"convert it, e.g. `ffmpeg -i {path.name} -c:a pcm_s16le "
+                       f"{path.stem}-pcm.wav` or `sox {path.name} -b 16 -e signed-integer "
+                       f"{path.stem}-pcm.wav`")
+    if channels == 0 or rate == 0:
+        raise _not_wav(path, f"its header gives {channels} channels at {rate} Hz")
+    width = align // channels if align else (bits + 7) // 8    # the container, >= valid bits
+    if width not in (1, 2, 3, 4):
+        raise AnnError(f"{path} holds {8 * width}-bit samples; give 8, 16, 24 or 32-bit PCM "
+                       "audio")
+    return channels, rate, width
+
+
+def _decode(data: bytes, width: int) -> np.ndarray:
+    """Little-endian integer PCM samples as float32 in [-1, 1]; 8-bit WAV is unsigned."""
+    if width == 1:
+        return (np.frombuffer(data, np.uint8).astype(np.float32) - 128.0) / 128.0
+    if width == 3:                                        # three bytes, sign-extended
+        b = np.frombuffer(data, np.uint8).reshape(-1, 3).astype(np.int32)
+        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        return (np.where(v >= 1 << 23, v - (1 << 24), v) / float(1 << 23)).astype(np.float32)
+    dtype = {2: "<i2", 4: "<i4"}[width]
+    return (np.frombuffer(data, dtype).astype(np.float64) / 2.0 ** (8 * width - 1)
+            ).astype(np.float32)
+
+
 def read_wav(path) -> tuple[np.ndarray, int]:
-    """Samples (float32 in [-1, 1], channels averaged to mono) and the sample rate of a PCM WAV
-    file; one clear error for anything else."""
+    """Samples (float32 in [-1, 1], channels averaged to mono) and the sample rate of an
+    integer PCM WAV file (8, 16, 24 or 32-bit; plain or WAVE_FORMAT_EXTENSIBLE); one clear
+    error naming the file for anything else: another encoding (float, compressed), a cut-short
+    or corrupt file."""
     path = Path(path)
     if not path.is_file():
         raise AnnError(f"{path}: no such file")
     try:
-        with wave.open(str(path), "rb") as f:
-            rate, width, channels = f.getframerate(), f.getsampwidth(), f.getnchannels()
-            raw = f.readframes(f.getnframes())
-    except (wave.Error, EOFError) as e:
-        raise AnnError(f"{path} is not a readable WAV file ({e}); give a PCM .wav recording") from None
-    kinds = {1: (np.uint8, 128.0, 128.0), 2: (np.int16, 0.0, 32768.0), 4: (np.int32, 0.0, 2.0 ** 31)}
-    if width not in kinds:
-        raise AnnError(f"{path} holds {8 * width}-bit samples; give 8, 16 or 32-bit PCM audio")
-    dtype, offset, scale = kinds[width]
-    samples = (np.frombuffer(raw, dtype=dtype).astype(np.float32) - offset) / scale
+        raw = path.read_bytes()
+    except OSError as e:
+        raise AnnError(f"{path}: cannot be read ({e.strerror}); check its permissions") from None
+    fmt, data = _wav_chunks(path, raw)
+    channels, rate, width = _pcm_layout(path, fmt)
+    frame = width * channels
+    samples = _decode(data[:len(data) - len(data) % frame], width)   # whole frames only
     if channels > 1:
         samples = samples.reshape(-1, channels).mean(1)
     if len(samples) == 0:
         raise AnnError(f"{path} holds no audio samples; give a non-empty recording")
     return samples, rate
+
+
+# ------------------------------------------------------------------------------- resampling
+
+RESAMPLE_ZEROS = 24       # zero crossings of the windowed sinc on each side
+RESAMPLE_ROLLOFF = 0.9    # the low-pass cutoff, as a fraction of the lower of the two Nyquists
+RESAMPLE_BETA = 7.0       # Kaiser window shape: side lobes about 70 dB down
+
+
+@functools.lru_cache(maxsize=16)
+def _phase_taps(up: int, down: int) -> tuple[np.ndarray, int]:
+    """``(taps (up, 2 half), half)``: the low-pass interpolation filter of each of the ``up``
+    output phases (see :func:`resample`), each scaled to sum 1."""
+    fc = RESAMPLE_ROLLOFF * min(1.0, up / down)           # cutoff, fraction of the input Nyquist
+    half = math.ceil(RESAMPLE_ZEROS / fc)                 # reach, in input samples
+    frac = np.arange(up)[:, None] / up                    # (up, 1) where t falls between samples
+    d = frac + (half - 1) - np.arange(2 * half)[None]     # (up, 2 half) t - k, in [-half, half)
+    window = np.i0(RESAMPLE_BETA * np.sqrt(np.clip(1 - (d / half) ** 2, 0, 1))) / np.i0(RESAMPLE_BETA)
+    taps = fc * np.sinc(fc * d) * window
+    taps /= taps.sum(1, keepdims=True)
+    taps.setflags(write=False)
+    return taps, half
+
+
+def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Band-limited resampling (windowed-sinc interpolation, Smith's method).
+
+    Output sample ``n`` sits at ``t = n * rate_in / rate_out`` input samples and is
+    ``sum_k x[k] h(t - k)``, zero outside the recording, where ``h`` is an ideal low-pass at
+    ``RESAMPLE_ROLLOFF`` times the lower Nyquist frequency (a sinc) under a Kaiser window
+    reaching ``RESAMPLE_ZEROS`` zero crossings each side: frequencies the new rate cannot hold
+    are removed before they could alias. ``t``'s fraction takes only ``rate_out / gcd`` values,
+    so the filter of each is computed once (polyphase) and scaled to sum 1 (a constant stays
+    constant). Float64 inside.
+
+    Shapes: (S,) -> (ceil(S * rate_out / rate_in),) float32.
+    """
+    if rate_in == rate_out:
+        return np.asarray(samples, dtype=np.float32)
+    g = math.gcd(rate_in, rate_out)
+    up, down = rate_out // g, rate_in // g
+    taps, half = _phase_taps(up, down)
+    x = np.pad(np.asarray(samples, dtype=np.float64), (half - 1, half))
+    n_out = -(-len(samples) * up // down)
+    out = np.empty(n_out)
+    reach = np.arange(2 * half)
+    step = max(1, (1 << 20) // (2 * half))                # outputs per block: bounded memory
+    for start in range(0, n_out, step):
+        n = np.arange(start, min(start + step, n_out))
+        base, phase = np.divmod(n * down, up)             # t = base + phase / up
+        out[n] = np.einsum("nk,nk->n", x[base[:, None] + reach], taps[phase])
+    return out.astype(np.float32)
 
 
 # ------------------------------------------------------------------------------- features
@@ -145,15 +276,31 @@ def standardise(x: torch.Tensor) -> torch.Tensor:
     return (x - x.mean(-1, keepdim=True)) / x.std(-1, keepdim=True).clamp_min(1e-3)
 
 
+def normalise(x: torch.Tensor, info: dict) -> torch.Tensor:
+    """Features standardised as ``info`` says: per coefficient by the training split's mean
+    and std where ``info["normalise"]`` is ``"global"`` (``audio-folder``'s default), else per
+    utterance (:func:`standardise`, the built-in datasets').
+
+    Shapes: (B, F, T) -> (B, F, T)."""
+    if info.get("normalise") != "global":
+        return standardise(x)
+    mean = torch.tensor(info["mean"], dtype=x.dtype).view(-1, 1)
+    std = torch.tensor(info["std"], dtype=x.dtype).view(-1, 1)
+    return (x - mean) / std
+
+
 def read_audio_file(path, info: dict) -> torch.Tensor:
-    """One WAV file as the standardised (1, F, T) features a model of this dataset takes;
-    a recording at another sample rate is refused (resample it first)."""
+    """One WAV file as the normalised (1, F, T) features a model of this dataset takes. A
+    recording at another sample rate is resampled where the dataset's ``info`` says
+    ``resample`` (``audio-folder``), else refused (the built-in datasets: resample it first)."""
     samples, rate = read_wav(path)
     if rate != info["sample_rate"]:
-        raise AnnError(f"{path} is sampled at {rate} Hz but the model was trained on "
-                       f"{info['sample_rate']} Hz audio; resample it first (e.g. `sox {Path(path).name} "
-                       f"-r {info['sample_rate']} out.wav`)")
-    return standardise(waves_to_features([samples], info))
+        if not info.get("resample"):
+            raise AnnError(f"{path} is sampled at {rate} Hz but the model was trained on "
+                           f"{info['sample_rate']} Hz audio; resample it first (e.g. `sox "
+                           f"{Path(path).name} -r {info['sample_rate']} out.wav`)")
+        samples = resample(samples, rate, info["sample_rate"])
+    return normalise(waves_to_features([samples], info), info)
 
 
 def _finish(waves, labels, info: dict) -> ArrayDataset:

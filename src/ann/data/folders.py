@@ -6,7 +6,8 @@
   classes are sorted by name), split into train/val/test per class by a seeded shuffle
   (``data.val_fraction``, ``data.test_fraction``, ``data.split_seed``); or
 * ``photos/train/CLASS/...`` with ``photos/val/CLASS/...`` and ``photos/test/CLASS/...`` when
-  those folders exist (a missing ``val/`` or ``test/`` is carved out of ``train/`` as above).
+  those folders exist (a missing ``val/`` or ``test/`` is carved out of ``train/`` as above;
+  the layout and its checks are :mod:`ann.data.classfolders`, shared with ``audio-folder``).
 
 Images may differ in size and mode: each is cropped to the central square of its shorter side
 and resized to ``image_size`` x ``image_size`` (Lanczos), transparency composited over black, and
@@ -29,12 +30,11 @@ from ..config import field
 from ..errors import AnnError
 from ..registry import register_dataset
 from .base import ArrayDataset
-from .vision import open_image, preprocess_images, read_image_file, stratified_split
+from .classfolders import FolderKind, check_folder, folder_stamp, labelled_files, split_option
+from .vision import open_image, preprocess_images, read_image_file
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
-SPLIT_FOLDERS = ("train", "val", "test")
-# Files an operating system leaves in photo folders; they are skipped, not refused.
-SYSTEM_FILES = ("thumbs.db", "desktop.ini")
+KIND = FolderKind("image-folder", "images", EXTENSIONS, "image.png")
 GRAY_MODES = ("1", "L", "LA", "I", "F", "I;16", "I;16L", "I;16B", "I;16N")
 AUTO_SIZE_LIMIT = 64     # image_size=0 keeps a common square side up to this, else FALLBACK_SIZE
 FALLBACK_SIZE = 32
@@ -58,11 +58,9 @@ class ImageFolderOptions:
                             nonneg=True)
     channels: int = field(0, "image channels (0: 1 when every image is grayscale, else 3)",
                           choices=(0, 1, 3))
-    val_fraction: float = field(0.1, "share of each class held out for validation (when the "
-                                "folder has no val/ subfolder)", range=(0.0, 0.9))
-    test_fraction: float = field(0.1, "share of each class held out for testing (when the "
-                                 "folder has no test/ subfolder)", range=(0.0, 0.9))
-    split_seed: int = field(0, "seed of the shuffle that splits the images", nonneg=True)
+    val_fraction: float = split_option("val_fraction", "images")
+    test_fraction: float = split_option("test_fraction", "images")
+    split_seed: int = split_option("split_seed", "images")
 
 
 def fit_image(img, size: int, channels: int) -> np.ndarray:
@@ -84,70 +82,6 @@ def fit_image(img, size: int, channels: int) -> np.ndarray:
     left, top = (w - side) // 2, (h - side) // 2
     img = img.resize((size, size), Image.Resampling.LANCZOS, box=(left, top, left + side, top + side))
     return np.asarray(img, dtype=np.uint8).reshape(size, size, channels).transpose(2, 0, 1)
-
-
-def _pictures(folder: Path) -> list[Path]:
-    """The image files under a class folder (sorted, subfolders included); any other file is
-    refused in one line, so that nothing is left out unnoticed."""
-    files = []
-    for file in sorted(folder.rglob("*")):
-        if any(part.startswith(".") for part in file.relative_to(folder).parts) or file.is_dir():
-            continue
-        if file.name.lower() in SYSTEM_FILES:
-            continue
-        if file.suffix.lower() not in EXTENSIONS:
-            raise AnnError(f"{file}: cannot read {file.suffix or 'files without an extension'}; "
-                           f"give images ending in {', '.join(EXTENSIONS)}, or move it out of "
-                           f"{folder.parent}")
-        files.append(file)
-    return files
-
-
-def _class_folders(root: Path) -> dict[str, list[Path]]:
-    """``{class: [files]}`` of the class subfolders of ``root``, sorted by name."""
-    loose = [f for f in root.iterdir() if f.is_file() and f.suffix.lower() in EXTENSIONS]
-    if loose:
-        raise AnnError(f"{loose[0]} lies directly in {root}; put each image in a subfolder "
-                       f"named after its class ({root}/CLASS/{loose[0].name})")
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    out = {name: _pictures(root / name) for name in classes}
-    for name, files in out.items():
-        if not files:
-            raise AnnError(f"{root / name} holds no images; add some ({', '.join(EXTENSIONS)}) "
-                           "or remove the folder")
-    return out
-
-
-def _layout(folder: Path) -> dict[str, dict[str, list[Path]]]:
-    """``{split: {class: [files]}}`` for the splits the folder itself holds (train/ val/ test/
-    folders), else ``{"all": {...}}``."""
-    present = [s for s in SPLIT_FOLDERS if (folder / s).is_dir()]
-    if not present:
-        return {"all": _class_folders(folder)}
-    if "train" not in present:
-        raise AnnError(f"{folder} has {'/ '.join(present)}/ but no train/ folder; add train/CLASS/"
-                       " folders of training images")
-    return {s: _class_folders(folder / s) for s in present}
-
-
-def _stamp(folder: Path) -> tuple:
-    """Names, sizes and times of every file under ``folder``: a changed folder is read again."""
-    return tuple((str(f), s.st_size, s.st_mtime_ns)
-                 for f in sorted(folder.rglob("*")) if f.is_file() for s in [f.stat()])
-
-
-def _check_folder(path: str) -> Path:
-    if not path:
-        raise AnnError("image-folder needs your pictures: data.path=FOLDER holding one subfolder "
-                       "of images per class")
-    folder = Path(path).expanduser()
-    if not folder.is_dir():
-        raise AnnError(f"data.path={path!r} is not a folder; give the folder holding one "
-                       "subfolder of images per class")
-    if not any(f.is_file() for f in folder.rglob("*")):
-        raise AnnError(f"{folder} is empty; put your images in one subfolder per class "
-                       f"({folder}/CLASS/image.png)")
-    return folder
 
 
 def _sizes(files: list[Path], image_size: int, channels: int) -> tuple[int, int]:
@@ -175,53 +109,19 @@ def _read(folder: Path, image_size: int, channels: int, val_fraction: float,
           test_fraction: float, split_seed: int, stamp: tuple):
     """``({split: (images (N, C, S, S) uint8, labels (N,) int64)}, info)``: read once for the
     three splits of a run (``stamp`` only keys the cache)."""
-    layout = _layout(folder)
-    train_classes = sorted(layout.get("train", layout.get("all")))
-    if len(train_classes) < 2:
-        where = folder / "train" if "train" in layout else folder
-        raise AnnError(f"{where} holds {len(train_classes)} class folder"
-                       f"{'' if len(train_classes) == 1 else 's'}; a classifier needs at least 2 "
-                       f"(one subfolder of images per class)")
-    for split, classes in layout.items():
-        unseen = sorted(set(classes) - set(train_classes))
-        if unseen:
-            raise AnnError(f"{folder / split / unseen[0]}: class {unseen[0]!r} has no images in "
-                           f"{folder / 'train'}; add training images of it or remove the folder")
-    files = {split: [(f, train_classes.index(c)) for c in sorted(classes) for f in classes[c]]
-             for split, classes in layout.items()}
+    classes, files = labelled_files(folder, KIND, val_fraction, test_fraction, split_seed)
     size, channels = _sizes([f for rows in files.values() for f, _ in rows], image_size, channels)
     arrays = {}
     for split, rows in files.items():
         images = np.stack([fit_image(open_image(f), size, channels) for f, _ in rows])
         arrays[split] = images, np.array([c for _, c in rows], dtype=np.int64)
-    arrays = _carve(arrays, folder, val_fraction, test_fraction, split_seed)
     pixels = torch.from_numpy(arrays["train"][0]).float() / 255        # (N, C, S, S)
     info = {**FOLDER_INFO, "in_channels": channels, "image_size": size,
-            "num_classes": len(train_classes), "classes": tuple(train_classes),
+            "num_classes": len(classes), "classes": classes,
             "mean": tuple(pixels.mean((0, 2, 3)).tolist()),
             "std": tuple(pixels.std((0, 2, 3), correction=0).clamp(min=1e-3).tolist()),
             "fills": FILLS}
     return arrays, info
-
-
-def _carve(arrays: dict, folder: Path, val_fraction: float, test_fraction: float,
-           seed: int) -> dict:
-    """Train, val and test arrays: the splits the folder lacks are cut from ``train`` (or from
-    the single pool), per class by a seeded shuffle."""
-    pool = arrays.pop("all", None) or arrays.pop("train")
-    wanted = {s: f for s, f in (("val", val_fraction), ("test", test_fraction)) if s not in arrays}
-    if sum(wanted.values()) >= 1:
-        raise AnnError(f"data.val_fraction + data.test_fraction = {sum(wanted.values()):g} leaves "
-                       "no training images; keep their sum below 1")
-    parts = stratified_split(pool[1], {**wanted, "train": 0.0}, seed)
-    out = {**arrays, **{s: (pool[0][idx], pool[1][idx]) for s, idx in parts.items()}}
-    for split in SPLIT_FOLDERS:
-        if len(out[split][1]) == 0:
-            option = {"train": "data.val_fraction and data.test_fraction",
-                      "val": "data.val_fraction", "test": "data.test_fraction"}[split]
-            raise AnnError(f"{folder}: the {split} split gets no images ({len(pool[1])} to share); "
-                           f"add images or adjust {option}")
-    return out
 
 
 @register_dataset("image-folder", info=FOLDER_INFO, embedded=True, options=ImageFolderOptions)
@@ -229,9 +129,9 @@ def load_image_folder(split: str, path: str = "", image_size: int = 0, channels:
                       val_fraction: float = 0.1, test_fraction: float = 0.1,
                       split_seed: int = 0) -> ArrayDataset:
     """Your own pictures (``data.path=FOLDER``), one subfolder per class; see the module."""
-    folder = _check_folder(path)
+    folder = check_folder(path, KIND)
     arrays, info = _read(folder.resolve(), image_size, channels, val_fraction, test_fraction,
-                         split_seed, _stamp(folder))
+                         split_seed, folder_stamp(folder))
     images, labels = arrays[split]
     return ArrayDataset(preprocess_images(images, info), torch.from_numpy(labels), dict(info))
 
