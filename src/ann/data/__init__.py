@@ -24,6 +24,7 @@ _MODULES = sorted(m.name for m in _pkgutil.iter_modules(__path__))
 for _module in _MODULES:
     _importlib.import_module(f"{__name__}.{_module}")
 
-__all__ = sorted(["ArrayDataset", "BPETokenizer", "CharTokenizer", "RemoteFile", "TokenWindows",
-                  "WordTokenizer", "augment_images", "fetch", "load_tokenizer",
-                  "preprocess_images", "read_idx", "read_image_file", *_MODULES])
+__all__ = ["ArrayDataset", "BPETokenizer", "CharTokenizer", "RemoteFile", "TokenWindows",
+           "WordTokenizer", "augment_images", "fetch", "load_tokenizer", "preprocess_images",
+           "read_idx", "read_image_file"]
+__all__ += _MODULES

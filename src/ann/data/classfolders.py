@@ -32,12 +32,16 @@ SYSTEM_FILES = ("thumbs.db", "desktop.ini")
 @dataclass(frozen=True)
 class FolderKind:
     """What one folder source reads, for its messages: ``dataset`` (``"image-folder"``),
-    ``noun`` (``"images"``), ``extensions`` (``(".png", ...)``), ``example`` (``"image.png"``)."""
+    ``noun`` (``"images"``), ``extensions`` (``(".png", ...)``), ``example`` (``"image.png"``);
+    ``companion``: the ending of a file that travels with one of the source's files (a graph's
+    ``NAME.nodes.csv`` beside its ``NAME.csv``): it is not an example, and is refused when the
+    file it belongs to is missing."""
 
     dataset: str
     noun: str
     extensions: tuple[str, ...]
     example: str
+    companion: str = ""
 
 
 def split_option(name: str, noun: str):
@@ -82,6 +86,11 @@ def _class_files(folder: Path, kind: FolderKind) -> list[Path]:
             continue
         if file.name.lower() in SYSTEM_FILES:
             continue
+        if kind.companion and file.name.endswith(kind.companion):
+            owner = file.with_name(file.name[:-len(kind.companion)] + kind.extensions[0])
+            if not owner.is_file():
+                raise AnnError(f"{file} has no {owner.name} beside it; add it or remove the file")
+            continue
         if file.suffix.lower() not in kind.extensions:
             raise AnnError(f"{file}: cannot read {file.suffix or 'files without an extension'}; "
                            f"give {kind.noun} ending in {', '.join(kind.extensions)}, or move it "
@@ -115,6 +124,13 @@ def _layout(folder: Path, kind: FolderKind) -> dict[str, dict[str, list[Path]]]:
         raise AnnError(f"{folder} has {'/ '.join(present)}/ but no train/ folder; add train/CLASS/"
                        f" folders of training {kind.noun}")
     return {s: _class_folders(folder / s, kind) for s in present}
+
+
+def every_file(folder: Path, kind: FolderKind) -> list[Path]:
+    """Every file of ``kind`` the layout holds, in all its splits and classes (for a source that
+    checks each file's contents before the split is decided)."""
+    return [f for found in _layout(folder, kind).values() for files in found.values()
+            for f in files]
 
 
 def labelled_files(folder: Path, kind: FolderKind, val_fraction: float, test_fraction: float,

@@ -42,9 +42,8 @@ from ..config import field
 from ..errors import AnnError
 from ..layers.message_passing import to_undirected
 from ..registry import register_dataset
-from .folders import SPLIT_FOLDERS, SYSTEM_FILES, _stamp
+from .classfolders import FolderKind, check_folder, every_file, folder_stamp, labelled_files, split_option
 from .graphs import GraphSet
-from .vision import stratified_split
 
 NODES_SUFFIX = ".nodes.csv"
 MAX_DEGREE = 64          # degree one-hot columns beyond this share the last one
@@ -66,11 +65,9 @@ class GraphFolderOptions:
     node_features: str = field("degree", "node features of graphs without NAME.nodes.csv files: "
                                "'degree' (one-hot node degree) or 'constant' (a 1 per node)",
                                choices=FEATURES)
-    val_fraction: float = field(0.1, "share of each class held out for validation (when the "
-                                "folder has no val/ subfolder)", range=(0.0, 0.9))
-    test_fraction: float = field(0.1, "share of each class held out for testing (when the "
-                                 "folder has no test/ subfolder)", range=(0.0, 0.9))
-    split_seed: int = field(0, "seed of the shuffle that splits the graphs", nonneg=True)
+    val_fraction: float = split_option("val_fraction", "graphs")
+    test_fraction: float = split_option("test_fraction", "graphs")
+    split_seed: int = split_option("split_seed", "graphs")
 
 
 # --- one graph's files -----------------------------------------------------------------------------
@@ -191,65 +188,7 @@ def degree_features(edge_index: torch.Tensor, n: int, width: int) -> torch.Tenso
 
 # --- the folder ----------------------------------------------------------------------------------
 
-def _graph_files(folder: Path) -> list[Path]:
-    """The edge-list files under a class folder (sorted, subfolders included); a node file
-    without its edge file, or a file of another kind, is refused in one line."""
-    files = []
-    for file in sorted(folder.rglob("*")):
-        if any(p.startswith(".") for p in file.relative_to(folder).parts) or file.is_dir() \
-                or file.name.lower() in SYSTEM_FILES:
-            continue
-        if file.suffix.lower() != ".csv":
-            raise AnnError(f"{file}: not a .csv edge list; give graphs as NAME.csv (with "
-                           f"NAME{NODES_SUFFIX} beside it for features), or move it out of "
-                           f"{folder.parent}")
-        if file.name.endswith(NODES_SUFFIX):
-            edge = file.with_name(file.name[:-len(NODES_SUFFIX)] + ".csv")
-            if not edge.is_file():
-                raise AnnError(f"{file} has no edge list {edge.name} beside it; add it or remove "
-                               "the node file")
-            continue
-        files.append(file)
-    return files
-
-
-def _class_folders(root: Path) -> dict[str, list[Path]]:
-    loose = sorted(f for f in root.iterdir() if f.is_file() and f.suffix.lower() == ".csv")
-    if loose:
-        raise AnnError(f"{loose[0]} lies directly in {root}; put each graph in a subfolder "
-                       f"named after its class ({root}/CLASS/{loose[0].name})")
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    out = {name: _graph_files(root / name) for name in classes}
-    for name, files in out.items():
-        if not files:
-            raise AnnError(f"{root / name} holds no graphs; add edge-list files (NAME.csv) or "
-                           "remove the folder")
-    return out
-
-
-def _layout(folder: Path) -> dict[str, dict[str, list[Path]]]:
-    """``{split: {class: [edge files]}}`` for the splits the folder holds, else ``{"all": ...}``."""
-    present = [s for s in SPLIT_FOLDERS if (folder / s).is_dir()]
-    if not present:
-        return {"all": _class_folders(folder)}
-    if "train" not in present:
-        raise AnnError(f"{folder} has {'/ '.join(present)}/ but no train/ folder; add train/CLASS/"
-                       " folders of training graphs")
-    return {s: _class_folders(folder / s) for s in present}
-
-
-def _check_folder(path: str) -> Path:
-    if not path:
-        raise AnnError("graph-folder needs your graphs: data.path=FOLDER holding one subfolder of "
-                       "edge-list CSV files per class")
-    folder = Path(path).expanduser()
-    if not folder.is_dir():
-        raise AnnError(f"data.path={path!r} is not a folder; give the folder holding one "
-                       "subfolder of edge-list files per class")
-    if not any(f.is_file() for f in folder.rglob("*")):
-        raise AnnError(f"{folder} is empty; put your graphs in one subfolder per class "
-                       f"({folder}/CLASS/graph.csv)")
-    return folder
+KIND = FolderKind("graph-folder", "graphs", (".csv",), "graph.csv", companion=NODES_SUFFIX)
 
 
 def _node_files_or_none(files: list[Path]) -> bool:
@@ -267,28 +206,16 @@ def _read(folder: Path, node_features: str, val_fraction: float, test_fraction: 
           split_seed: int, stamp: tuple) -> tuple[dict[str, GraphSet], dict]:
     """``({split: GraphSet}, info)``, read once for the three splits of a run (``stamp`` only
     keys the cache)."""
-    layout = _layout(folder)
-    classes = sorted(layout.get("train", layout.get("all")))
-    if len(classes) < 2:
-        where = folder / "train" if "train" in layout else folder
-        raise AnnError(f"{where} holds {len(classes)} class folder{'' if len(classes) == 1 else 's'}"
-                       "; a classifier needs at least 2 (one subfolder of graphs per class)")
-    for split, found in layout.items():
-        unseen = sorted(set(found) - set(classes))
-        if unseen:
-            raise AnnError(f"{folder / split / unseen[0]}: class {unseen[0]!r} has no graphs in "
-                           f"{folder / 'train'}; add training graphs of it or remove the folder")
-    rows = {split: [(f, classes.index(c)) for c in sorted(found) for f in found[c]]
-            for split, found in layout.items()}
-    with_nodes = _node_files_or_none([f for r in rows.values() for f, _ in r])
-    read = {split: [(f, read_graph(f, with_nodes)) for f, _ in r] for split, r in rows.items()}
-    widths = {g[0].size(1): f for r in read.values() for f, g in r} if with_nodes else {}
+    files = every_file(folder, KIND)              # every file is read (and checked) first
+    with_nodes = _node_files_or_none(files)
+    graphs = {f: read_graph(f, with_nodes) for f in files}
+    widths = {g[0].size(1): f for f, g in graphs.items()} if with_nodes else {}
     if len(widths) > 1:
         (a, fa), (b, fb) = list(widths.items())[:2]
         raise AnnError(f"{node_file(fa)} has {a} feature columns, {node_file(fb)} has {b}; "
                        "give every graph the same columns")
-    labels = {split: np.array([c for _, c in r], dtype=np.int64) for split, r in rows.items()}
-    parts = _carve(labels, folder, val_fraction, test_fraction, split_seed)
+    classes, rows = labelled_files(folder, KIND, val_fraction, test_fraction, split_seed)
+    read = {split: [graphs[f] for f, _ in r] for split, r in rows.items()}
     info = {**FOLDER_INFO, "num_classes": len(classes), "classes": tuple(classes),
             "fills": ("in_channels", "num_classes")}
     if with_nodes:
@@ -296,15 +223,14 @@ def _read(folder: Path, node_features: str, val_fraction: float, test_fraction: 
     else:
         info["node_features"] = node_features
         if node_features == "degree":
-            train = [read[s][i][1] for s, i in parts["train"]]
             top = max(int(torch.bincount(e[0], minlength=n).max()) if e.numel() else 0
-                      for _, e, n in train)
+                      for _, e, n in read["train"])
             info["max_degree"] = min(top, MAX_DEGREE)
         info["in_channels"] = _width(info)
     sets = {}
-    for split, members in parts.items():
-        graphs = [(_features(x, e, n, info), e) for s, i in members for x, e, n in [read[s][i][1]]]
-        y = torch.tensor([int(labels[s][i]) for s, i in members], dtype=torch.long)
+    for split, members in rows.items():
+        graphs = [(_features(x, e, n, info), e) for x, e, n in read[split]]
+        y = torch.tensor([c for _, c in members], dtype=torch.long)
         sets[split] = GraphSet(graphs, y, info)
     info["num_graphs"] = sum(len(g) for g in sets.values())
     return sets, info
@@ -324,36 +250,14 @@ def _features(x, edge_index: torch.Tensor, n: int, info: dict) -> torch.Tensor:
     return x
 
 
-def _carve(labels: dict[str, np.ndarray], folder: Path, val_fraction: float,
-           test_fraction: float, seed: int) -> dict[str, list[tuple[str, int]]]:
-    """``{split: [(where, index)]}``: the splits the folder lacks are cut from ``train`` (or the
-    single pool), per class by a seeded shuffle."""
-    source = "all" if "all" in labels else "train"
-    out = {s: [(s, i) for i in range(len(labels[s]))] for s in labels if s != source}
-    wanted = {s: f for s, f in (("val", val_fraction), ("test", test_fraction)) if s not in out}
-    if sum(wanted.values()) >= 1:
-        raise AnnError(f"data.val_fraction + data.test_fraction = {sum(wanted.values()):g} leaves "
-                       "no training graphs; keep their sum below 1")
-    for split, idx in stratified_split(labels[source], {**wanted, "train": 0.0}, seed).items():
-        out[split] = [(source, int(i)) for i in idx]
-    pool = len(labels[source])
-    for split in SPLIT_FOLDERS:
-        if not out[split]:
-            option = {"train": "data.val_fraction and data.test_fraction",
-                      "val": "data.val_fraction", "test": "data.test_fraction"}[split]
-            raise AnnError(f"{folder}: the {split} split gets no graphs ({pool} to share); add "
-                           f"graphs or adjust {option}")
-    return out
-
-
 @register_dataset("graph-folder", info=FOLDER_INFO, embedded=True, options=GraphFolderOptions)
 def load_graph_folder(split: str, path: str = "", node_features: str = "degree",
                       val_fraction: float = 0.1, test_fraction: float = 0.1,
                       split_seed: int = 0) -> GraphSet:
     """Your own graphs (``data.path=FOLDER``), one subfolder per class; see the module."""
-    folder = _check_folder(path)
+    folder = check_folder(path, KIND)
     sets, info = _read(folder.resolve(), node_features, val_fraction, test_fraction, split_seed,
-                       _stamp(folder))
+                       folder_stamp(folder))
     data = sets[split]
     return GraphSet(data.graphs, data.y, dict(info))
 
