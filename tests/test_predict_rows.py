@@ -264,3 +264,29 @@ def test_other_bad_inputs(pnn, plants, tmp_path, capsys):
     fails_cleanly(cli(capsys, "predict", pnn.path, plants, "--out", plants), "input file")
     fails_cleanly(cli(capsys, "predict", pnn.path, plants, "--steps", 3), "--steps",
                   "does not apply")
+
+
+def test_many_rows_go_through_the_model_in_batches(pnn, plants, tmp_path, capsys, monkeypatch):
+    from ann.models.other.pnn import PNN
+
+    _, rows = read_csv(plants)
+    big = write_csv(tmp_path / "big.csv", ["a", "colour", "b"], [r[:3] for r in rows] * 28)
+    seen, forward = [], PNN.forward
+    monkeypatch.setattr(PNN, "forward", lambda self, x: seen.append(len(x)) or forward(self, x))
+    cli(capsys, "predict", pnn.path, big, "--out", tmp_path / "big_pred.csv")
+    assert seen == [1024, 1024, 472]
+    _, got = read_csv(tmp_path / "big_pred.csv")
+    assert len(got) == 2520 and [r[1] for r in got[:90]] == [r[1] for r in got[2430:]]
+
+
+def test_missing_cells_imputed_as_in_training(plants, tmp_path, capsys):
+    run = ann.train("pnn-iris", {"data.name": "table", "data.path": str(plants),
+                                 "data.target": "kind", "data.missing": "impute"},
+                    out=tmp_path / "pnn", quiet=True)
+    info = run.info
+    filled = [["", "", "NA"],
+              [f"{info['mean'][0]!r}", info["modes"]["colour"], f"{info['mean'][-1]!r}"]]
+    file = write_csv(tmp_path / "gaps.csv", ["a", "colour", "b"], [filled[0], filled[1]])
+    got = [json.loads(x) for x in cli(capsys, "predict", run.path, file, "--json")
+           .stdout.splitlines()]
+    assert got[0]["probabilities"] == pytest.approx(got[1]["probabilities"], abs=1e-6)
