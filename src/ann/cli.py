@@ -31,7 +31,12 @@ EXAMPLES = {
   ann predict runs/m3 seven.png             a 28x28 grayscale PNG for an MNIST model
   ann predict runs/cnn-digits-... x.npy     an array on the dataset's raw scale (0-16 for digits)
   ann predict runs/tdnn-fsdd-... 7_theo_3.wav   a WAV recording for an audio model (8 kHz)
-  ann predict runs/bert-sst2-... --text "a gorgeous film" --text "a dull mess"   text classifiers""",
+  ann predict runs/bert-sst2-... --text "a gorgeous film" --text "a dull mess"   text classifiers
+  ann predict runs/pnn-iris-... plants.csv --out predictions.csv   rows of a table: every class's probability
+  ann predict runs/grnn-diabetes-... houses.csv --json             regression: a number per row
+  ann predict runs/ae-anomaly-breast-cancer-... rows.csv           anomaly scores (autoencoders)
+  ann predict runs/lstm-sunspots-... history.csv --steps 10        the next 10 values of a series
+  ann predict runs/gcn-custom-...                                  the class of each unlabelled node""",
     "fill": """examples:
   ann fill runs/bert-pydoc-... "the [MASK] statement raises an exception"
   ann fill runs/bert-sst2-.../pretrain "a [MASK] film" --top 10 --json""",

@@ -39,29 +39,32 @@ MNIST_ANOMALY_INFO = {
 
 
 @functools.cache
-def _breast_cancer() -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+def _breast_cancer() -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], list[str]]:
     from sklearn.datasets import load_breast_cancer
 
     bunch = load_breast_cancer()
     x = bunch.data.astype(np.float32)                       # (569, 30)
     anomaly = (bunch.target == 0).astype(np.int64)          # sklearn: 0 malignant, 1 benign
     splits = stratified_split(anomaly, {"test": 0.3, "val": 0.1, "train": 0.6}, 0)
-    return x, anomaly, splits
+    return x, anomaly, splits, [str(n) for n in bunch.feature_names]
 
 
 @register_dataset("breast-cancer-anomaly", info=BREAST_INFO, embedded=True)
 def load_breast_cancer_anomaly(split: str) -> ArrayDataset:
     """Stratified 60/10/30 split of the 569 rows; train and val keep only the benign rows, test
     keeps all (about 107 benign and 64 malignant). Features are standardised with the mean and
-    std of the benign training rows."""
-    x, anomaly, splits = _breast_cancer()
+    std of the benign training rows (recorded in the info with the feature names, so that ``ann
+    predict RUN rows.csv`` scores new rows the same way)."""
+    x, anomaly, splits, names = _breast_cancer()
     normal_train = splits["train"][anomaly[splits["train"]] == 0]
     mean, std = x[normal_train].mean(0), x[normal_train].std(0) + 1e-6
     idx = splits[split]
     if split != "test":
         idx = idx[anomaly[idx] == 0]
+    info = {**copy.deepcopy(BREAST_INFO), "feature_names": names, "mean": mean.tolist(),
+            "std": std.tolist()}
     return ArrayDataset(torch.from_numpy((x[idx] - mean) / std),
-                        torch.from_numpy(anomaly[idx]), copy.deepcopy(BREAST_INFO))
+                        torch.from_numpy(anomaly[idx]), info)
 
 
 def parse_classes(text: str, default: tuple[int, ...] = (0,)) -> tuple[int, ...]:

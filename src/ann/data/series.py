@@ -76,12 +76,14 @@ class SeriesWindows(Split):
         return x[..., None], y, ar
 
 
-def read_series_csv(path: str, column: str) -> np.ndarray:
+def read_series_csv(path: str, column: str, path_option: str = "data.path=",
+                    column_option: str = "data.column=") -> np.ndarray:
     """One numeric column of a CSV file with a header row, as float64; clear errors for a
-    missing file or column, a missing value or a value that is not a number."""
+    missing file or column, a missing value or a value that is not a number (naming the
+    options that choose them: ``ann predict`` has ``--column``)."""
     file = Path(path).expanduser()
     if not file.is_file():
-        raise AnnError(f"data.path={path!r} is not a file; give the path of a CSV file")
+        raise AnnError(f"{path_option}{path!r} is not a file; give the path of a CSV file")
     with file.open(newline="", encoding="utf-8", errors="replace") as f:
         rows = [r for r in csv.reader(f) if r and not r[0].lstrip().startswith("#")]
     if not rows:
@@ -89,7 +91,7 @@ def read_series_csv(path: str, column: str) -> np.ndarray:
     header = [h.strip() for h in rows[0]]
     if not column:
         if len(header) != 1:
-            raise AnnError(f"{path} has columns {', '.join(header)}; choose one with data.column=NAME")
+            raise AnnError(f"{path} has columns {', '.join(header)}; choose one with {column_option}NAME")
         column = header[0]
     if column not in header:
         raise AnnError(f"{path} has no column {column!r}; its columns are {', '.join(header)}")
@@ -103,7 +105,7 @@ def read_series_csv(path: str, column: str) -> np.ndarray:
             v = float(text)
         except ValueError:
             raise AnnError(f"{path}: column {column!r} is not numeric (row {line} holds "
-                           f"{text[:30]!r}); choose a column of numbers with data.column") from None
+                           f"{text[:30]!r}); choose a column of numbers with {column_option}NAME") from None
         if not math.isfinite(v):
             raise AnnError(f"{path}: row {line} of column {column!r} is {text}; give finite numbers")
         values.append(v)
@@ -195,8 +197,9 @@ def load_sunspots(split: str, path: str = "", column: str = "", window: int = 0,
     """Yearly sunspot numbers (embedded), or column ``column`` of the CSV file ``path``."""
     values = read_series_csv(path, column) if path else sunspots_yearly()
     name = path or "sunspots"
+    info = {**SUNSPOTS_INFO, "column": column}     # how `ann predict RUN history.csv` reads
     return series_split(values, split, window or SUNSPOTS_INFO["window"],
-                        horizon or SUNSPOTS_INFO["horizon"], SUNSPOTS_INFO, name)
+                        horizon or SUNSPOTS_INFO["horizon"], info, name)
 
 
 @register_dataset("mackey-glass", info=MACKEY_GLASS_INFO, embedded=True, options=SeriesOptions)

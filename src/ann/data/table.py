@@ -20,6 +20,9 @@ std. The file is CSV or TSV with a header row (the delimiter is sniffed; ``.tsv`
 
 What only the file knows (feature width, classes) goes into the info and ``fills`` copies it into
 the model's config; ``in_channels=D, image_size=1`` lets the image MLP read a row as a 1x1 image.
+The info also holds how a row was encoded (``columns``, ``categories``, ``modes``, ``missing``,
+``feature_names``, ``mean``, ``std``), which the run records in ``data.json`` so that ``ann
+predict RUN rows.csv`` encodes new rows the same way (:mod:`ann.data.rows`).
 """
 
 from __future__ import annotations
@@ -256,7 +259,7 @@ def _read_table(path: str, stamp: tuple, target: str, columns: tuple[str, ...],
     train = parts["train"]
 
     # the features: numbers, or one-hot categories of the training part
-    blocks, feature_names, categories = [], [], {}
+    blocks, feature_names, categories, modes = [], [], {}, {}
     for name in features:
         raw = cells[name]
         numbers = None if name in categorical else _numeric(raw, lines, name, path)
@@ -278,7 +281,7 @@ def _read_table(path: str, stamp: tuple, target: str, columns: tuple[str, ...],
         mode = str(values[np.argmax(counts)])
         column = [mode if v.lower() in MISSING else v for v in raw]
         levels = [str(v) for v in values]
-        categories[name] = levels
+        categories[name], modes[name] = levels, mode
         blocks.append(np.array([[v == c for c in levels] for v in column], dtype=np.float64))
         feature_names += [f"{name}={c}" for c in levels]
     x = np.concatenate(blocks, axis=1)                           # (N, D)
@@ -287,8 +290,8 @@ def _read_table(path: str, stamp: tuple, target: str, columns: tuple[str, ...],
     x = (x - mean) / std
     d = x.shape[1]
     info = {**TABLE_INFO, "path": str(Path(path).expanduser().resolve()), "target": target,
-            "feature_names": feature_names,
-            "in_features": d, "in_channels": d, "image_size": 1, "mean": mean.tolist(),
+            "columns": features, "feature_names": feature_names, "missing": missing,
+            "modes": modes, "in_features": d, "in_channels": d, "image_size": 1, "mean": mean.tolist(),
             "std": std.tolist(), "categories": categories,
             "target_kind": "class" if is_class else "number",
             "rows": {k: len(v) for k, v in parts.items()}}

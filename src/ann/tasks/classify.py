@@ -11,8 +11,10 @@ import torch.nn.functional as F
 
 from ..errors import AnnError
 from ..registry import register_task
+from ..train.device import model_device
 from .base import FILES, Answer, LabelSmoothing, Option, Task, Verb, linear_classifier, log_prior
 from .mlm import sentence_rows
+from .rows import Table, batched, number, read_rows_of
 
 
 def _texts(given) -> list[str]:
@@ -42,8 +44,12 @@ class Classification(LabelSmoothing, Task):
                  Option("text", many=True, metavar="TEXT",
                         help="a sentence for a text classifier (repeat for more; - reads one "
                              "per line from standard input)"),
-                 Option("top", int, "how many classes to show (default 3)")),
-                             "class probabilities of image, array or audio files, or of --text sentences")}
+                 Option("top", int, "how many classes to show (default 3)"),
+                 Option("out", metavar="FILE", help="classifiers: the CSV file to write every "
+                        "class's probability to, one row per input (default: print the top)")),
+                             "class probabilities of image, array or audio files, of --text "
+                             "sentences, or of the rows of a CSV/TSV (or .npy) file for a run "
+                             "trained on rows; --out writes them as CSV")}
     metric = "accuracy"
     higher_is_better = True
     augmentable = True        # a class does not move with the pixels
@@ -101,50 +107,106 @@ class Classification(LabelSmoothing, Task):
 
             report_rollout(run, test_data)
 
-    def predict_inputs(self, run, files=(), text=(), top: int = 3) -> list[Answer]:
+    def predict_inputs(self, run, files=(), text=(), top: int = 3, out=None) -> list[Answer]:
         """``ann predict RUN FILE ...`` or ``--text "a sentence"``: the likeliest classes of each
-        input with their probabilities. The run's dataset says how to read a file: a WAV
-        recording (audio), else an image or ``.npy`` array on the dataset's raw scale."""
-        from ..data import read_image_file
-        from ..data.audio import read_audio_file
-        from ..data.folders import EXTENSIONS, read_fitted_image
+        input with their probabilities (all of them with ``--out FILE``, as CSV). A run trained
+        on rows reads one CSV/TSV (or ``.npy``) file of rows (:meth:`predict_rows`); otherwise
+        the run's dataset says how to read a file: a WAV recording (audio), else an image or
+        ``.npy`` array on the dataset's raw scale."""
+        from ..data.rows import describes_rows
 
         files, text = list(files or ()), _texts(text or ())
         if bool(files) == bool(text):
             raise AnnError('give image files or --text "a sentence" (one kind, not both)')
         info = run.info
+        if files and describes_rows(info):
+            return self.predict_rows(run, files, top, out)
         if text:      # all inputs are checked before any output
             key, names, probs = "text", text, list(classify_text(run, text))
         else:
-            reader = read_audio_file if info.get("modality") == "audio" else read_image_file
-            if "in_channels" not in info and reader is read_image_file:
-                raise AnnError(f"{run.path} holds a {run.config.model_name} model, which does not "
-                               'read images; give sentences with --text "..."')
-            if info.get("fit_images"):           # any size and mode, fitted as in training
-                reader = read_fitted_image
-            suffixes = (".wav",) if reader is read_audio_file else (*EXTENSIONS, ".npy")
-            files = expand_folders(files, suffixes)
-            key, names = "file", files
-            probs = [run.predict(reader(f, info))[0] for f in files]
-        return class_answers(run, key, names, probs, top)
+            reader = _reader(run)
+            key, names = "file", _input_files(run, files)
+            probs = [run.predict(reader(f, info))[0] for f in names]
+        return class_answers(run, key, names, probs, top, out, files)
+
+    def predict_rows(self, run, files, top: int = 3, out=None) -> list[Answer]:
+        """Class probabilities of each row of one CSV/TSV (or ``.npy``) file, encoded as the
+        run's training rows were (:mod:`ann.data.rows`), in batches. CSV columns: ``row`` (1
+        for the first row), ``class`` (the likeliest) and ``p(CLASS)`` for every class (they
+        sum to 1). When the file holds the run's target column, the accuracy over the rows
+        with a value in it follows (an unknown class there is refused)."""
+        from ..data.rows import class_index
+
+        path, rows = read_rows_of(run, files)
+        probs = batched(run.predict, rows.x, model_device(run.model))         # (N, C)
+        classes = class_names(run)
+        table = Table(["row", "class", *(f"p({c})" for c in classes)])
+        k = max(1, min(top, len(classes)))
+        best = probs.argmax(1)
+        for n, prob in enumerate(probs):
+            p, i = prob.topk(k)
+            rest = ", ".join(f"{classes[j]} {q:.3f}" for q, j in zip(p, i))
+            cls = classes[best[n]]
+            table.add([str(n + 1), cls, *map(number, prob)], f"row {n + 1}: {cls}  ({rest})",
+                      {"row": n + 1, "class": cls,
+                       "probabilities": {c: round(float(q), 6) for c, q in zip(classes, prob)}})
+        if rows.target is not None:
+            at, labels = class_index(rows.target, rows.lines, classes, rows.target_name, path)
+            if len(at):
+                accuracy = float((best[torch.as_tensor(at)].numpy() == labels).mean())
+                table.summary = {"target": rows.target_name, "scored": len(at),
+                                 "accuracy": accuracy}
+                table.summary_text = (f"accuracy {accuracy:.4f} on the {len(at)} rows with a "
+                                      f"{rows.target_name!r} value")
+        return table.answers(out, [path])
 
 
-def class_answers(run, key: str, names, probs, top: int) -> list[Answer]:
+def class_answers(run, key: str, names, probs, top: int, out=None, inputs=()) -> list[Answer]:
     """One answer per input: its likeliest class and the ``top`` classes with their
     probabilities (``probs``: one (num_classes,) tensor per input), under the run's class
-    names; ``key`` says what an input is (``"file"`` or ``"text"``)."""
-    info = run.info
-    classes = [str(c) for c in info.get("classes", range(run.config.model.num_classes))]
+    names; ``key`` says what an input is (``"file"`` or ``"text"``). With ``out``, a CSV of
+    every class's probability is written (never over one of ``inputs``)."""
+    classes = class_names(run)
+    table = Table([key, "class", *(f"p({c})" for c in classes)])
     k = max(1, min(top, len(classes)))
-    answers = []
     for name, prob in zip(names, probs):
         p, i = prob.topk(k)
         data = {key: str(name), "class": classes[i[0]],
                 "top": [[classes[j], round(float(q), 4)] for q, j in zip(p, i)]}
         rest = ", ".join(f"{c} {q:.3f}" for c, q in data["top"])
         shown = name if key == "file" else json.dumps(name)
-        answers.append(Answer(f"{shown}: {data['class']}  ({rest})", data))
-    return answers
+        table.add([str(name), data["class"], *map(number, prob)],
+                  f"{shown}: {data['class']}  ({rest})", data)
+    return table.answers(out, inputs)
+
+
+def class_names(run) -> list[str]:
+    """The run's class names (its data's, else 0, 1, ...)."""
+    return [str(c) for c in run.info.get("classes", range(run.config.model.num_classes))]
+
+
+def _reader(run):
+    """How a file becomes the run's input: a WAV recording (audio), a picture fitted as in
+    training (image folders), else a picture or array on the dataset's raw scale."""
+    from ..data import read_image_file
+    from ..data.audio import read_audio_file
+    from ..data.folders import read_fitted_image
+
+    info = run.info
+    if info.get("modality") == "audio":
+        return read_audio_file
+    if "in_channels" not in info:
+        raise AnnError(f"{run.path} holds a {run.config.model_name} model, which does not "
+                       'read images; give sentences with --text "..."')
+    return read_fitted_image if info.get("fit_images") else read_image_file
+
+
+def _input_files(run, files) -> list:
+    """The input files, folders replaced by the files in them the run reads."""
+    from ..data.folders import EXTENSIONS
+
+    audio = run.info.get("modality") == "audio"
+    return expand_folders(files, (".wav",) if audio else (*EXTENSIONS, ".npy"))
 
 
 def expand_folders(files, suffixes: tuple[str, ...]) -> list:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
 
+from ..errors import AnnError
 from ..registry import register_task
+from ..train.device import model_device
 from ..train.distributed import unwrap
-from .base import Fixed, Task
+from .base import FILES, Answer, Fixed, Option, Task, Verb
+from .rows import OUT_CSV, Table, number
+
+MAX_STEPS = 100000     # the most values one `ann predict` forecasts
 
 
 @register_task
@@ -29,6 +35,15 @@ class Forecasting(Task):
     name = "forecast"
     metric = "rmse"
     higher_is_better = False
+    verbs = {"predict": Verb("predict", "forecast_file", (
+                 dataclasses.replace(FILES, help="forecasters: one CSV file of the series' "
+                                     "history (a header row, oldest value first)"),
+                 Option("steps", int, "forecasters: how many values to forecast (default: the "
+                        "model's horizon)", metavar="N"),
+                 Option("column", metavar="NAME", help="forecasters: the column of the history "
+                        "file to read (default: the run's data.column)"), OUT_CSV),
+                             "the next values of a series after the history in a CSV file; "
+                             "--out writes them as CSV")}
 
     def loss(self, model, batch):
         x, y = batch[0], batch[1]
@@ -74,9 +89,50 @@ class Forecasting(Task):
         """The forecast of the next ``horizon`` values after each window, (B, horizon)."""
         return model(x).float()
 
+    def forecast_file(self, run, files, steps: int | None = None, column: str | None = None,
+                      out=None) -> list[Answer]:
+        """``ann predict RUN history.csv [--steps N]``: the ``N`` values after the history, read
+        as the series source reads a file (:func:`ann.data.series.read_series_csv`: one numeric
+        column, ``--column`` or the run's ``data.column``; in the series' own units, which the
+        model scales as in training). The model reads the last ``window`` values and forecasts
+        ``horizon`` at once; for more steps its forecasts are appended to the history and it
+        forecasts again (iterated forecasts, whose errors grow with the steps). Columns
+        ``step`` (1: the value right after the history) and ``value``."""
+        from ..data.series import read_series_csv
+
+        files = list(files)
+        if len(files) != 1:
+            raise AnnError(f"give one history file (CSV), not {len(files)}")
+        c = unwrap(run.model).config
+        steps = c.horizon if steps is None else steps
+        if not 1 <= steps <= MAX_STEPS:
+            raise AnnError(f"--steps {steps}: give a number of values from 1 to {MAX_STEPS}")
+        history = read_series_csv(str(files[0]), run.info.get("column", "") if column is None
+                                  else column, "", "--column ")
+        if len(history) < c.window:
+            raise AnnError(f"{files[0]} holds {len(history)} values but the model reads the last "
+                           f"{c.window}; give at least {c.window} values of history")
+        values = forecast(run.model, torch.tensor(history, dtype=torch.float32), c.window, steps)
+        table = Table(["step", "value"])
+        for n, v in enumerate(values.tolist()):
+            table.add([str(n + 1), number(v)], f"step {n + 1}: {v:.6g}", {"step": n + 1, "value": v})
+        return table.answers(out, files)
+
     def report(self, run, test_data, folder):
         """Plot the test span: the model's and the baselines' forecasts against the truth."""
         plot_forecasts(run.model, test_data, folder / "forecast.png")
+
+
+@torch.no_grad()
+def forecast(model, history: torch.Tensor, window: int, steps: int) -> torch.Tensor:
+    """The ``steps`` values after ``history`` (T,): the model forecasts its horizon from the
+    last ``window`` values, the forecasts are appended, and so on. (steps,) float32."""
+    model.eval()
+    series = history.to(model_device(model))
+    while len(series) < len(history) + steps:
+        ahead = model(series[-window:].reshape(1, window, 1)).float().reshape(-1)   # (horizon,)
+        series = torch.cat([series, ahead])
+    return series[len(history):len(history) + steps].cpu()
 
 
 @torch.no_grad()

@@ -20,8 +20,10 @@ import torch.nn.functional as F
 
 from ..errors import AnnError
 from ..registry import register_task
+from ..train.device import model_device
 from ..train.distributed import unwrap
 from .base import FILES, Answer, LabelSmoothing, Option, Task, Verb, linear_classifier, log_prior
+from .rows import OUT_CSV, Table, number
 
 
 def _penalty(model):
@@ -71,6 +73,10 @@ class NodeClassification(_Classifying):
     """
 
     name = "node_classify"
+    verbs = {"predict": Verb("predict", "predict_nodes", (OUT_CSV,),
+                             "the class of every unlabelled node of the run's graph (in no "
+                             "split: a label of -1 in a features file of your own); --out "
+                             "writes them as CSV")}
 
     def inputs(self, model, batch) -> tuple:
         """The model's arguments for a batch (``ann info`` runs the model on them)."""
@@ -103,6 +109,33 @@ class NodeClassification(_Classifying):
             linear = linear_classifier(x[mask], y[mask], classes)
             out["linear"] = self.score_fixed(lambda x, e: linear(x), test, metric)
         return out
+
+    @torch.no_grad()
+    def predict_nodes(self, run, out=None) -> list[Answer]:
+        """``ann predict RUN``: the class probabilities of each node of the run's graph that
+        is in none of its splits (read again from the run's data: for ``custom-graph`` the
+        nodes labelled -1 in ``data.features``), by node id (its 0-based row in that file).
+        Columns ``node``, ``class`` (the likeliest) and ``p(CLASS)`` for every class."""
+        from ..data.splits import load_split
+
+        graph = load_split(run.config, "train").graph
+        unlabelled = ~torch.stack(list(graph.masks.values())).any(0)       # (N,)
+        if not unlabelled.any():
+            raise AnnError(f"every node of the graph of {run.path} is labelled (in a split), so "
+                           "there is none to predict; mark a node unlabelled with the label -1")
+        model, device = run.model.eval(), model_device(run.model)
+        probs = torch.softmax(model(graph.x.to(device), graph.edge_index.to(device)).float(),
+                              -1).cpu()                                    # (N, C)
+        classes = [str(c) for c in run.info.get("classes", range(probs.size(1)))]
+        table = Table(["node", "class", *(f"p({c})" for c in classes)])
+        for node in unlabelled.nonzero().flatten().tolist():
+            prob = probs[node]
+            cls = classes[int(prob.argmax())]
+            table.add([str(node), cls, *map(number, prob)], f"node {node}: {cls}  "
+                      f"({', '.join(f'{c} {q:.3f}' for c, q in zip(classes, prob))})",
+                      {"node": node, "class": cls,
+                       "probabilities": {c: round(float(q), 6) for c, q in zip(classes, prob)}})
+        return table.answers(out)
 
     def report(self, run, test_data, path) -> None:
         trace = getattr(run.model, "embedding_trace", None)

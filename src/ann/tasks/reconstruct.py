@@ -4,10 +4,16 @@ autoencoder's squared error, a VAE's reconstruction plus KL term); the task aver
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import torch
 
+from ..errors import AnnError
 from ..registry import register_task
-from .base import SEED, Answer, Option, Task, Verb
+from ..train.device import model_device
+from .base import FILES, SEED, Answer, Option, Task, Verb
+from .rows import Table, batched, number, read_rows_of
 
 
 def _sum_terms(totals: dict, terms: dict):
@@ -27,6 +33,13 @@ IMAGE_OUT = Option("out", metavar="FILE", help="image generators: the PNG grid t
                    "RUN_DIR/generated.png)")
 GENERATE_IMAGES = Verb("generate", "generate_images", (IMAGE_COUNT, IMAGE_LABEL, SEED, IMAGE_OUT),
                        "a grid of generated images")
+SCORE = Verb("predict", "score_inputs", (
+    dataclasses.replace(FILES, help="autoencoders: one CSV/TSV (or .npy) file of rows for a run "
+                        "trained on rows, else pictures or .npy images"),
+    Option("out", metavar="FILE", help="autoencoders: the CSV file to write the scores to, or "
+           "for pictures a .png of each input beside its reconstruction")),
+             "the anomaly score (reconstruction error) of each row or picture; --out writes the "
+             "scores as CSV, or the reconstructions as PNG")
 
 
 class ImageGenerator:
@@ -53,7 +66,7 @@ class Reconstruction(ImageGenerator, Task):
     figures of one split are comparable from evaluation to evaluation. Lower loss is better."""
 
     name = "reconstruct"
-    verbs = {"generate": GENERATE_IMAGES}
+    verbs = {"generate": GENERATE_IMAGES, "predict": SCORE}
     metric = "loss"
     higher_is_better = False
 
@@ -87,3 +100,57 @@ class Reconstruction(ImageGenerator, Task):
         from .images import reconstruction_uses, record_uses
 
         record_uses(run, reconstruction_uses(run, test_data))
+
+    def score_inputs(self, run, files, out=None) -> list[Answer]:
+        """``ann predict RUN rows.csv`` (a run trained on rows) or ``ann predict RUN a.png
+        ...``: the anomaly score of each input, the run's per-example loss on it (the
+        reconstruction's mean squared error in data space; a VAE's negative ELBO), computed as
+        the run's AUROC was: higher is more anomalous. Columns ``row`` (1 for the first row) or
+        ``file``, and ``score``. For pictures ``--out FILE.png`` draws each input beside its
+        reconstruction (the scores are printed); any other ``--out`` is the CSV of scores."""
+        from ..data.rows import describes_rows
+
+        model, device = run.model.eval(), model_device(run.model)
+        generator = torch.Generator(device=device).manual_seed(0)
+        score = lambda x: model.losses(x, generator)["loss"]      # noqa: E731  (B,)
+        if describes_rows(run.info):
+            path, rows = read_rows_of(run, files)
+            table = Table(["row", "score"])
+            for n, s in enumerate(batched(score, rows.x, device).tolist()):
+                table.add([str(n + 1), number(s)], f"row {n + 1}: score {s:.6g}",
+                          {"row": n + 1, "score": s})
+            return table.answers(out, [path])
+        names, x = _images(run, files)
+        picture = out is not None and Path(out).suffix.lower() == ".png"
+        if picture and any(Path(f).resolve() == Path(out).resolve() for f in names):
+            raise AnnError(f"--out {out} is an input file; choose another file")
+        table = Table(["file", "score"])
+        for name, s in zip(names, batched(score, x, device).tolist()):
+            table.add([str(name), number(s)], f"{name}: score {s:.6g}",
+                      {"file": str(name), "score": s})
+        if not picture:
+            return table.answers(out, names)
+        from ..report.generative import save_grid
+
+        recon = batched(model, x, device)                              # (N, C, H, W)
+        pairs = torch.stack([model.to_data(x).cpu(), recon], 1).flatten(0, 1)   # (2N, C, H, W)
+        save_grid(pairs, out, nrow=2 * min(8, len(names)))
+        return table.answers() + [Answer(f"wrote {len(names)} inputs beside their "
+                                         f"reconstructions to {out}",
+                                         {"file": str(out), "images": len(names)})]
+
+
+def _images(run, files) -> tuple[list, torch.Tensor]:
+    """The picture (or ``.npy`` image) files, folders expanded, and the standardised batch
+    (N, C, H, W) read as the run's training images were."""
+    from ..data import read_image_file
+    from ..data.folders import EXTENSIONS, read_fitted_image
+    from .classify import expand_folders
+
+    info = run.info
+    if "in_channels" not in info:
+        raise AnnError(f"{run.path}: its data.json does not say how an input was read; train "
+                       "it again to score new inputs")
+    reader = read_fitted_image if info.get("fit_images") else read_image_file
+    names = expand_folders(list(files), (*EXTENSIONS, ".npy"))
+    return names, torch.cat([reader(f, info) for f in names])

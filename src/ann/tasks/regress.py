@@ -6,13 +6,20 @@ predictions on the target's own scale; the dataset's ``y`` is (B,) float.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
 import torch.nn.functional as F
 
 from ..registry import register_task
-from .base import Task, fit_rows
+from ..train.device import model_device
+from .base import FILES, Answer, Task, Verb, fit_rows
+from .rows import OUT_CSV, Table, batched, number, read_rows_of
+
+# The rows file a run trained on rows reads (`ann predict RUN rows.csv`).
+ROWS = dataclasses.replace(FILES, help="regression runs: one CSV/TSV file with a header (the "
+                           "training columns), or a .npy array of encoded rows")
 
 
 def _flat(out: torch.Tensor) -> torch.Tensor:
@@ -26,6 +33,9 @@ class Regression(Task):
     name = "regression"
     metric = "rmse"
     higher_is_better = False
+    verbs = {"predict": Verb("predict", "predict_rows", (ROWS, OUT_CSV),
+                             "the predicted number for each row of a CSV/TSV (or .npy) file; "
+                             "--out writes them as CSV")}
 
     def loss(self, model, batch) -> tuple[torch.Tensor, dict[str, float]]:
         x, y = batch
@@ -67,3 +77,28 @@ class Regression(Task):
     def predict(self, model, x) -> torch.Tensor:
         """Predictions, (B,)."""
         return _flat(model(x))
+
+    def predict_rows(self, run, files, out=None) -> list[Answer]:
+        """``ann predict RUN rows.csv``: the prediction for each row of one CSV/TSV (or
+        ``.npy``) file, encoded as the run's training rows were (:mod:`ann.data.rows`), in
+        batches. CSV columns: ``row`` (1 for the first row) and ``prediction`` (in the target's
+        units). When the file holds the run's target column, the RMSE and MAE over the rows
+        with a value in it follow."""
+        from ..data.rows import target_numbers
+
+        path, rows = read_rows_of(run, files)
+        pred = batched(run.predict, rows.x, model_device(run.model)).double()        # (N,)
+        table = Table(["row", "prediction"])
+        for n, value in enumerate(pred.tolist()):
+            table.add([str(n + 1), number(value)], f"row {n + 1}: {value:.6g}",
+                      {"row": n + 1, "prediction": value})
+        if rows.target is not None:
+            at, truth = target_numbers(rows.target, rows.lines, rows.target_name, path)
+            if len(at):
+                err = pred.numpy()[at] - truth
+                rmse, mae = math.sqrt(float((err ** 2).mean())), float(abs(err).mean())
+                table.summary = {"target": rows.target_name, "scored": len(at), "rmse": rmse,
+                                 "mae": mae}
+                table.summary_text = (f"rmse {rmse:.4g}, mae {mae:.4g} on the {len(at)} rows "
+                                      f"with a {rows.target_name!r} value")
+        return table.answers(out, [path])
