@@ -148,6 +148,10 @@ def _split_pairs(folder: Path, val_fraction: float, test_fraction: float,
     if present and "train" not in present:
         raise AnnError(f"{folder} has {'/ '.join(present)}/ but no train/ folder; add "
                        "train/images/ and train/masks/ of training pairs")
+    stray = [folder / k for k in ("images", "masks") if present and (folder / k).is_dir()]
+    if stray:
+        raise AnnError(f"{folder} holds both {stray[0]} and {'/ '.join(present)}/ folders; keep "
+                       "one layout: move those pairs into train/ (or the split folders out)")
     found = {s: _pairs(folder / s) for s in present} if present else {"train": _pairs(folder)}
     wanted = {s: f for s, f in (("val", val_fraction), ("test", test_fraction))
               if s not in found}
