@@ -176,6 +176,23 @@ def test_a_tiny_unet_beats_the_all_background_baseline(scans, tmp_path, conv):
     assert summary["beats_baselines"] is True and "target" not in summary
 
 
+def test_a_run_on_gray_masks_with_ignored_pixels(tmp_path):
+    """One channel, values 0/3/7 and ignored rows: the losses (ce+dice), the scores and the
+    overlays all take the ignored pixels in their stride."""
+    root = write_pairs(tmp_path / "p", 12, values=(0, 3, 7), names=None, gray=True)
+    for mask in (root / "masks").iterdir():
+        values = np.asarray(Image.open(mask)).copy()
+        values[:4] = 255
+        Image.fromarray(values).save(mask)
+    run = ann_api.train("unet-shapes-quick", {"data.name": "segmentation-folder",
+                                              "data.path": str(root), "data.size": 16,
+                                              **QUICK, "train.max_steps": 4, "train.eval_every": 4},
+                        out=tmp_path / "run", quiet=True)
+    assert run.config.model.in_channels == 1 and run.config.model.classes == ("0", "3", "7")
+    assert np.isfinite(run.summary["test"]["loss"]) and 0 <= run.summary["test"]["mean_iou"] <= 1
+    assert (tmp_path / "run" / "overlays.png").stat().st_size > 0
+
+
 @pytest.fixture(scope="module")
 def cli_run(scans, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "fcn"
