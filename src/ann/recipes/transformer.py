@@ -1,6 +1,6 @@
 """Recipes of the transformer family.
 
-The Transformer family: GPT, the encoder-decoder, BERT, ViT, CLIP, the captioner and T5.
+The Transformer family: GPT, Llama, the encoder-decoder, BERT, ViT, CLIP, the captioner and T5.
 """
 
 from . import Recipe, TourStop, add
@@ -29,6 +29,13 @@ add(Recipe(
     preset="cpu", model_overrides=dict(block_size=128, dropout=0.1),
     train={**NANOGPT_CPU, "batch_size": 16, "max_steps": 1500},
     tour=TourStop("gpt", 310, dict(max_steps=1500, eval_every=500))))
+add(Recipe(
+    "llama-pydoc", "llama", "pydoc", "loss", 4.2,
+    "Llama (RMSNorm, rotary positions, SwiGLU, grouped-query attention) with byte-level BPE on "
+    "Python's documentation, gpt-pydoc's size and budget (embedded; target is gpt-pydoc's, not "
+    "yet measured for Llama)",
+    preset="cpu", model_overrides=dict(block_size=128),
+    train={**NANOGPT_CPU, "batch_size": 16, "max_steps": 1500}))
 add(Recipe(
     "gpt-ptb", "gpt", "ptb", "perplexity", 150.0,
     "word-level GPT on Penn Treebank (the data and 10k vocabulary of lstm-ptb: test perplexities "
