@@ -1,6 +1,15 @@
 """The Transformer family; importing it registers its models (see ann.registry)."""
 
-from .bert import BertClassifier, BertClassifierConfig, BertConfig, BertMLM, BertMLMConfig
+from .bert import (
+    BertClassifier,
+    BertClassifierConfig,
+    BertConfig,
+    BertMLM,
+    BertMLMConfig,
+    BertSpanQA,
+    BertTagger,
+    BertTaggerConfig,
+)
 from .gpt import GPT, GPTConfig
 from .hf import from_hf, from_hf_bert, from_hf_gpt2, from_hf_pretrained
 from .hf_t5 import from_hf_t5
@@ -10,6 +19,7 @@ from .t5 import T5, T5Config, T5SpanCorruption
 __all__ = ["BertClassifier", "BertClassifierConfig", "BertConfig", "BertMLM", "BertMLMConfig",
            "GPT", "GPTConfig", "Transformer", "TransformerConfig", "from_hf", "from_hf_bert", "from_hf_gpt2",
            "from_hf_pretrained"]
+__all__ += ["BertSpanQA", "BertTagger", "BertTaggerConfig"]
 __all__ += ["T5", "T5Config", "T5SpanCorruption", "from_hf_t5"]
 
 # Vision Transformer, CLIP and the image captioner (issue 4); hf_vision adds their converters.

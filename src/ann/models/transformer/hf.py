@@ -13,7 +13,17 @@ from collections.abc import Callable
 import torch
 
 from ...errors import AnnError
-from .bert import BertClassifier, BertClassifierConfig, BertConfig, BertEncoder, BertMLM, BertMLMConfig
+from .bert import (
+    BertClassifier,
+    BertClassifierConfig,
+    BertConfig,
+    BertEncoder,
+    BertMLM,
+    BertMLMConfig,
+    BertSpanQA,
+    BertTagger,
+    BertTaggerConfig,
+)
 from .gpt import GPT, GPTConfig
 from .llama import Llama, LlamaConfig
 
@@ -117,10 +127,12 @@ def from_hf_bert(hf_model) -> torch.nn.Module:
     """The ann BERT with the config and weights of a ``transformers`` BERT model.
 
     ``BertForMaskedLM`` -> :class:`BertMLM`; ``BertForSequenceClassification`` ->
-    :class:`BertClassifier`; a bare ``BertModel`` -> :class:`BertEncoder` (its hidden states;
-    the pooler is dropped). The masked-LM task's ``mask_id`` and ``n_special`` are not in a
-    Hugging Face config: they keep ann's defaults (its tokenizers put five specials first); for
-    Google's vocabularies set ``model.config.mask_id = 103`` and ``n_special = 104`` to train on.
+    :class:`BertClassifier`; ``BertForTokenClassification`` -> :class:`BertTagger`;
+    ``BertForQuestionAnswering`` -> :class:`BertSpanQA` (start and end scores); a bare
+    ``BertModel`` -> :class:`BertEncoder` (its hidden states; the pooler is dropped). The
+    masked-LM task's ``mask_id`` and ``n_special`` are not in a Hugging Face config: they keep
+    ann's defaults (its tokenizers put five specials first); for Google's vocabularies set
+    ``model.config.mask_id = 103`` and ``n_special = 104`` to train on.
     """
     hf = hf_model.config
     kind = type(hf_model).__name__
@@ -144,6 +156,20 @@ def from_hf_bert(hf_model) -> torch.nn.Module:
                     "mlm.2.bias": src[p + "transform.LayerNorm.bias"],
                     "decoder.weight": out["encoder.tok.weight"], "decoder.bias": src[p + "bias"]})
         return _load(BertMLM(conf), out)
+    if kind == "BertForTokenClassification":
+        conf = _bert_config(hf, BertTaggerConfig, num_classes=hf.num_labels)
+        out = _bert_encoder_weights(src, conf.n_layer, "bert.")
+        out.update({"classifier.weight": src["classifier.weight"],
+                    "classifier.bias": src["classifier.bias"]})
+        return _load(BertTagger(conf), out)
+    if kind == "BertForQuestionAnswering":
+        if hf.num_labels != 2:
+            raise AnnError(f"this BertForQuestionAnswering scores {hf.num_labels} things per "
+                           "token; an answer span needs 2 (start and end): num_labels=2")
+        conf = _bert_config(hf, BertConfig)
+        out = _bert_encoder_weights(src, conf.n_layer, "bert.")
+        out.update({"qa.weight": src["qa_outputs.weight"], "qa.bias": src["qa_outputs.bias"]})
+        return _load(BertSpanQA(conf), out)
     conf = _bert_config(hf, BertClassifierConfig, num_classes=hf.num_labels)
     out = _bert_encoder_weights(src, conf.n_layer, "bert.")
     out.update({"pooler.0.weight": src["bert.pooler.dense.weight"],
@@ -305,6 +331,8 @@ def to_hf_llama_state(model: Llama) -> tuple[dict, dict]:
 CONVERTERS: dict[str, Callable] = {"GPT2LMHeadModel": from_hf_gpt2, "GPT2Model": from_hf_gpt2,
                                   "BertForMaskedLM": from_hf_bert, "BertModel": from_hf_bert,
                                   "BertForSequenceClassification": from_hf_bert,
+                                  "BertForTokenClassification": from_hf_bert,
+                                  "BertForQuestionAnswering": from_hf_bert,
                                   "LlamaForCausalLM": from_hf_llama, "Qwen2ForCausalLM": from_hf_llama,
                                   "MistralForCausalLM": from_hf_llama}
 
