@@ -273,7 +273,7 @@ def llama_from_hf_state(config: dict, state: dict) -> Llama:
         if tuple(state[name].shape) != tuple(param.shape):
             raise AnnError(f"tensor {name!r} has shape {tuple(state[name].shape)} but the config "
                            f"implies {tuple(param.shape)}")
-        out[key] = state[name].float() if state[name].is_floating_point() else state[name]
+        out[key] = state[name]  # load_state_dict casts (a bf16 checkpoint becomes fp32)
         used.add(name)
     extra = sorted(k for k in state if k not in used and not k.endswith("rotary_emb.inv_freq"))
     if extra:

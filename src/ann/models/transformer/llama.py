@@ -136,11 +136,14 @@ class Attention(nn.Module):
             cache = cache.append(k, v)
             k, v = cache.k, cache.v  # (B, nkv, S, hs)
         S = k.size(2)
+        if self.n_kv_head != self.n_head:  # each key/value head serves a group of query heads
+            groups = self.n_head // self.n_kv_head
+            k, v = k.repeat_interleave(groups, 1), v.repeat_interleave(groups, 1)  # (B, nh, S, hs)
         # New queries sit at the last T of S positions: a full triangle only when T == S.
         mask = None if T == S else attention_mask(None, True, T, S, x.device)  # (1, 1, T, S)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
-                                           dropout_p=self.dropout if self.training else 0.0,
-                                           enable_gqa=True)  # (B, nh, T, hs)
+                                           dropout_p=self.dropout if self.training else 0.0)
+        # (B, nh, T, hs)
         y = self.out_proj(y.transpose(1, 2).reshape(B, T, self.n_head * self.hs))  # (B, T, C)
         return y, cache
 
