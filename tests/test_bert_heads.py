@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import ann
-from ann.models.transformer import BertSpanQA, BertTagger, from_hf_bert
+from ann.models.transformer import BertSpanQA, BertTagger, from_hf_bert_head
 
 transformers = pytest.importorskip("transformers", reason="transformers is not installed")
 
@@ -59,7 +59,7 @@ def test_token_classification_matches_hf():
 
 def test_question_answering_matches_hf():
     hf = _hf(transformers.BertForQuestionAnswering)
-    model = from_hf_bert(hf).eval()
+    model = from_hf_bert_head(hf).eval()
     assert isinstance(model, BertSpanQA)
     idx, attention, segments = _batch(seed=1)
     with torch.no_grad():
@@ -93,4 +93,4 @@ def test_from_hf_pretrained_reads_both_heads(tmp_path):
 def test_a_question_answering_head_of_other_than_two_scores_is_refused():
     hf = _hf(transformers.BertForQuestionAnswering, num_labels=3)
     with pytest.raises(ann.AnnError, match="needs 2"):
-        from_hf_bert(hf)
+        from_hf_bert_head(hf)
