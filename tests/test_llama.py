@@ -212,7 +212,7 @@ def test_bad_checkpoints_fail_with_the_tensor_named():
 
 
 def test_bad_head_counts_raise():
-    with pytest.raises(AnnError, match="n_kv_head=3 must divide n_head=4"):
+    with pytest.raises(AnnError, match="n_kv_head=3 must divide model.n_head=4"):
         create_model("llama", "tiny", n_head=4, n_kv_head=3)
     with pytest.raises(AnnError, match="must be even"):
         create_model("llama", "tiny", n_head=2, head_dim=7)
@@ -230,3 +230,24 @@ def test_recipe_trains(tmp_path):
     assert run.config.model_name == "llama" and math.isfinite(run.summary["test"]["loss"])
     loaded = ann.load(tmp_path / "llama")
     assert type(loaded.model).__name__ == "Llama" and loaded.model.config.n_kv_head == 1
+
+
+def test_matches_hf_mistral_and_refuses_its_sliding_window():
+    if not hasattr(transformers, "MistralForCausalLM"):
+        pytest.skip("this transformers has no Mistral")
+    torch.manual_seed(0)
+    hf = _jiggle(transformers.MistralForCausalLM(transformers.MistralConfig(**SIZES,
+                                                                              sliding_window=None)))
+    _assert_same_as_hf(hf, ann.from_hf(hf))
+    windowed = transformers.MistralForCausalLM(transformers.MistralConfig(**SIZES, sliding_window=8))
+    with pytest.raises(AnnError, match="sliding-window attention"):
+        ann.from_hf(windowed)
+
+
+def test_a_bfloat16_checkpoint_loads_as_float32():
+    hf = _hf_llama()
+    config, state = to_hf_llama_state(from_hf_llama(hf))
+    model = llama_from_hf_state(config, {k: v.bfloat16() for k, v in state.items()}).eval()
+    assert model.wte.weight.dtype == torch.float32
+    with torch.no_grad():   # the weights lost their last 16 bits, no more
+        assert (model(_tokens()) - hf(_tokens()).logits).abs().max().item() < 0.1

@@ -71,6 +71,20 @@ class LlamaConfig:
     dropout: float = field(0.0, "dropout on the attention weights while training",
                            range=(0.0, 0.95))
 
+    def __post_check__(self):
+        if self.n_head % self.n_kv_head:
+            raise AnnError(f"model.n_kv_head={self.n_kv_head} must divide model.n_head="
+                           f"{self.n_head} (each key/value head serves as many query heads)")
+        if not self.head_dim and self.n_embd % self.n_head:
+            raise AnnError(f"model.n_embd={self.n_embd} is not divisible by model.n_head="
+                           f"{self.n_head}; pick n_head that divides it, or set model.head_dim")
+        if (self.head_dim or self.n_embd // self.n_head) % 2:
+            raise AnnError(f"the head size {self.head_dim or self.n_embd // self.n_head} must be "
+                           "even for rotary positions")
+        if self.rope_scaling == "llama3" and self.rope_high_freq_factor <= self.rope_low_freq_factor:
+            raise AnnError(f"model.rope_high_freq_factor={self.rope_high_freq_factor} must be "
+                           f"above model.rope_low_freq_factor={self.rope_low_freq_factor}")
+
 
 def head_size(c: LlamaConfig) -> int:
     """The size of one attention head: ``head_dim``, or n_embd / n_head when it is 0."""
@@ -94,9 +108,7 @@ def rope_inv_freq(c: LlamaConfig) -> torch.Tensor:
         return inv / c.rope_factor
     if c.rope_scaling == "none":
         return inv
-    low, high = c.rope_low_freq_factor, c.rope_high_freq_factor
-    if high <= low:
-        raise AnnError(f"rope_high_freq_factor={high} must be above rope_low_freq_factor={low}")
+    low, high = c.rope_low_freq_factor, c.rope_high_freq_factor  # high > low: __post_check__
     wavelen = 2 * math.pi / inv  # (hs/2,)
     long = c.rope_original_max_len / low  # longer wavelengths: scaled fully
     short = c.rope_original_max_len / high  # shorter: kept
@@ -185,18 +197,6 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x)), cache  # (B, T, C)
 
 
-def check_config(c: LlamaConfig) -> None:
-    """One clear error for head counts and sizes that do not fit together."""
-    if c.n_head % c.n_kv_head:
-        raise AnnError(f"n_kv_head={c.n_kv_head} must divide n_head={c.n_head} (each key/value "
-                       "head serves the same number of query heads)")
-    if not c.head_dim and c.n_embd % c.n_head:
-        raise AnnError(f"n_embd={c.n_embd} is not divisible by n_head={c.n_head}; pick n_head "
-                       "that divides it, or set head_dim")
-    if head_size(c) % 2:
-        raise AnnError(f"the head size {head_size(c)} must be even for rotary positions")
-
-
 @register_model("llama", config=LlamaConfig, family="transformer", presets={
     "tiny": {"vocab_size": 32, "block_size": 16, "n_layer": 2, "n_head": 2, "n_kv_head": 1,
              "n_embd": 32, "d_ff": 64},
@@ -222,7 +222,7 @@ class Llama(nn.Module):
 
     def __init__(self, config: LlamaConfig):
         super().__init__()
-        check_config(config)
+        config.__post_check__()  # also when built directly, not through ann.config
         self.config = c = config
         self.wte = Embedding(c.vocab_size, c.n_embd)
         # One table of rotary angles shared by every block (non-persistent: not in checkpoints).
