@@ -251,3 +251,17 @@ def test_a_bfloat16_checkpoint_loads_as_float32():
     assert model.wte.weight.dtype == torch.float32
     with torch.no_grad():   # the weights lost their last 16 bits, no more
         assert (model(_tokens()) - hf(_tokens()).logits).abs().max().item() < 0.1
+
+
+def test_a_state_dict_becomes_the_parameters_without_a_copy():
+    hf = _hf_llama(tie_word_embeddings=True)
+    config, state = to_hf_llama_state(from_hf_llama(hf))
+    model = llama_from_hf_state(config, state)
+    assert model.wte.weight.data_ptr() == state["model.embed_tokens.weight"].data_ptr()
+    assert model.lm_head.weight is model.wte.weight                  # still one tied Parameter
+    assert len(list(model.parameters())) == len(state)
+    # ... while a live transformers model is copied: training ann's leaves it alone
+    model = from_hf_llama(hf)
+    assert model.wte.weight.data_ptr() != hf.model.embed_tokens.weight.data_ptr()
+    with torch.no_grad():
+        assert (model.eval()(_tokens()) - hf(_tokens()).logits).abs().max().item() < 1e-4

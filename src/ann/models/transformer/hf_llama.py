@@ -12,9 +12,11 @@ tensors by their Hugging Face names, so a folder can be read without ``transform
 
 from __future__ import annotations
 
+import torch
+
 from ...errors import AnnError
-from .hf import CONVERTERS, _load
-from .llama import Llama, LlamaConfig
+from .hf import CONVERTERS
+from .llama import Llama, LlamaConfig, rotary
 
 # ann's name inside a block -> Hugging Face's, under model.layers.{i}.
 _LLAMA_LAYER = {"norm1": "input_layernorm", "norm2": "post_attention_layernorm",
@@ -91,9 +93,14 @@ def llama_from_hf_state(config: dict, state: dict) -> Llama:
     ``state`` holds ``LlamaForCausalLM``'s tensor names (``model.layers.0.self_attn.q_proj.weight``
     ...); a tied checkpoint may leave ``lm_head.weight`` out, as ``save_pretrained`` does.
     Missing tensors, tensors of the wrong shape and tensors ann does not know fail with the name.
+
+    The model takes the tensors over rather than copying them (float32 ones; others are cast), so
+    a memory-mapped checkpoint costs no second copy of its weights: pass tensors nothing else
+    will change.
     """
     conf = _llama_config(config)
-    model = Llama(conf)
+    with torch.device("meta"):  # shapes only: the checkpoint's tensors become the parameters
+        model = Llama(conf)
     if state and not any(k.startswith("model.") for k in state):  # a bare LlamaModel's names
         state = {("model." + k if k != "lm_head.weight" else k): v for k, v in state.items()}
     out, used = {}, set()
@@ -108,19 +115,24 @@ def llama_from_hf_state(config: dict, state: dict) -> Llama:
         if tuple(state[name].shape) != tuple(param.shape):
             raise AnnError(f"tensor {name!r} has shape {tuple(state[name].shape)} but the config "
                            f"implies {tuple(param.shape)}")
-        out[key] = state[name]  # load_state_dict casts (a bf16 checkpoint becomes fp32)
+        out[key] = state[name].detach().float().contiguous()  # no copy if already so
         used.add(name)
     extra = sorted(k for k in state if k not in used and not k.endswith("rotary_emb.inv_freq"))
     if extra:
         raise AnnError(f"the checkpoint has tensors its config does not explain, e.g. {extra[0]!r}"
                        f" ({len(extra)} in all); check attention_bias / mlp_bias in config.json")
-    return _load(model, out)
+    model.load_state_dict(out, strict=True, assign=True)
+    if conf.tie_weights:  # assign gave the two modules two Parameters; make them one again
+        model.lm_head.weight = model.wte.weight
+    model.rope = rotary(conf)  # the non-persistent angle tables, built on the CPU
+    return model
 
 
 def from_hf_llama(hf_model) -> Llama:
     """A :class:`Llama` with the config and weights of a ``transformers`` ``LlamaForCausalLM``
     (or ``Qwen2ForCausalLM``, ``MistralForCausalLM`` without a sliding window)."""
-    return llama_from_hf_state(hf_model.config.to_dict(), hf_model.state_dict())
+    state = {k: v.detach().clone() for k, v in hf_model.state_dict().items()}  # not shared
+    return llama_from_hf_state(hf_model.config.to_dict(), state)
 
 
 def to_hf_llama_state(model: Llama) -> tuple[dict, dict]:

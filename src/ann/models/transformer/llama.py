@@ -118,6 +118,11 @@ def rope_inv_freq(c: LlamaConfig) -> torch.Tensor:
     return torch.where((wavelen >= short) & (wavelen <= long), blended, out)
 
 
+def rotary(c: LlamaConfig) -> RotaryEmbedding:
+    """The rotary position embedding of a model of config ``c``, one for all its blocks."""
+    return RotaryEmbedding(head_size(c), c.block_size, c.rope_theta, inv_freq=rope_inv_freq(c))
+
+
 class Attention(nn.Module):
     """Causal grouped-query self-attention with rotary positions on queries and keys.
 
@@ -226,8 +231,7 @@ class Llama(nn.Module):
         self.config = c = config
         self.wte = Embedding(c.vocab_size, c.n_embd)
         # One table of rotary angles shared by every block (non-persistent: not in checkpoints).
-        self.rope = RotaryEmbedding(head_size(c), c.block_size, c.rope_theta,
-                                    inv_freq=rope_inv_freq(c))
+        self.rope = rotary(c)
         self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layer))
         self.norm_f = RMSNorm(c.n_embd, eps=c.norm_eps)
         self.lm_head = Linear(c.n_embd, c.vocab_size, bias=False)
