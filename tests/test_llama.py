@@ -265,3 +265,15 @@ def test_a_state_dict_becomes_the_parameters_without_a_copy():
     assert model.wte.weight.data_ptr() != hf.model.embed_tokens.weight.data_ptr()
     with torch.no_grad():
         assert (model.eval()(_tokens()) - hf(_tokens()).logits).abs().max().item() < 1e-4
+
+
+def test_recipe_learns_characters_in_60_steps(tmp_path, conv):
+    # the loss of knowing nothing is log(vocabulary); 60 small steps must get well below it
+    run = ann.train("llama-pydoc", {"model.n_layer": 1, "model.n_head": 2, "model.n_kv_head": 1,
+                                    "model.n_embd": 32, "model.d_ff": 64, "model.block_size": 32,
+                                    "data.tokenizer": "char", "train.max_steps": 60,
+                                    "train.eval_every": 30, "train.batch_size": 16,
+                                    "train.warmup_steps": 10, "train.lr": 3e-3, **conv.overrides},
+                    out=tmp_path / "llama", quiet=True)
+    uniform = math.log(run.config.model.vocab_size)
+    assert run.summary["test"]["loss"] < uniform - 1.0, (run.summary["test"], uniform)
