@@ -76,6 +76,13 @@ def test_matches_hf_llama(tied, rope):
     _assert_same_as_hf(hf, model)
 
 
+def test_head_dim_other_than_width_over_heads():
+    hf = _hf_llama(head_dim=10)                        # 3 heads of 10 in a width of 48
+    model = from_hf_llama(hf).eval()
+    assert model.config.head_dim == 10 and model.blocks[0].attn.q_proj.weight.shape == (30, 48)
+    _assert_same_as_hf(hf, model)
+
+
 @pytest.mark.parametrize("rope", [LLAMA3, LINEAR], ids=["llama3", "linear"])
 def test_rope_scaling_changes_the_logits(rope):
     # The parity above means something only if the scaling moves the logits well past 1e-4.
@@ -166,8 +173,9 @@ def _save_hf_folder(model, folder):
 
 @pytest.mark.parametrize("overrides", [{}, {"tie_weights": False, "rope_scaling": "linear",
                                             "rope_factor": 2.0, "mlp_bias": True},
-                                       {"head_dim": 8, "n_head": 4, "rope_scaling": "llama3",
-                                        "rope_factor": 8.0, "rope_original_max_len": 8}],
+                                       {"head_dim": 12, "n_head": 4, "n_kv_head": 2,
+                                        "rope_scaling": "llama3", "rope_factor": 8.0,
+                                        "rope_original_max_len": 8}],
                          ids=["tied", "untied-linear-mlp-bias", "head-dim-llama3"])
 def test_way_back_loads_into_transformers(tmp_path, overrides):
     model = _tiny(**overrides).eval()
