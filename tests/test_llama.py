@@ -9,7 +9,13 @@ import torch
 
 import ann
 from ann.errors import AnnError
-from ann.models.transformer import from_hf_llama, llama_from_hf_state, to_hf_llama_state
+from ann.models.transformer import (
+    Llama,
+    from_hf_llama,
+    llama_from_hf_state,
+    llama_weights,
+    to_hf_llama_state,
+)
 from ann.registry import create_model
 
 transformers = pytest.importorskip("transformers", reason="transformers is not installed")
@@ -285,3 +291,14 @@ def test_recipe_learns_characters_in_60_steps(tmp_path, conv):
                     out=tmp_path / "llama", quiet=True)
     uniform = math.log(run.config.model.vocab_size)
     assert run.summary["test"]["loss"] < uniform - 1.0, (run.summary["test"], uniform)
+
+
+def test_llama_weights_gives_the_config_and_tensors_under_anns_names():
+    hf = _hf_llama(tie_word_embeddings=False, rope_scaling=LINEAR)
+    state = {k: v.detach().clone() for k, v in hf.state_dict().items()}
+    conf, weights = llama_weights(hf.config.to_dict(), state)
+    assert conf.rope_scaling == "linear" and conf.rope_factor == 4.0 and not conf.tie_weights
+    model = Llama(conf)
+    model.load_state_dict(weights, strict=True)
+    with torch.no_grad():
+        assert (model.eval()(_tokens()) - hf(_tokens()).logits).abs().max().item() < 1e-4

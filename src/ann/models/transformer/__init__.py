@@ -33,8 +33,8 @@ __all__ += ["CLIP", "CLIPConfig", "Captioner", "CaptionerConfig", "ViT", "ViTCon
 
 # Llama (issue 24); hf_llama converts it both ways, hf_bert_heads adds BERT's token and span heads.
 from .hf_bert_heads import from_hf_bert_head  # noqa: E402
-from .hf_llama import from_hf_llama, llama_from_hf_state, to_hf_llama_state  # noqa: E402
+from .hf_llama import from_hf_llama, llama_from_hf_state, llama_weights, to_hf_llama_state  # noqa: E402
 from .llama import Llama, LlamaConfig  # noqa: E402
 
 __all__ += ["Llama", "LlamaConfig", "from_hf_bert_head", "from_hf_llama", "llama_from_hf_state",
-            "to_hf_llama_state"]
+            "llama_weights", "to_hf_llama_state"]

@@ -4,7 +4,8 @@ and write them back; registers its converters in :data:`hf.CONVERTERS`.
 ``from_hf_llama(model)`` takes a live ``transformers`` ``LlamaForCausalLM`` (also
 ``Qwen2ForCausalLM``, and ``MistralForCausalLM`` without a sliding window);
 ``llama_from_hf_state(config, state)`` does the same from ``config.json`` as a dict and the
-tensors by their Hugging Face names, so a folder can be read without ``transformers``.
+tensors by their Hugging Face names, so a folder can be read without ``transformers``
+(``llama_weights`` gives the config and renamed tensors alone).
 ``to_hf_llama_state(model)`` is the way back: a config dict and tensors that
 ``LlamaForCausalLM.from_pretrained`` loads. Like the other converters, this never imports
 ``transformers``.
@@ -87,24 +88,23 @@ def _llama_config(config: dict) -> LlamaConfig:
         dropout=float(config.get("attention_dropout", 0.0) or 0.0), **_llama_rope(config))
 
 
-def llama_from_hf_state(config: dict, state: dict) -> Llama:
-    """A :class:`Llama` from a Hugging Face config (``config.json`` as a dict) and state dict.
+def llama_weights(config: dict, state: dict) -> tuple[LlamaConfig, dict]:
+    """ann's :class:`LlamaConfig` and Llama tensors (under ann's names) from a Hugging Face
+    config (``config.json`` as a dict) and its tensors.
 
     ``state`` holds ``LlamaForCausalLM``'s tensor names (``model.layers.0.self_attn.q_proj.weight``
-    ...); a tied checkpoint may leave ``lm_head.weight`` out, as ``save_pretrained`` does.
-    Missing tensors, tensors of the wrong shape and tensors ann does not know fail with the name.
-
-    The model takes the tensors over rather than copying them (float32 ones; others are cast), so
-    a memory-mapped checkpoint costs no second copy of its weights: pass tensors nothing else
-    will change.
+    ...; a bare ``LlamaModel``'s, without ``model.``, too); a tied checkpoint may leave
+    ``lm_head.weight`` out, as ``save_pretrained`` does. Missing tensors, tensors of the wrong
+    shape and tensors the config does not explain fail with the tensor's name. Float32 tensors
+    are passed on, not copied; others are cast to float32.
     """
     conf = _llama_config(config)
-    with torch.device("meta"):  # shapes only: the checkpoint's tensors become the parameters
-        model = Llama(conf)
+    with torch.device("meta"):  # shapes only
+        shapes = {k: tuple(v.shape) for k, v in Llama(conf).state_dict().items()}
     if state and not any(k.startswith("model.") for k in state):  # a bare LlamaModel's names
         state = {("model." + k if k != "lm_head.weight" else k): v for k, v in state.items()}
     out, used = {}, set()
-    for key, param in model.state_dict().items():
+    for key, shape in shapes.items():
         name = _llama_hf_name(key)
         if key == "lm_head.weight" and conf.tie_weights:
             out[key] = out["wte.weight"]
@@ -112,15 +112,29 @@ def llama_from_hf_state(config: dict, state: dict) -> Llama:
             continue
         if name not in state:
             raise AnnError(f"the checkpoint lacks the tensor {name!r} that its config implies")
-        if tuple(state[name].shape) != tuple(param.shape):
+        if tuple(state[name].shape) != shape:
             raise AnnError(f"tensor {name!r} has shape {tuple(state[name].shape)} but the config "
-                           f"implies {tuple(param.shape)}")
+                           f"implies {shape}")
         out[key] = state[name].detach().float().contiguous()  # no copy if already so
         used.add(name)
     extra = sorted(k for k in state if k not in used and not k.endswith("rotary_emb.inv_freq"))
     if extra:
         raise AnnError(f"the checkpoint has tensors its config does not explain, e.g. {extra[0]!r}"
                        f" ({len(extra)} in all); check attention_bias / mlp_bias in config.json")
+    return conf, out
+
+
+def llama_from_hf_state(config: dict, state: dict) -> Llama:
+    """A :class:`Llama` from a Hugging Face config (``config.json`` as a dict) and state dict
+    (see :func:`llama_weights` for the names and the errors).
+
+    The model takes the tensors over rather than copying them (float32 ones; others are cast), so
+    a memory-mapped checkpoint costs no second copy of its weights: pass tensors nothing else
+    will change.
+    """
+    conf, out = llama_weights(config, state)
+    with torch.device("meta"):  # shapes only: the checkpoint's tensors become the parameters
+        model = Llama(conf)
     model.load_state_dict(out, strict=True, assign=True)
     if conf.tie_weights:  # assign gave the two modules two Parameters; make them one again
         model.lm_head.weight = model.wte.weight
