@@ -91,6 +91,9 @@ def _parser() -> Parser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks on errors")
+    common.add_argument("--no-verify", action="store_true", default=argparse.SUPPRESS,
+                        help="load weights even when they differ from their recorded sha256 "
+                        "(weights edited on purpose)")
     p = Parser(prog="ann", parents=[common], description="Every family of neural network: "
                "train, evaluate and use them with one command.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -244,7 +247,7 @@ def cmd_eval(args):
 
 
 # What every verb command's namespace holds besides the verb's own options.
-COMMON_ARGS = ("command", "func", "debug", "run_dir", "json", "verb")
+COMMON_ARGS = ("command", "func", "debug", "no_verify", "run_dir", "json", "verb")
 
 
 def _merge(offers) -> list[tuple[object, str]]:
@@ -427,6 +430,8 @@ def main(argv=None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.debug = getattr(args, "debug", False)
+    if getattr(args, "no_verify", False):
+        os.environ["ANN_NO_VERIFY"] = "1"      # read by ann.train.checkpoint, here and in workers
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
