@@ -91,6 +91,9 @@ def _parser() -> Parser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks on errors")
+    common.add_argument("--import", dest="imports", action="append", metavar="MODULE",
+                        default=argparse.SUPPRESS, help="import MODULE first (repeatable): a "
+                        "module of yours that registers datasets (ann.register_dataset)")
     p = Parser(prog="ann", parents=[common], description="Every family of neural network: "
                "train, evaluate and use them with one command.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -415,7 +418,41 @@ def cmd_info(args):
     print(api.describe(api.load(args.run_dir)))
 
 
+def _imports(argv: list[str]) -> list[str]:
+    """The modules ``--import MODULE`` (or ``--import=MODULE``) names, anywhere in ``argv``:
+    imported before the parser is built, since what they register may add to it."""
+    out = []
+    for i, arg in enumerate(argv):
+        if arg == "--import" and i + 1 < len(argv):
+            out.append(argv[i + 1])
+        elif arg.startswith("--import="):
+            out.append(arg.split("=", 1)[1])
+    return out
+
+
+def import_modules(names: list[str]):
+    """Import each module of ``--import`` (the current folder on the path first, as
+    ``python -m`` has it); one line when one cannot be imported."""
+    import importlib
+
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise AnnError(f"--import {name}: cannot import it ({e}); give a module on the "
+                           "Python path (a file NAME.py in the current folder, or an installed "
+                           "package)") from None
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        import_modules(_imports(argv))
+    except AnnError as e:
+        print(f"ann: error: {e}", file=sys.stderr)
+        return e.exit_code
     parser = _parser()
     # Overrides may come after options (`ann train R --out D train.lr=0.1`): argparse stops
     # collecting positionals at the first option, so gather the key=value leftovers here.

@@ -15,6 +15,7 @@ from .data.splits import load_split
 from .errors import AnnError, CorruptFile
 from .registry import get_task
 from .train import RunConfig, checkpoint
+from .train.config import REGISTERED_BY
 from .train.batches import eval_batches
 from .train.device import model_device
 
@@ -86,6 +87,27 @@ def data_facts(info: dict) -> dict:
 
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in info.items()
             if k != "tokenizer" and plain(v)}
+
+
+def config_record(rc: RunConfig) -> dict:
+    """What ``config.json`` holds: the configuration, and in its data section the module that
+    registered the run's dataset when that is the user's (``registered_by``), so that a later
+    command that lacks it can say what to import."""
+    out = rc.to_dict()
+    by = registry.dataset_entry(rc.data.name).registered_by
+    if by:
+        out["data"] = {**out["data"], REGISTERED_BY: by}
+    return out
+
+
+def data_record(rc: RunConfig, info: dict) -> dict:
+    """What ``data.json`` holds: :func:`data_facts` of the loaded data, with ``registered_by``
+    as in :func:`config_record`."""
+    out = data_facts(info)
+    by = registry.dataset_entry(rc.data.name).registered_by
+    if by:
+        out[REGISTERED_BY] = by
+    return out
 
 
 def read_metrics(path) -> list[dict]:
