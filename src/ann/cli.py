@@ -247,7 +247,7 @@ def cmd_eval(args):
 
 
 # What every verb command's namespace holds besides the verb's own options.
-COMMON_ARGS = ("command", "func", "debug", "run_dir", "json", "verb")
+COMMON_ARGS = ("command", "func", "debug", "imports", "run_dir", "json", "verb")
 
 
 def _merge(offers) -> list[tuple[object, str]]:
