@@ -15,8 +15,8 @@ from .data.splits import load_split
 from .errors import AnnError, CorruptFile
 from .registry import get_task
 from .train import RunConfig, checkpoint
-from .train.config import REGISTERED_BY
 from .train.batches import eval_batches
+from .train.config import REGISTERED_BY
 from .train.device import model_device
 
 

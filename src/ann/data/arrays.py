@@ -366,8 +366,9 @@ def check_model(recipe: str, model_name: str, conf, info: dict):
         have = "numbers (floats)" if info["target_kind"] == "number" else "class labels"
         need = ("class labels (integers or strings)" if wants == "class"
                 else "numbers (floats: a regression target)")
+        other = "regression" if wants == "class" else "classification"
         raise AnnError(f"{who} is a {task} model, which needs targets that are {need}, but y "
-                       f"holds {have}; convert y, or choose a {'regression' if wants == 'class' else 'classification'} recipe")
+                       f"holds {have}; convert y, or choose a {other} recipe")
     try:
         cfg.validate(conf)
     except AnnError as e:
