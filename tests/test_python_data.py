@@ -163,6 +163,8 @@ def test_an_npz_of_your_own_from_the_command_line(iris, tmp_path, capsys):
     ("cnn-digits", np.zeros((40, 1, 8, 6)), np.arange(40) % 2, ["square"]),
     ("cnn-digits", np.zeros((40, 8, 8)), np.arange(41) % 2, ["40 inputs but 41 targets"]),
     ("pnn-iris", np.full((40, 2), np.nan), np.arange(40) % 2, ["NaN"]),
+    ("clip-digits", np.zeros((40, 8, 8)), np.arange(40) % 2, ["reads text"]),
+    ("unet-shapes", np.zeros((40, 8, 8)), np.arange(40) % 2, ["segment model"]),
 ])
 def test_what_the_model_cannot_take_is_one_line_and_writes_nothing(recipe, x, y, words,
                                                                    tmp_path):

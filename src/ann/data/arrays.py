@@ -360,9 +360,17 @@ def check_model(recipe: str, model_name: str, conf, info: dict):
     if info["inputs"] == "images" and not reads_images:
         raise AnnError(f"{who} reads rows of features: give inputs of shape (N, F), not {got} "
                        "(flatten images with x.reshape(len(x), -1) if you mean that)")
+    if getattr(conf, "vocab_size", 0) or getattr(conf, "src_vocab_size", 0):
+        raise AnnError(f"{who} reads text (token ids) as well, which arrays do not hold; choose "
+                       "an image recipe (inputs (N, C, H, W) or (N, H, W)) or a table recipe "
+                       "(inputs (N, F))")
     task = registry.model_entry(model_name).cls.task
-    wants = {"classify": "class", "regression": "number"}.get(task)
-    if wants is not None and wants != info["target_kind"]:
+    wants = registry.task_class(task).targets
+    if not wants:
+        raise AnnError(f"{who} is a {task} model, whose targets are not class labels or numbers, "
+                       "so it cannot train on arrays (x, y); choose a classifier, a regression, "
+                       "an autoencoder or a GAN recipe")
+    if wants != info["target_kind"]:
         have = "numbers (floats)" if info["target_kind"] == "number" else "class labels"
         need = ("class labels (integers or strings)" if wants == "class"
                 else "numbers (floats: a regression target)")
