@@ -4,6 +4,7 @@ sources registered from Python (``ann.register_dataset``, ``ann --import MODULE`
 
 import csv
 import json
+import shutil
 import sys
 
 import numpy as np
@@ -79,6 +80,11 @@ def test_numpy_rows_with_string_labels_then_every_command(iris, tmp_path, capsys
     lines = main(capsys, "predict", out, rows).splitlines()
     assert f"accuracy {accuracy_score(y[pick], predicted):.4f}" in lines[-1]
     assert "dataset arrays" in main(capsys, "info", out)
+    # a run folder moved elsewhere finds its arrays inside itself
+    moved = shutil.move(out, tmp_path / "moved")
+    again = json.loads(main(capsys, "eval", moved, "--json"))
+    assert again["accuracy"] == pytest.approx(run.summary["test"]["accuracy"])
+    assert ann.load(moved).config.data.path == str((tmp_path / "moved/data/arrays.npz").resolve())
 
 
 def test_torch_tensors_for_an_image_recipe_eval_predict_resume(digits, tmp_path, capsys):

@@ -307,7 +307,7 @@ def _prepare(recipe, overrides, out, resume):
             _init_file(rc.train.init_from)                    # fail before writing anything
         return rc, out, False
     path = runs.check_run_dir(resume)
-    rc = RunConfig.from_dict(runs.read_config(path))
+    rc = runs.relocate(RunConfig.from_dict(runs.read_config(path)), path)
     if recipe is not None and recipe != rc.recipe:
         raise AnnError(f"{path} is a run of {rc.recipe!r}, not {recipe!r}; drop the recipe name "
                        "to resume it")

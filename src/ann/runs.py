@@ -3,6 +3,7 @@ the :class:`Run` rebuilt from one (:func:`load`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -108,6 +109,17 @@ def data_record(rc: RunConfig, info: dict) -> dict:
     if by:
         out[REGISTERED_BY] = by
     return out
+
+
+def relocate(rc: RunConfig, path: Path) -> RunConfig:
+    """``rc`` with each data option that names a file the run keeps in its own folder (declared
+    ``in_run=...``, as the arrays handed to ``ann.train(data=...)``) pointed at that file under
+    ``path`` when the recorded path is gone: the run folder was moved or copied elsewhere."""
+    for f in dataclasses.fields(rc.data):
+        inside, value = f.metadata.get("in_run"), getattr(rc.data, f.name)
+        if inside and value and not Path(value).exists() and (Path(path) / inside).is_file():
+            setattr(rc.data, f.name, str((Path(path) / inside).resolve()))
+    return rc
 
 
 def read_metrics(path) -> list[dict]:
@@ -228,7 +240,7 @@ def result_line(run: Run) -> str:
 def load(run_dir, device: str = "cpu") -> Run:
     """Rebuild a trained model from a run directory (config.json + the final or best weights)."""
     path = check_run_dir(run_dir)
-    rc = RunConfig.from_dict(read_config(path))
+    rc = relocate(RunConfig.from_dict(read_config(path)), path)
     model = registry.build_model(rc.model_name, rc.model)
     weights = path / "model.safetensors"
     if weights.exists():

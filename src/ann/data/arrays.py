@@ -60,7 +60,7 @@ class ArraysOptions:
 
     path: str = field("", "the .npz file of your own arrays (x_train, y_train, optionally "
                       "x_val, y_val, x_test, y_test); ann.train(data=...) keeps it in the run",
-                      path=True)
+                      path=True, in_run=FILE.as_posix())
     val_fraction: float = field(0.1, "share of the training arrays held out for validation "
                                 "when there is no x_val (stratified by class)", range=(0.0, 0.9))
     test_fraction: float = field(0.2, "share of the training arrays held out for testing when "
