@@ -26,7 +26,8 @@ EXAMPLES = {
   ann eval runs/cnn-digits-20260101-120000
   ann eval runs/m3 --split val --json
   ann eval runs/transformer-multi30k-... --beam 5 --length-penalty 0.6   seq2seq: beam search
-  ann eval runs/captioner-shapes-... --beam 3     also captioning, T5 and seq2seq-attn runs""",
+  ann eval runs/captioner-shapes-... --beam 3     also captioning, T5 and seq2seq-attn runs
+  ann --import my_sources eval runs/...           a run on a source my_sources.py registers""",
     "predict": """examples:
   ann predict runs/m3 seven.png             a 28x28 grayscale PNG for an MNIST model
   ann predict runs/cnn-digits-... x.npy     an array on the dataset's raw scale (0-16 for digits)

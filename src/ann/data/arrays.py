@@ -12,10 +12,11 @@ line too: ``ann train pnn-iris data.name=arrays data.path=mine.npz``.
 
 What the arrays say:
 
-* the inputs ``x``: images (N, C, H, W) or (N, H, W) (square; ``uint8`` pixels are read on the
-  0..255 scale, other numbers as they are) for image models, rows of features (N, F) for table
-  models (and for the MLP, which reads a row as a 1x1 image of F channels). Each channel or
-  feature is standardised with the training part's mean and std;
+* the inputs ``x``: images (N, C, H, W) or (N, H, W) (square, channels first as torch has
+  them; ``uint8`` pixels are read on the 0..255 scale, other numbers as they are) for image
+  models, rows of features (N, F) for table models (and for the MLP, which reads a row as a 1x1
+  image of F channels). Each channel or feature is standardised with the training part's mean
+  and std;
 * the targets ``y`` (N,): integers, booleans or strings are class labels, named by their values
   (sorted; numbers numerically), so predictions name them; floats are a number to predict
   (regression);
@@ -176,8 +177,8 @@ def _agree(arrays: dict[str, np.ndarray], where: str):
             raise AnnError(f"{where}: {split} inputs are {x.shape[1:]} each but training inputs "
                            f"are {train_x.shape[1:]}; give inputs of one shape")
         if _kind(y) != _kind(train_y):
-            raise AnnError(f"{where}: {split} targets are {_kind(y)} labels but training targets "
-                           f"are {_kind(train_y)} ones; give targets of one kind")
+            raise AnnError(f"{where}: the {split} targets are {_kind(y)}s but the training "
+                           f"targets are {_kind(train_y)}s; give targets of one kind")
 
 
 def _kind(y: np.ndarray) -> str:
