@@ -115,7 +115,14 @@ def register_dataset(name: str, info: dict, embedded: bool, splits=("train", "va
     dataclass of the dataset's own ``data.*`` settings (``path``, ``column``, ``fold``, ...; made
     with :func:`ann.config.field`, so they are parsed and checked like ``model.*`` keys); the
     loader takes each of its fields as a keyword argument, and a run passes their values. Several
-    datasets may share one options class."""
+    datasets may share one options class.
+
+    ``info`` holds the facts a model is sized by before any data is read (``num_classes``,
+    ``in_features``, ``in_channels``, ``image_size``, ...: copied into the model's same-named
+    config fields) and ``task``; a split's own ``info`` may add those only the data knows, listed
+    under ``"fills"``. A dataset registered outside ann (from your own module) is recorded with
+    that module (``registered_by`` in a run's ``config.json`` and ``data.json``), so later
+    commands say what to import: ``ann --import MODULE eval RUN``."""
     if options is not None and not (isinstance(options, type) and dataclasses.is_dataclass(options)):
         raise TypeError(f"dataset {name!r}: options must be a dataclass, not {options!r}")
 

@@ -114,8 +114,10 @@ def as_pair(value, name: str) -> tuple[np.ndarray, np.ndarray]:
     elif isinstance(value, (tuple, list)) and len(value) == 2:
         x, y = _array(value[0], f"{name}= inputs"), _array(value[1], f"{name}= targets")
     else:
+        settings = (" (data.* settings go with the other overrides: "
+                    "{\"data.val_fraction\": 0.2})" if isinstance(value, dict) else "")
         raise AnnError(f"{name}= takes (x, y), a pair of arrays or tensors, or a torch "
-                       f"Dataset of (input, target) pairs, not a {type(value).__name__}")
+                       f"Dataset of (input, target) pairs, not a {type(value).__name__}{settings}")
     return _checked(x, y, name)
 
 
