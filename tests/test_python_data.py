@@ -167,6 +167,7 @@ def test_an_npz_of_your_own_from_the_command_line(iris, tmp_path, capsys):
     ("grnn-diabetes", np.zeros((40, 3)), np.array(["a", "b"] * 20), ["numbers"]),
     ("gpt-pydoc", np.zeros((40, 3)), np.arange(40) % 2, ["neither images nor rows"]),
     ("cnn-digits", np.zeros((40, 1, 8, 6)), np.arange(40) % 2, ["square"]),
+    ("cnn-digits", np.zeros((40, 8, 8, 3)), np.arange(40) % 2, ["(N, C, H, W)", "transpose"]),
     ("cnn-digits", np.zeros((40, 8, 8)), np.arange(41) % 2, ["40 inputs but 41 targets"]),
     ("pnn-iris", np.full((40, 2), np.nan), np.arange(40) % 2, ["NaN"]),
     ("clip-digits", np.zeros((40, 8, 8)), np.arange(40) % 2, ["reads text"]),

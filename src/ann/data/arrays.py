@@ -287,6 +287,9 @@ def _info(x: np.ndarray, y: np.ndarray) -> dict:
             raise AnnError(f"inputs of shape {x.shape} are neither rows (N, F) nor images "
                            "(N, C, H, W) or (N, H, W)")
         images = x[:, None] if x.ndim == 3 else x                          # (N, C, H, W)
+        if x.ndim == 4 and x.shape[3] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
+            raise AnnError(f"images of shape {x.shape} look channels-last (N, H, W, C); give "
+                           "them channels first, (N, C, H, W): x.transpose(0, 3, 1, 2)")
         if images.shape[2] != images.shape[3]:
             raise AnnError(f"images are {images.shape[3]}x{images.shape[2]}; the image models take "
                            "square images (N, C, S, S): crop or pad them")
