@@ -39,6 +39,7 @@ class Classification(LabelSmoothing, Task):
     """Inputs to class scores; cross-entropy loss; accuracy (higher is better)."""
 
     name = "classify"
+    targets = "class"
     verbs = {"predict": Verb("predict", "predict_inputs", (
                  dataclasses.replace(FILES, required=False),   # or --text
                  Option("text", many=True, metavar="TEXT",
