@@ -10,8 +10,8 @@ import pytest
 
 import ann
 from ann import registry
-from ann.data import textpairs
 from ann.cli import main
+from ann.data import textpairs
 from ann.errors import AnnError
 from helpers import ann as run_ann
 from helpers import fails_cleanly
