@@ -152,7 +152,7 @@ def test_t5_with_a_prefix(files, conv, capsys):
         out=folder / "t5", quiet=True)
     # one WordPiece vocabulary with T5's ids; the prefix names the one task
     tok = json.loads((run.path / "tokenizer.json").read_text())
-    assert tok["kind"] == "wordpiece"
+    assert tok["kind"] == "wordpiece" and run.info["tokenizer_kind"] == "wordpiece"
     c = run.model.config
     assert (c.pad_id, c.eos_id, c.bos_id, c.unk_id) == (0, 1, 0, 2)
     assert list(c.task_ids().values()) == ["words"]
@@ -290,3 +290,17 @@ def test_multi30k_as_a_tsv_reads_as_the_builtin_loader(tmp_path):
         a, b = ann.api.load_split(ours, split), ann.api.load_split(builtin, split)
         assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y), split
     assert (a.info["src_vocab_size"], a.info["tgt_vocab_size"]) == (7882, 5898)
+
+
+def test_the_run_hands_the_model_limits_and_data_tokenizer_to_the_loader(tmp_path):
+    f = tmp_path / "p.tsv"
+    f.write_text("".join(f"{' '.join(r)}\t{translation(r)}\n" for r in sentences(30, 3)))
+    rc = ann.api.build_config("transformer-numbers", {
+        "data.name": "text-pairs", "data.path": str(f), "model.max_src_len": 4,
+        "model.max_tgt_len": 5, "data.tokenizer": "char"})
+    data = ann.api.load_split(rc, "train")
+    assert data.x.shape[1] == 4 and data.y.shape[1] == 5 and data.info["cut"] == len(data)
+    assert data.info["tokenizer"]["source"]["pattern"] == r"\S"
+    # T5 has one vocabulary for both sides (model.vocab_size): one WordPiece vocabulary
+    rc = ann.api.build_config("t5-tasks-tiny", {"data.name": "text-pairs", "data.path": str(f)})
+    assert ann.api.load_split(rc, "val").info["tokenizer"]["kind"] == "wordpiece"

@@ -8,7 +8,9 @@ from ..errors import AnnError
 
 def load_split(rc, split: str):
     """One split of the run's dataset; text datasets are cut into windows of the model's context
-    and tokenized as the run asks."""
+    and tokenized as the run asks. A loader whose info lists ``model_keys`` gets each of those
+    model settings as a keyword (None where the run's model has no such key), and one whose info
+    names a ``tokenizer_kind`` gets ``tokenizer`` (``data.tokenizer``, None when unset)."""
     entry = registry.dataset_entry(rc.data.name)
     options = {k: getattr(rc.data, k) for k in entry.option_names}
     if entry.info.get("task") != "lm":

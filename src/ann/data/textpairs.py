@@ -321,6 +321,7 @@ def load_text_pairs(split: str, path: str = "", source: str = "source", target: 
         lengths = [(len(tok.encode(s)) + 1, len(tok.encode(t)) + 2) for _, s, t in examples]
         ids = t5_ids(0)
         info.update({"task": "text2text", **ids, "vocab_size": tok.vocab_size,
+                     "tokenizer_kind": "char" if kind == "char" else "wordpiece",
                      "prefixes": [prefix.strip()] if prefix.strip() else [],
                      "tasks": (task_first_ids(tok, {_task_name(prefix): prefix.strip()})
                                if prefix.strip() else ""),
