@@ -2,6 +2,7 @@
 learn a tiny synthetic translation written by the test, `ann translate` / `ann eval` /
 `ann generate` on their runs, and each bad input in one line."""
 
+import collections
 import json
 import random
 from types import SimpleNamespace
@@ -108,6 +109,13 @@ def test_transformer_learns_the_pairs(files, transformer_run):
     assert bleu >= 80, list(zip(hyps, refs))[:5]
     assert abs(bleu - summary["test"]["bleu"]) < 2.0     # ann's batched decoding, the same test
     assert summary["test"]["exact_match"] >= 0.5
+    # judged against a model that ignores its input: the commonest training target (the first
+    # among equals) for every source, scored by sacrebleu here
+    train = [translation(r) for r, p in zip(rows, places) if p == "train"]
+    counts = collections.Counter(train)
+    commonest = max(counts, key=counts.__getitem__)
+    assert summary["baselines"]["commonest"] == pytest.approx(sacrebleu([commonest] * len(refs), refs))
+    assert summary["beats_baselines"] is True and "target" not in summary
     tok = json.loads((transformer_run / "tokenizer.json").read_text())
     # each side's vocabulary: the specials and the twelve words, learned from the train pairs
     assert tok["kind"] == "pair" and sorted(tok["source"]["words"][4:]) == sorted(WORDS)
@@ -304,3 +312,19 @@ def test_the_run_hands_the_model_limits_and_data_tokenizer_to_the_loader(tmp_pat
     # T5 has one vocabulary for both sides (model.vocab_size): one WordPiece vocabulary
     rc = ann.api.build_config("t5-tasks-tiny", {"data.name": "text-pairs", "data.path": str(f)})
     assert ann.api.load_split(rc, "val").info["tokenizer"]["kind"] == "wordpiece"
+
+
+def test_baseline_the_commonest_training_target(tmp_path):
+    f = tmp_path / "p.tsv"
+    train = ["the dog runs"] * 3 + ["a cat sits on the mat"] * 4 + ["one bird sings"]
+    test = ["a cat sits on the mat", "a cat sits on a mat", "the dog runs", "a big cat sits on the mat"]
+    f.write_text("source\ttarget\tsplit\n" + "".join(f"s{i}\t{t}\ttrain\n" for i, t in enumerate(train))
+                 + "".join(f"s\t{t}\ttest\ns\t{t}\tval\n" for t in test))
+    task = registry.get_task("seq2seq")
+    tr, te = load(f, "train", min_freq=1), load(f, "test", min_freq=1)
+    # "big" is in no training target: <unk> in the reference, which nothing matches
+    refs = [t.replace("big", "<unk>") for t in test]
+    assert task.baselines(tr, te)["commonest"] == pytest.approx(
+        sacrebleu(["a cat sits on the mat"] * 4, refs))
+    assert task.baselines(tr, te, "exact_match") == {"commonest": 0.25}
+    assert task.baselines(tr, te, "loss") == {}
