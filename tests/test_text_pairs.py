@@ -180,7 +180,7 @@ def load(path, split="train", **options):
 
 def test_columns_header_and_splits(tmp_path):
     f = tmp_path / "p.csv"
-    f.write_text('source,target,split\n"hello, world",bonjour,train\nyes,oui,test\n'
+    f.write_text('Source,Target,Split\n"hello, world",bonjour,train\nyes,oui,test\n'
                  "no,non,train\nthanks,merci,train\n", encoding="utf-8")
     train, val, test = (load(f, s, min_freq=1) for s in ("train", "val", "test"))
     assert (len(train), len(val), len(test)) == (2, 1, 1)  # val carved from the three train pairs

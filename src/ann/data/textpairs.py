@@ -9,9 +9,10 @@ as ``"translate English to German:"`` put before every source); ``ann translate 
 from the run's ``config.json``.
 
 * Columns: when the first line names ``data.source`` and ``data.target`` (default ``source`` and
-  ``target``) it is a header, and the columns are found by name; other columns are ignored, except
-  one named ``split`` (``train``, ``val``/``valid``/``validation``/``dev``, ``test``) that places
-  each pair. Without a header, each line holds exactly two columns: source, then target.
+  ``target``, in any case) it is a header, and the columns are found by name; other columns are
+  ignored, except one named ``split`` (``train``, ``val``/``valid``/``validation``/``dev``,
+  ``test``) that places each pair. Without a header, each line holds exactly two columns: source,
+  then target.
 * Splits: a split column places the pairs (one that names no val or no test pairs has 10% of its
   train pairs each carved out, shuffled with ``data.split_seed``); without one the pairs are
   shuffled (``data.split_seed``, default 0) and cut 80/10/10 train/val/test.
@@ -136,15 +137,16 @@ def _columns(path: Path, rows, source: str, target: str, sep: str
     """(source column, target column, split column or None, how many header lines)."""
     named = source != TextPairsOptions.source or target != TextPairsOptions.target
     first = rows[0][1]
-    if source in first and target in first:
-        si = first.index("split") if "split" in first else None
+    low = [c.lower() for c in first]                  # names match in any case
+    if source.lower() in low and target.lower() in low:
+        si = low.index("split") if "split" in low else None
         if len(rows) == 1:
             raise AnnError(f"{path} holds a header line but no pairs; write one "
                            f"{source}{_show(sep)}{target} pair per line under it")
-        return first.index(source), first.index(target), si, 1
+        return low.index(source.lower()), low.index(target.lower()), si, 1
     if named:
         missing = [(c, k) for c, k in ((source, "data.source"), (target, "data.target"))
-                   if c not in first]
+                   if c.lower() not in low]
         col, key = missing[0]
         raise AnnError(f"{path} has no column {col!r} ({key}) in its header line (line "
                        f"{rows[0][0]}: {', '.join(repr(c) for c in first)}); name the columns "
