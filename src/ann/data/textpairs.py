@@ -79,8 +79,9 @@ class TextPairsOptions:
                         "is a header (text-pairs; no header: column 1)")
     target: str = field("target", "the column of the target sentences when the file's first line "
                         "is a header (text-pairs; no header: column 2)")
-    split_seed: int = field(0, "seed of the shuffle that splits the pairs 80/10/10 when the file "
-                            "has no split column (text-pairs)", nonneg=True)
+    split_seed: int = field(0, "seed of the shuffle that splits the pairs 80/10/10 without a "
+                            "split column, or carves the val/test pairs it lacks (text-pairs)",
+                            nonneg=True)
     lowercase: bool = field(True, "lowercase the sentences before they become tokens (text-pairs)")
     min_freq: int = field(2, "a token joins the vocabulary when the training pairs hold it at "
                           "least this often (text-pairs; 1: every token)", positive=True)
