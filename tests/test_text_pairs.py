@@ -170,6 +170,8 @@ def test_t5_with_a_prefix(files, conv, capsys):
     out = cli(capsys, "generate", run.path, "--prompt", "words: el gato ve el gato")
     assert out.returncode == 0 and out.stdout.strip() == "cat sees the"
     fails_cleanly(cli(capsys, "generate", run.path, "--prompt", "el gato"), "prefix", "words:")
+    again = json.loads(cli(capsys, "eval", run.path, "--json").stdout)  # the file found again
+    assert again["exact_match"] == pytest.approx(test["exact_match"])
 
 
 # ------------------------------------------------------------------------------- reading files
