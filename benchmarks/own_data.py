@@ -234,6 +234,44 @@ def prove(name: str, work: Path, overrides: dict, runs: Path) -> dict:
     return result
 
 
+SOURCE_FORMATS = {"iris-csv": "CSV table", "wine-csv": "CSV table",
+                  "breast-cancer-csv": "CSV table", "cora-csv": "edge list + node CSV",
+                  "shakespeare-txt": "text file", "sst2-csv-gru": "CSV of text, label",
+                  "fsdd-wav": "WAV class folders", "mnist-png": "PNG class folders",
+                  "fashion-png": "PNG class folders", "multi30k-tsv": "TSV of pairs"}
+
+
+def _pct(metric: str, value) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:.2f}%" if metric == "accuracy" else f"{value:.4f}"
+
+
+def table() -> str:
+    """The stored proofs as the Markdown table of BENCHMARKS.md ("Your own data")."""
+    rows = ["| proof | user's format | recipe | through the source (test) | best val | built-in loader | "
+            "recipe target | baselines | wall time | load average | command | date |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for path in sorted(RESULTS.glob("*.json")):
+        r = json.loads(path.read_text())
+        metric = r["metric"]
+        builtin = r.get("builtin") or {}
+        bases = ", ".join(f"{k} {_pct(metric, v)}" for k, v in (r.get("baselines") or {}).items())
+        command = r["command"].replace(str(Path.home()), "~")
+        load = ", ".join(f"{v:.1f}" for v in r["load_average"])
+        rows.append(f"| {r['proof']} | {SOURCE_FORMATS.get(r['proof'], '-')} | `{r['recipe']}` | "
+                    f"{metric} {_pct(metric, r['test'][metric])} | "
+                    f"{_pct(metric, (r.get('best_val') or {}).get(metric))} | "
+                    f"{_pct(metric, builtin.get('mean'))} | {_pct(metric, r['recipe_target'])} | "
+                    f"{bases or '-'} | {r['wall_time_s']:.0f} s | {load} | `{command}` | "
+                    f"{r['recorded']} |")
+    machines = {(r["machine"]["cpu"], r["machine"]["cores"], r["machine"]["torch"])
+                for r in (json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json")))}
+    rows.append("\nMachine: " + "; ".join(f"{c} cores ({cpu}), torch {t}" for cpu, c, t in
+                                         sorted(machines)) + ".")
+    return "\n".join(rows)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", nargs="+", choices=sorted(PROOFS), metavar="PROOF")
