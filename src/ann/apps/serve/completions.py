@@ -97,9 +97,11 @@ class StopFilter:
         return out
 
 
-def generate(hosted, prompt: str, p: Params, seed: int, emit, cancel: threading.Event):
+def generate(hosted, prompt: str, p: Params, seed: int, emit, cancel: threading.Event,
+             started=lambda: None):
     """One choice: the run's generate verb after ``prompt``, each new piece of text handed to
-    ``emit`` as it comes; returns ``(finish_reason, completion_tokens)``."""
+    ``emit`` as it comes; ``started`` is called once the run has accepted the request (its
+    checks passed). Returns ``(finish_reason, completion_tokens)``."""
     verb = hosted.verbs["generate"]
     takes = verb.option_names
     options = {"prompt": prompt} if prompt else {}
@@ -115,6 +117,8 @@ def generate(hosted, prompt: str, p: Params, seed: int, emit, cancel: threading.
         answers = api.use(hosted.run, "generate", **options)
         try:
             for i, a in enumerate(answers):
+                if i == 0:
+                    started()
                 if i == 0 and a.end == "" and a.text == prompt:
                     continue                  # a language model echoes its prompt first
                 if cancel.is_set():
@@ -228,9 +232,8 @@ class Context:
         def work():
             try:
                 for index, prompt, seed in jobs:
-                    put("start", index)
                     finish, tokens = generate(h, prompt, p, seed, lambda t, i=index: put("piece", i, t),
-                                              cancel)
+                                              cancel, started=lambda i=index: put("start", i))
                     put("end", index, finish, tokens)
                     if cancel.is_set():
                         return
