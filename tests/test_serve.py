@@ -433,10 +433,13 @@ def test_page_draws_a_digit_and_shows_its_class(browser, server):
     page.mouse.up()
     page.wait_for_function("document.querySelector('[data-run=digits] .class').textContent.length > 0")
     shown = page.locator("[data-run=digits] .class").text_content()
-    bars = page.locator("[data-run=digits] .probs tr").count()
+    rows = [r.split("\t") for r in page.locator("[data-run=digits] .probs tr").all_inner_texts()]
+    percent = {cells[0].strip(): float(cells[-1].strip().rstrip("%")) for cells in rows}
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "serve-page.png"), full_page=True)
-    assert shown in [str(d) for d in range(10)] and bars == 10
+    assert sorted(percent) == [str(d) for d in range(10)]
+    assert shown == max(percent, key=percent.get)                # the likeliest class is shown
+    assert sum(percent.values()) == pytest.approx(100, abs=0.6)
     assert all(u.startswith(server.url) for u in requests)       # nothing from the network
     page.close()
 

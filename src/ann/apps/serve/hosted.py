@@ -83,14 +83,18 @@ class Hosted:
         options (name, JSON type, whether it is a list, required, and kind: a plain value, a
         file sent in the request, or a file the response brings back)."""
         rc, s, info = self.run.config, self.run.summary, self.run.info
+        from ...data.rows import describes_rows, feature_columns
+
         facts = {k: info[k] for k in ("classes", "num_classes", "image_size", "in_channels",
                                       "modality", "scale", "description") if k in info}
+        if describes_rows(info):            # a run trained on rows: the columns a row needs
+            facts["columns"] = feature_columns(info)
         verbs = {}
         for v in self.verbs.values():
             options = [{"name": o.name, "type": "file" if reads_files(o) else TYPE_NAMES[o.type],
                         "many": o.many, "required": o.required, "kind": option_kind(o),
                         "help": o.help} for o in v.options]
-            verbs[v.name] = {"help": v.help, "options": options,
+            verbs[v.name] = {"name": v.name, "help": v.help, "options": options,
                              "url": f"/v1/runs/{self.name}/{v.name}"}
         out = {"name": self.name, "recipe": rc.recipe, "model": rc.model_name,
                "task": self.run.task.name, "dataset": rc.data.name, "data": facts, "verbs": verbs,
