@@ -66,7 +66,11 @@ def serve(run_dirs, host: str = "127.0.0.1", port: int = 8000, token: str | None
         + ("; requests need the bearer token" if token else ""))
     config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                             timeout_graceful_shutdown=30)
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:       # uvicorn finished the requests in flight, then re-raised Ctrl-C
+        pass
+    log("ann: server stopped")
 
 
 def _check_port(host: str, port: int):
