@@ -176,7 +176,7 @@ def main():
     p.add_argument("--tokens", type=int, default=200, help="tokens per completion (default 200)")
     p.add_argument("--out", type=Path, default=HERE / "results" / "speed" / "serve.json")
     args = p.parse_args()
-    work = HERE / "results" / "serve-runs"
+    work = HERE / "results" / "runs"                    # ignored by git
     classifier = args.classifier or ann.train(args.recipe, out=work / args.recipe, quiet=True).path
     lm = args.lm or ann.train(args.lm_recipe, out=work / args.lm_recipe, quiet=True).path
     print(f"classifier {classifier}")

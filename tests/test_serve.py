@@ -65,12 +65,13 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("serve")
     ann.train("cnn-digits", ["train.epochs=1", "train.threads=1"], out=root / "digits", quiet=True)
     ann.train("gpt-pydoc", GPT, out=root / "pydoc", quiet=True)
+    ann.train("vae-digits", ["train.epochs=1", "train.threads=1"], out=root / "vae", quiet=True)
     return root
 
 
 @pytest.fixture(scope="module")
 def server(runs):
-    app = create_app([runs / "digits", runs / "pydoc"])
+    app = create_app([runs / "digits", runs / "pydoc", runs / "vae"])
     with Server(app) as s:
         yield s
 
@@ -115,7 +116,7 @@ def assert_error(r, status: int, *words):
 
 def test_models_lists_every_run(client):
     ids = {m.id for m in client.models.list()}
-    assert ids == {"digits", "pydoc"}
+    assert ids == {"digits", "pydoc", "vae"}
 
 
 def reference_greedy(run_dir, prompt: str, n: int) -> str:
@@ -252,6 +253,22 @@ def test_generate_verb_and_output_file(http):
     header = base64.b64decode(f["base64"]).decode().splitlines()[0]
     assert header.startswith("file,class,p(0)")
     assert "ann-serve-" not in r.text                         # no temporary path echoed
+
+
+def test_image_generator_brings_its_png_back(http, runs):
+    from PIL import Image
+
+    def grid(seed):
+        r = http.post("/v1/runs/vae/generate", json={"n": 4, "seed": seed})
+        assert r.status_code == 200, r.text
+        assert r.json()["file"]["media_type"] == "image/png"
+        return base64.b64decode(r.json()["file"]["base64"])
+
+    first = grid(1)
+    image = Image.open(io.BytesIO(first))
+    assert image.width >= 16 and image.height >= 16           # a 2x2 grid of 8x8 digits
+    assert grid(1) == first and grid(2) != first
+    assert not (runs / "vae" / "generated.png").exists()        # nothing written into the run
 
 
 def test_concurrent_requests_are_batched_and_answered_alike(server, http):
