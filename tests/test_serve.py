@@ -272,12 +272,12 @@ def test_image_generator_brings_its_png_back(http, runs):
 
 
 def test_concurrent_requests_are_batched_and_answered_alike(server, http):
-    pngs = [digit_png(i)[0] for i in range(24)]
+    pngs = [digit_png(i)[0] for i in range(16)]
     body = lambda p: {"files": [{"name": "d.png", "base64": b64(p)}], "top": 10}   # noqa: E731
     alone = [http.post("/v1/runs/digits/predict", json=body(p)).json()["answers"][0] for p in pngs]
     batcher = server.app.state.batchers["digits"]
     before = batcher.merged
-    with concurrent.futures.ThreadPoolExecutor(24) as pool:
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
         together = list(pool.map(lambda p: httpx.post(server.url + "/v1/runs/digits/predict",
                                                       json=body(p), timeout=30).json(), pngs))
     assert [t["answers"][0]["class"] for t in together] == [a["class"] for a in alone]
@@ -374,6 +374,40 @@ def test_a_damaged_run_is_refused_with_the_line_ann_eval_gives(runs, tmp_path, c
     assert cli.main(["serve", str(bad), "--port", "0"]) != 0
     serve_line = capsys.readouterr().err.strip()
     assert serve_line == eval_line and serve_line.startswith("ann: error:") and "\n" not in serve_line
+
+
+@pytest.mark.slow             # a server process of its own: imports torch
+def test_ctrl_c_lets_the_request_in_flight_finish(runs):
+    import signal
+    import subprocess
+    import sys
+
+    from helpers import env
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "ann", "serve", str(runs / "pydoc"), "--port",
+                             str(port)], env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(1200):
+            try:
+                if httpx.get(url + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        body = {"model": "pydoc", "prompt": "a", "max_tokens": 60, "n": 8}
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(httpx.post, url + "/v1/completions", json=body, timeout=60)
+            time.sleep(0.2)
+            proc.send_signal(signal.SIGINT)
+            r = pending.result()
+        assert r.status_code == 200 and len(r.json()["choices"]) == 8
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
 
 
 # --- load --------------------------------------------------------------------------------------
