@@ -410,6 +410,52 @@ def test_ctrl_c_lets_the_request_in_flight_finish(runs):
     assert "stopped" in out and "Traceback" not in err
 
 
+BERT = ["model.n_layer=1", "model.n_head=2", "model.n_embd=32", "train.max_steps=20",
+        "train.eval_every=20", "train.batch_size=16", "train.threads=1"]
+SHORT = ["train.max_steps=20", "train.eval_every=20", "train.threads=1"]
+
+
+@pytest.fixture(scope="module")
+def sentences(runs):
+    ann.train("bert-pydoc", BERT, out=runs / "bert", quiet=True)
+    ann.train("transformer-numbers", SHORT, out=runs / "numbers", quiet=True)
+    with Server(create_app([runs / "bert", runs / "numbers"])) as s, \
+            httpx.Client(base_url=s.url, timeout=30) as c:
+        yield c
+
+
+def same_json(answers):
+    return json.loads(json.dumps([a.data for a in answers]))
+
+
+def test_fill_and_translate(sentences, runs):
+    text = "the [MASK] statement raises an exception"
+    r = sentences.post("/v1/runs/bert/fill", json={"text": text, "top": 3})
+    assert r.status_code == 200, r.text
+    assert r.json()["answers"] == same_json(ann.use(ann.load(runs / "bert"), "fill", text=text, top=3))
+    r = sentences.post("/v1/runs/numbers/translate", json={"text": "4721"})
+    assert r.status_code == 200, r.text
+    assert r.json()["answers"] == same_json(ann.use(ann.load(runs / "numbers"), "translate", text="4721"))
+    assert_error(sentences.post("/v1/runs/bert/fill", json={}), 400, "needs text")
+    assert_error(sentences.post("/v1/runs/bert/fill", json={"text": 5}), 400, "text", "string")
+    assert_error(sentences.post("/v1/runs/bert/fill", json={"text": "no mask here"}), 400, "[MASK]")
+    assert_error(sentences.post("/v1/completions", json={"model": "numbers", "prompt": "1"}), 400,
+                 "does not write text")
+
+
+@pytest.mark.slow                   # a T5 run's evaluation decodes its whole test split
+def test_t5_answers_completions(runs):
+    ann.train("t5-tasks-tiny", SHORT, out=runs / "t5", quiet=True)
+    prompt = "sort: 5 2 9 1"
+    expect = ann.use(ann.load(runs / "t5"), "generate", prompt=prompt, max_len=8)[0].text
+    with Server(create_app([runs / "t5"])) as s:
+        client = openai.OpenAI(base_url=s.url + "/v1", api_key="-", max_retries=0)
+        r = client.completions.create(model="t5", prompt=prompt, max_tokens=8)
+        assert r.choices[0].text == expect and r.choices[0].finish_reason == "stop"
+        streamed = client.completions.create(model="t5", prompt=prompt, max_tokens=8, stream=True)
+        assert "".join(c.choices[0].text for c in streamed if c.choices) == expect
+
+
 # --- load --------------------------------------------------------------------------------------
 
 def rss_mb() -> float:
@@ -503,4 +549,21 @@ def test_page_streams_a_prompt(browser, server):
     page.wait_for_function("document.querySelector('[data-run=pydoc] .output').textContent.length > 8"
                            " && document.querySelector('[data-run=pydoc] .status').textContent == 'done'")
     assert panel.locator(".output").text_content().startswith("def ")
+    page.close()
+
+
+def test_page_fills_a_sentence(browser, sentences):
+    page = browser.new_page()
+    page.goto(str(sentences.base_url).rstrip("/") + "/")
+    panel = page.locator("[data-run=bert]")
+    panel.locator("input[type=text]").fill("the [MASK] statement")
+    panel.locator("input[type=text]").press("Enter")
+    page.wait_for_selector("[data-run=bert] table td")
+    assert panel.locator("td").first.text_content() == "the [MASK] statement"   # the answer's text
+    assert len(json.loads(panel.locator("td").nth(1).text_content())[0]) == 5      # 5 candidates
+    translate = page.locator("[data-run=numbers]")
+    translate.locator("input[type=text]").fill("<b>12</b>")            # echoed, never parsed as HTML
+    translate.locator("button.go").click()
+    page.wait_for_selector("[data-run=numbers] table td, [data-run=numbers] .error:not(:empty)")
+    assert page.locator("[data-run=numbers] b").count() == 0
     page.close()
