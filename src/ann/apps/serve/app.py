@@ -13,6 +13,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
@@ -90,7 +91,7 @@ async def read_options(request: Request, limit: int) -> dict:
     for key in dict.fromkeys(form.keys()):
         values = []
         for v in form.getlist(key):
-            values.append((v.filename or "", await v.read()) if hasattr(v, "filename") else v)
+            values.append((v.filename or "", await v.read()) if isinstance(v, UploadFile) else v)
         out[key] = values if len(values) > 1 else values[0]
     await form.close()
     return out

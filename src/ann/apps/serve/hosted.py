@@ -60,6 +60,7 @@ class Hosted:
         self.verbs = dict(run.task.verbs)
         self.lock = threading.Lock()
         self._tokenizer = None
+        self._description = None
         generate = self.verbs.get("generate")
         # A run that writes text after a prompt: GPT, recurrent LMs, T5.
         self.is_text_model = generate is not None and "prompt" in generate.option_names
@@ -82,6 +83,11 @@ class Hosted:
         """What ``GET /v1/runs/{name}`` says: the run, its data's facts, and every verb with its
         options (name, JSON type, whether it is a list, required, and kind: a plain value, a
         file sent in the request, or a file the response brings back)."""
+        if self._description is None:
+            self._description = self._describe()
+        return self._description
+
+    def _describe(self) -> dict:
         rc, s, info = self.run.config, self.run.summary, self.run.info
         from ...data.rows import describes_rows, feature_columns
 
