@@ -443,6 +443,25 @@ def test_fill_and_translate(sentences, runs):
                  "does not write text")
 
 
+def test_rows_of_a_table(runs, tmp_path):
+    from sklearn.datasets import load_iris
+
+    ann.train("pnn-iris", ["train.threads=1"], out=runs / "iris", quiet=True)
+    with Server(create_app([runs / "iris"])) as s, httpx.Client(base_url=s.url, timeout=30) as c:
+        columns = c.get("/v1/runs/iris").json()["data"]["columns"]
+        rows = load_iris().data[::10]
+        csv = ",".join(columns) + "\n" + "\n".join(",".join(f"{v:g}" for v in r) for r in rows) + "\n"
+        (tmp_path / "rows.csv").write_text(csv)
+        expect = same_json(ann.use(ann.load(runs / "iris"), "predict", files=[str(tmp_path / "rows.csv")]))
+        r = c.post("/v1/runs/iris/predict", json={"files": [{"name": "rows.csv",
+                                                             "base64": b64(csv.encode())}]})
+        assert r.status_code == 200, r.text
+        assert r.json()["answers"] == expect and len(expect) == len(rows)
+        bad = c.post("/v1/runs/iris/predict", json={"files": [{"name": "rows.csv",
+                                                               "base64": b64(b"x,y\n1,2\n")}]})
+        assert_error(bad, 400)
+
+
 @pytest.mark.slow                   # a T5 run's evaluation decodes its whole test split
 def test_t5_answers_completions(runs):
     ann.train("t5-tasks-tiny", SHORT, out=runs / "t5", quiet=True)
