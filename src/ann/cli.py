@@ -72,6 +72,9 @@ EXAMPLES = {
   ann bench --list                           the benchmarks and what each runs
   ann bench --only cnn-digits,mlp-digits     run these, then regenerate BENCHMARKS.md
   ann bench --render                         only regenerate the tables from stored results""",
+    "serve": """examples:
+  ann serve runs/cnn-digits-... runs/gpt-pydoc-...     http://127.0.0.1:8000/ and the JSON API
+  ann serve runs/m3 --host 0.0.0.0 --port 9000 --token s3cret   reachable from other machines""",
     "translate": """examples:
   ann translate runs/transformer-multi30k-... "Ein Mann fährt Fahrrad."
   ann translate runs/t "Zwei Hunde spielen im Schnee." --beam 5 --length-penalty 0.6
@@ -166,6 +169,18 @@ def _parser() -> Parser:
     s = cmd("explain", "explain a term of the field, with the ann code that embodies it")
     s.add_argument("term", nargs="*", help="the term (default: list every term)")
     s.set_defaults(func=cmd_explain)
+
+    s = cmd("serve", "serve trained runs over HTTP: a JSON endpoint per verb, the OpenAI API "
+            "for text models, and a web page to try them (needs ann[serve])")
+    s.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="the runs to serve, each under "
+                   "its folder's name")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    s.add_argument("--token", default=None, help="require Authorization: Bearer TOKEN on every "
+                   "request (default $ANN_SERVE_TOKEN; none: no check)")
+    s.add_argument("--no-batching", action="store_true",
+                   help="answer each classifier request on its own (no micro-batching)")
+    s.set_defaults(func=cmd_serve)
 
     s = cmd("export", "export a trained run's model to another format (ONNX)")
     s.add_argument("run_dir")
@@ -398,6 +413,13 @@ def cmd_explain(args):
         print(glossary.listing())
         return
     print(glossary.explain(" ".join(args.term)))
+
+
+def cmd_serve(args):
+    from .apps.serve import serve
+
+    serve(args.run_dirs, host=args.host, port=args.port, token=args.token,
+          batching=not args.no_batching)
 
 
 def cmd_export(args):

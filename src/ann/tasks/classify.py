@@ -127,7 +127,11 @@ class Classification(LabelSmoothing, Task):
         else:
             reader = _reader(run)
             key, names = "file", _input_files(run, files)
-            probs = [run.predict(reader(f, info))[0] for f in names]
+            inputs = [reader(f, info) for f in names]                # each (1, ...)
+            if len({tuple(x.shape) for x in inputs}) == 1:           # one batch through the model
+                probs = list(batched(run.predict, torch.cat(inputs), model_device(run.model)))
+            else:                                                    # recordings of any length
+                probs = [run.predict(x)[0] for x in inputs]
         return class_answers(run, key, names, probs, top, out, files)
 
     def predict_rows(self, run, files, top: int = 3, out=None) -> list[Answer]:
