@@ -111,3 +111,25 @@ def test_a_run_written_before_checksums_still_loads(copy):
     (copy / "model.safetensors.sha256").unlink()
     run = ann.load(copy)
     assert run.summary["recipe"] == "cnn-digits"
+
+
+@pytest.mark.parametrize("kind,value,words", [
+    (float, float("nan"), ["nan", "finite"]), (float, float("inf"), ["inf", "finite"]),
+    (float, -float("inf"), ["finite"]), (int, 2 ** 64, ["64 bits"]), (int, -2 ** 63 - 1, ["64 bits"]),
+])
+def test_a_number_that_is_no_number_is_refused_for_every_verb_option(kind, value, words):
+    from ann.api import check_number
+    from ann.errors import AnnError
+    from ann.tasks.base import Option
+
+    with pytest.raises(AnnError, match="|".join(words)):
+        check_number(Option("x", kind), value)
+    check_number(Option("x", kind), kind(1))              # an ordinary number passes
+    check_number(Option("x", kind, many=True), [kind(1), kind(2)])
+
+
+def test_a_verb_refuses_an_oversized_number_in_one_line(run_dir, tmp_path):
+    image = tmp_path / "x.npy"
+    np.save(image, np.zeros((8, 8), np.float32))
+    fails_cleanly(ann_cli("predict", run_dir, image, "--top", str(2 ** 70), check=False),
+                  "--top", "64 bits")
