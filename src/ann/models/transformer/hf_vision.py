@@ -11,7 +11,7 @@ import torch
 
 from ...errors import AnnError
 from .clip import CLIP, CLIPConfig
-from .hf import CONVERTERS, _load
+from .hf import CONVERTERS, Weights, _load
 from .vit import ViT, ViTConfig
 
 _ACTS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh",
@@ -48,20 +48,27 @@ def from_hf_vit(hf_model) -> ViT:
     ``ViTForImageClassification`` keeps its classifier; a bare ``ViTModel`` gets a zero head of
     one class (its pooler, unused by ViT classification, is dropped).
     """
-    hf = hf_model.config
+    src = dict(hf_model.state_dict())
+    conf, out = vit_weights(hf_model.config, src, type(hf_model).__name__)
+    return _load(ViT(conf), out, src)
+
+
+def vit_weights(hf, src: dict, arch: str) -> tuple[ViTConfig, dict]:
+    """ann's :class:`ViTConfig` and ViT tensors from a ViT config, its tensors and its Hugging
+    Face class (``ViTForImageClassification`` or ``ViTModel``)."""
+    src = Weights(src)
     if not getattr(hf, "qkv_bias", True):
         raise AnnError("a ViT without query/key/value biases (qkv_bias=False) is not supported")
     size, patch = hf.image_size, hf.patch_size
     if not isinstance(size, int) or not isinstance(patch, int):
         raise AnnError("only square ViT images and patches (integer image_size, patch_size) are supported")
-    classify = type(hf_model).__name__ == "ViTForImageClassification"
+    classify = arch == "ViTForImageClassification"
     conf = ViTConfig(in_channels=hf.num_channels, image_size=size,
                      num_classes=hf.num_labels if classify else 1, patch_size=patch,
                      d_model=hf.hidden_size, n_layer=hf.num_hidden_layers,
                      n_head=hf.num_attention_heads, d_ff=hf.intermediate_size,
                      dropout=hf.hidden_dropout_prob, activation=_act(hf.hidden_act),
                      ln_eps=hf.layer_norm_eps)
-    src = {k: v for k, v in hf_model.state_dict().items()}
     p = "vit." if classify else ""
     e = p + "embeddings."
     out = {"encoder.cls": src[e + "cls_token"], "encoder.pos": src[e + "position_embeddings"],
@@ -79,7 +86,7 @@ def from_hf_vit(hf_model) -> ViT:
     else:
         out["head.weight"] = torch.zeros(1, conf.d_model)
         out["head.bias"] = torch.zeros(1)
-    return _load(ViT(conf), out)
+    return conf, out
 
 
 _CLIP_BLOCK = {"ln1": "layer_norm1", "attn.q_proj": "self_attn.q_proj",
