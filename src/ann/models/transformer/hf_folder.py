@@ -56,7 +56,10 @@ class HFConfig:
 class Architecture:
     """How one Hugging Face ``model_type`` becomes an ann model."""
 
-    classes: tuple[str, ...]      # the Hugging Face classes (config.json "architectures") taken
+    # the Hugging Face classes taken (config.json "architectures") -> the ann recipe an imported
+    # run belongs to (its data source and training settings, for `ann train RECIPE
+    # train.init_from=RUN` and `ann eval`)
+    recipes: dict[str, str]
     defaults: dict                # that type's config defaults, for entries config.json leaves out
     # (config, tensors, class, extra) -> (ann model name, model class, ann config, ann tensors);
     # extra holds what the tokenizer knows (mask_id, n_special)
@@ -90,25 +93,26 @@ def _vit(conf, src, arch, extra):
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "gpt2": Architecture(("GPT2LMHeadModel",), {
+    "gpt2": Architecture({"GPT2LMHeadModel": "gpt-pydoc"}, {
         "vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12,
         "n_inner": None, "activation_function": "gelu_new", "resid_pdrop": 0.1,
         "layer_norm_epsilon": 1e-5, "scale_attn_weights": True,
         "scale_attn_by_inverse_layer_idx": False, "tie_word_embeddings": True}, _gpt2),
-    "bert": Architecture(("BertForMaskedLM", "BertForSequenceClassification"), {
+    "bert": Architecture({"BertForMaskedLM": "bert-pydoc",
+                          "BertForSequenceClassification": "bert-sst2"}, {
         "vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12,
         "num_attention_heads": 12, "intermediate_size": 3072, "hidden_act": "gelu",
         "hidden_dropout_prob": 0.1, "max_position_embeddings": 512, "type_vocab_size": 2,
         "layer_norm_eps": 1e-12, "pad_token_id": 0, "position_embedding_type": "absolute",
         "is_decoder": False, "tie_word_embeddings": True, "num_labels": 2}, _bert),
-    "t5": Architecture(("T5ForConditionalGeneration",), {
+    "t5": Architecture({"T5ForConditionalGeneration": "t5-tasks"}, {
         "vocab_size": 32128, "d_model": 512, "d_kv": 64, "d_ff": 2048, "num_layers": 6,
         "num_decoder_layers": None, "num_heads": 8, "relative_attention_num_buckets": 32,
         "relative_attention_max_distance": 128, "dropout_rate": 0.1,
         "layer_norm_epsilon": 1e-6, "initializer_factor": 1.0, "feed_forward_proj": "relu",
         "tie_word_embeddings": True, "pad_token_id": 0, "eos_token_id": 1,
         "decoder_start_token_id": 0}, _t5),
-    "vit": Architecture(("ViTForImageClassification",), {
+    "vit": Architecture({"ViTForImageClassification": "vit-digits"}, {
         "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
         "intermediate_size": 3072, "hidden_act": "gelu", "hidden_dropout_prob": 0.0,
         "layer_norm_eps": 1e-12, "image_size": 224, "patch_size": 16, "num_channels": 3,
@@ -118,7 +122,7 @@ ARCHITECTURES: dict[str, Architecture] = {
 
 def supported() -> str:
     """The architectures ann imports, for error messages."""
-    return "; ".join(f"{t} ({', '.join(a.classes)})" for t, a in ARCHITECTURES.items())
+    return "; ".join(f"{t} ({', '.join(a.recipes)})" for t, a in ARCHITECTURES.items())
 
 
 def read_config(folder: Path) -> dict:
@@ -141,7 +145,7 @@ def architecture(data: dict) -> tuple[str, Architecture, str]:
     model_type = data.get("model_type")
     arch = (data.get("architectures") or [None])[0]
     entry = ARCHITECTURES.get(model_type)
-    if entry is None or arch not in entry.classes:
+    if entry is None or arch not in entry.recipes:
         what = f"{arch or 'a model'} (model_type {model_type!r})"
         raise AnnError(f"config.json describes {what}, which ann cannot import; it imports "
                        f"{supported()}")
@@ -219,6 +223,7 @@ class Imported:
     model_type: str
     hf_class: str
     hf_config: dict
+    recipe: str
 
 
 def convert(folder, extra: dict | None = None) -> Imported:
@@ -231,4 +236,4 @@ def convert(folder, extra: dict | None = None) -> Imported:
     conf = HFConfig(data, entry.defaults)
     name, cls, c, out = entry.convert(conf, src, arch, extra or {})
     model = hf._load(cls(c), out, src)
-    return Imported(name, model.eval(), model_type, arch, data)
+    return Imported(name, model.eval(), model_type, arch, data, entry.recipes[arch])

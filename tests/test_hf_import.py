@@ -1,0 +1,308 @@
+"""``ann import``: small random Hugging Face models and tokenizers saved with ``save_pretrained``
+into a temp folder (no network) become ann runs; every check compares against ``transformers``
+itself (its logits, its ``generate``), not against ann's own code."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ann import api
+from ann.apps.hf_import import import_folder
+from ann.cli import main
+from ann.errors import AnnError
+
+transformers = pytest.importorskip("transformers", reason="transformers is not installed")
+tokenizers = pytest.importorskip("tokenizers", reason="tokenizers is not installed")
+
+SENTENCES = ["the cat sat on the mat", "a dog ran in the park", "the bird sang a song",
+             "python reads the file and prints the lines", "a model learns from data",
+             "the quick brown fox jumps over the lazy dog"] * 3
+BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def _bpe(vocab_size=300):
+    """A byte-level BPE with <|endoftext|>, saved as transformers saves GPT-2's."""
+    tok = tokenizers.Tokenizer(tokenizers.models.BPE())
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = tokenizers.decoders.ByteLevel()
+    trainer = tokenizers.trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=["<|endoftext|>"], show_progress=False,
+        initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(SENTENCES, trainer=trainer)
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+        unk_token="<|endoftext|>", padding_side="left",
+        chat_template="{% for m in messages %}{{ m['content'] }}{% endfor %}")
+
+
+def _wordpiece():
+    tok = tokenizers.Tokenizer(tokenizers.models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = tokenizers.normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.BertPreTokenizer()
+    tok.decoder = tokenizers.decoders.WordPiece()
+    trainer = tokenizers.trainers.WordPieceTrainer(vocab_size=120, special_tokens=BERT_SPECIALS,
+                                                   show_progress=False)
+    tok.train_from_iterator(SENTENCES, trainer=trainer)
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+        sep_token="[SEP]", mask_token="[MASK]")
+
+
+def _gpt2_folder(path, **config):
+    torch.manual_seed(0)
+    tok = _bpe()
+    conf = transformers.GPT2Config(n_layer=2, n_embd=32, n_head=2, n_positions=48,
+                                   vocab_size=len(tok), initializer_range=0.3,
+                                   bos_token_id=0, eos_token_id=0, **config)
+    model = transformers.GPT2LMHeadModel(conf).eval()
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return model, tok
+
+
+def _bert_folder(path, cls="BertForMaskedLM", **config):
+    torch.manual_seed(0)
+    tok = _wordpiece()
+    conf = transformers.BertConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=2,
+                                   intermediate_size=48, max_position_embeddings=32,
+                                   vocab_size=len(tok), initializer_range=0.3, **config)
+    model = getattr(transformers, cls)(conf).eval()
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return model, tok
+
+
+# --- GPT-2 -----------------------------------------------------------------------------------
+
+def test_gpt2_greedy_generate_equals_transformers(tmp_path, capsys):
+    hf, tok = _gpt2_folder(tmp_path / "hf")
+    assert main(["import", str(tmp_path / "hf"), "--out", str(tmp_path / "run")]) == 0
+    prompt = "the cat sat"
+    ids = tok(prompt, return_tensors="pt").input_ids
+    want = hf.generate(ids, max_new_tokens=12, do_sample=False, eos_token_id=None,
+                       pad_token_id=0)[0].tolist()
+    run = api.load(tmp_path / "run")
+    got = run.model.generate(torch.tensor([run.tokenizer.encode(prompt)]), 12, temperature=0)
+    assert got[0].tolist() == want
+    capsys.readouterr()
+    assert main(["generate", str(tmp_path / "run"), "--prompt", prompt, "--temperature", "0",
+                 "--max-new-tokens", "12"]) == 0
+    assert capsys.readouterr().out.rstrip("\n") == tok.decode(want)
+
+
+def test_imported_tokenizer_keeps_specials_padding_side_and_chat_template(tmp_path):
+    _, tok = _gpt2_folder(tmp_path / "hf")
+    run = api.load(import_folder(tmp_path / "hf", tmp_path / "run", quiet=True))
+    ours = run.tokenizer
+    text = "the lazy fox reads python"
+    assert ours.encode(text) == tok(text).input_ids
+    assert ours.decode(tok(text).input_ids) == text
+    assert ours.vocab_size == len(tok)
+    assert ours.special_id("eos") == tok.eos_token_id
+    assert ours.padding_side == "left"
+    assert ours.chat_template == tok.chat_template
+
+
+def test_gpt2_from_vocab_and_merges_without_tokenizer_json(tmp_path):
+    hf, tok = _gpt2_folder(tmp_path / "hf")
+    # GPT-2's original files: vocab.json + merges.txt, no tokenizer.json
+    model = json.loads(tok.backend_tokenizer.to_str())["model"]
+    (tmp_path / "hf" / "vocab.json").write_text(json.dumps(model["vocab"]))
+    merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
+    (tmp_path / "hf" / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+    (tmp_path / "hf" / "tokenizer.json").unlink()
+    run = api.load(import_folder(tmp_path / "hf", tmp_path / "run", quiet=True))
+    text = "the quick dog sang"
+    assert run.tokenizer.encode(text) == tok(text).input_ids
+
+
+def test_info_describes_an_imported_run(tmp_path, capsys):
+    _gpt2_folder(tmp_path / "hf")
+    import_folder(tmp_path / "hf", tmp_path / "run", quiet=True)
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "imported from" in out and "GPT2LMHeadModel" in out
+
+
+def test_fine_tune_from_an_imported_gpt2_uses_every_tensor(tmp_path, capsys):
+    hf, tok = _gpt2_folder(tmp_path / "hf")
+    import_folder(tmp_path / "hf", tmp_path / "run", quiet=True)
+    run = api.train("gpt-pydoc", {"train.init_from": str(tmp_path / "run"), "train.max_steps": 1,
+                                  "train.threads": 1, "train.batch_size": 2,
+                                  "train.eval_batch_size": 8, "train.lr": 1e-9, "train.min_lr": 0,
+                                  "train.warmup_steps": 0}, out=tmp_path / "tuned")
+    out = capsys.readouterr().out
+    assert "copied 28 of the model's 28 tensors" in out or "copied" in out
+    assert (run.model.config.n_embd, run.model.config.vocab_size) == (32, len(tok))
+    assert run.tokenizer.encode("the cat") == tok("the cat").input_ids
+    # with a vanishing learning rate the tuned model still computes transformers' logits
+    x = torch.tensor([tok("the cat sat on the mat").input_ids])
+    assert torch.allclose(run.model(x), hf(x).logits, atol=1e-3)
+
+
+# --- BERT ------------------------------------------------------------------------------------
+
+def test_bert_fill_matches_transformers_top_token(tmp_path, capsys):
+    hf, tok = _bert_folder(tmp_path / "hf")
+    import_folder(tmp_path / "hf", tmp_path / "run", quiet=True)
+    text = "the [MASK] sat on the mat"
+    enc = tok(text, return_tensors="pt")
+    with torch.no_grad():
+        logits = hf(**enc).logits[0]
+    where = enc.input_ids[0].tolist().index(tok.mask_token_id)
+    top = tok.convert_ids_to_tokens(int(logits[where].argmax()))
+    capsys.readouterr()
+    assert main(["fill", str(tmp_path / "run"), text, "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    masks = answer["masks"] if isinstance(answer, dict) else answer[0]["masks"]
+    assert masks[0][0][0] == top
+    run = api.load(tmp_path / "run")
+    assert run.model.config.mask_id == tok.mask_token_id
+
+
+def test_bert_classifier_keeps_its_labels(tmp_path):
+    hf, tok = _bert_folder(tmp_path / "hf", "BertForSequenceClassification",
+                           id2label={0: "sad", 1: "happy", 2: "calm"},
+                           label2id={"sad": 0, "happy": 1, "calm": 2})
+    run = api.load(import_folder(tmp_path / "hf", tmp_path / "run", quiet=True))
+    texts = ["a dog ran in the park", "the bird sang"]
+    enc = tok(texts, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        want = torch.softmax(hf(**enc).logits, -1)
+    got = api.classify_text(run, texts)
+    assert torch.allclose(got, want, atol=1e-5)
+    assert run.info["classes"] == ["sad", "happy", "calm"]
+
+
+def test_bert_from_vocab_txt(tmp_path):
+    hf, tok = _bert_folder(tmp_path / "hf")
+    vocab = sorted(tok.get_vocab().items(), key=lambda kv: kv[1])
+    (tmp_path / "hf" / "vocab.txt").write_text("\n".join(t for t, _ in vocab) + "\n")
+    (tmp_path / "hf" / "tokenizer.json").unlink()
+    run = api.load(import_folder(tmp_path / "hf", tmp_path / "run", quiet=True))
+    text = "The quick [MASK] jumps"
+    assert run.tokenizer.encode(text) == tok(text, add_special_tokens=False).input_ids
+
+
+# --- T5 and ViT ------------------------------------------------------------------------------
+
+def test_t5_logits_equal_transformers(tmp_path):
+    torch.manual_seed(0)
+    tok = _bpe(260)
+    conf = transformers.T5Config(num_layers=2, d_model=32, num_heads=2, d_kv=16, d_ff=48,
+                                 vocab_size=len(tok), pad_token_id=0, eos_token_id=0,
+                                 decoder_start_token_id=0)
+    hf = transformers.T5ForConditionalGeneration(conf).eval()
+    hf.save_pretrained(tmp_path / "hf")
+    tok.save_pretrained(tmp_path / "hf")
+    run = api.load(import_folder(tmp_path / "hf", tmp_path / "run", quiet=True))
+    x, y = torch.randint(1, len(tok), (2, 7)), torch.randint(1, len(tok), (2, 5))
+    with torch.no_grad():
+        assert torch.allclose(run.model(x, y), hf(input_ids=x, decoder_input_ids=y).logits,
+                              atol=1e-5)
+
+
+def test_vit_predict_takes_an_image(tmp_path, capsys):
+    from PIL import Image
+
+    torch.manual_seed(0)
+    conf = transformers.ViTConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=2,
+                                  intermediate_size=48, image_size=16, patch_size=8,
+                                  id2label={0: "cat", 1: "dog", 2: "bird"},
+                                  label2id={"cat": 0, "dog": 1, "bird": 2})
+    hf = transformers.ViTForImageClassification(conf).eval()
+    hf.save_pretrained(tmp_path / "hf")
+    transformers.ViTImageProcessor(size={"height": 16, "width": 16}).save_pretrained(tmp_path / "hf")
+    import_folder(tmp_path / "hf", tmp_path / "run", quiet=True)
+    pixels = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "x.png")
+    proc = transformers.ViTImageProcessor.from_pretrained(tmp_path / "hf")
+    with torch.no_grad():
+        want = torch.softmax(hf(**proc(Image.open(tmp_path / "x.png"),
+                                       return_tensors="pt")).logits[0], -1)
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "run"), str(tmp_path / "x.png"), "--json"]) == 0
+    out = capsys.readouterr().out
+    best = ["cat", "dog", "bird"][int(want.argmax())]
+    assert best in out
+    assert f"{float(want.max()):.3f}"[:4] in out
+
+
+# --- bad input: one clear line, nothing written ----------------------------------------------
+
+def _fails(tmp_path, capsys, folder, *words):
+    capsys.readouterr()
+    out = tmp_path / "out"
+    assert main(["import", str(folder), "--out", str(out)]) != 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for w in words:
+        assert w.lower() in lines[0].lower(), (w, lines[0])
+    assert not out.exists()
+
+
+def test_no_config_no_weights(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    _fails(tmp_path, capsys, tmp_path / "empty", "config.json")
+    _gpt2_folder(tmp_path / "hf")
+    (tmp_path / "hf" / "model.safetensors").unlink()
+    _fails(tmp_path, capsys, tmp_path / "hf", "no weights")
+
+
+def test_unknown_architecture_lists_those_ann_has(tmp_path, capsys):
+    (tmp_path / "hf").mkdir()
+    (tmp_path / "hf" / "config.json").write_text(json.dumps(
+        {"model_type": "mamba", "architectures": ["MambaForCausalLM"]}))
+    _fails(tmp_path, capsys, tmp_path / "hf", "MambaForCausalLM", "GPT2LMHeadModel",
+           "BertForMaskedLM", "T5ForConditionalGeneration", "ViTForImageClassification")
+
+
+def test_shape_disagreeing_with_config_names_the_tensor(tmp_path, capsys):
+    _gpt2_folder(tmp_path / "hf")
+    conf = json.loads((tmp_path / "hf" / "config.json").read_text())
+    conf["n_positions"] = 64
+    (tmp_path / "hf" / "config.json").write_text(json.dumps(conf))
+    _fails(tmp_path, capsys, tmp_path / "hf", "transformer.wpe.weight", "(48, 32)")
+
+
+def test_sharded_checkpoint_with_a_missing_shard(tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    _gpt2_folder(tmp_path / "hf")
+    tensors = load_file(str(tmp_path / "hf" / "model.safetensors"))
+    names = sorted(tensors)
+    half = len(names) // 2
+    shards = {"model-00001-of-00002.safetensors": names[:half],
+              "model-00002-of-00002.safetensors": names[half:]}
+    for file, keys in shards.items():
+        save_file({k: tensors[k].contiguous() for k in keys}, str(tmp_path / "hf" / file),
+                  metadata={"format": "pt"})
+    (tmp_path / "hf" / "model.safetensors").unlink()
+    (tmp_path / "hf" / "model.safetensors.index.json").write_text(json.dumps(
+        {"weight_map": {k: f for f, keys in shards.items() for k in keys}}))
+    run = api.load(import_folder(tmp_path / "hf", tmp_path / "ok", quiet=True))  # whole: fine
+    assert run.model.config.n_layer == 2
+    (tmp_path / "hf" / "model-00002-of-00002.safetensors").unlink()
+    _fails(tmp_path, capsys, tmp_path / "hf", "model-00002-of-00002.safetensors")
+
+
+def test_tokenizer_larger_than_the_embedding(tmp_path, capsys):
+    _gpt2_folder(tmp_path / "hf")
+    _bpe(400).save_pretrained(tmp_path / "hf")
+    _fails(tmp_path, capsys, tmp_path / "hf", "tokens", "embedding")
+
+
+def test_bin_read_with_weights_only_and_refused_pickles(tmp_path, capsys):
+    hf, _ = _gpt2_folder(tmp_path / "hf")
+    (tmp_path / "hf" / "model.safetensors").unlink()
+    torch.save(hf.state_dict(), tmp_path / "hf" / "pytorch_model.bin")
+    run = api.load(import_folder(tmp_path / "hf", tmp_path / "ok", quiet=True))
+    x = torch.tensor([[1, 2, 3]])
+    assert torch.allclose(run.model(x), hf(x).logits, atol=1e-5)
+    torch.save({"weights": hf.state_dict(), "extra": AnnError("not a tensor")},
+               tmp_path / "hf" / "pytorch_model.bin")
+    _fails(tmp_path, capsys, tmp_path / "hf", "weights_only", "pickled")
