@@ -137,6 +137,8 @@ def _load_splits(rc: RunConfig):
     # Facts only the loaded data knows: the vocabulary the tokenizer built (one per side for
     # seq2seq), and others the dataset names under "fills" (a series' scale).
     facts = ("vocab_size", "src_vocab_size", "tgt_vocab_size", *train.info.get("fills", ()))
+    if imported_source(rc) is not None:     # the checkpoint's embedding may hold spare rows
+        facts = tuple(k for k in facts if k not in ("vocab_size", "src_vocab_size", "tgt_vocab_size"))
     cfg.fill(rc.model, {k: train.info[k] for k in facts if k in train.info})
     return train, _split(rc, "val"), _split(rc, "test")
 
@@ -198,6 +200,38 @@ def _check_same_tokenizer(source_dir: Path, run_dir) -> None:
         raise AnnError(f"{source_dir} was trained with another tokenizer than this run, so its "
                        "token embeddings stand for other tokens; start from a run on the same "
                        "data, or set train.init_from=scratch")
+
+
+def imported_source(rc: RunConfig) -> Path | None:
+    """The run ``train.init_from`` names when ``ann import`` made it from a checkpoint."""
+    if rc.train.init_from in ("", "scratch"):
+        return None
+    path = Path(rc.train.init_from).expanduser()
+    return path if (path / "imported.json").is_file() else None
+
+
+def _adopt_imported(rc: RunConfig, explicit: set) -> None:
+    """A run started from an imported checkpoint takes its architecture (every model key the
+    two configs share, but dropout and the keys set on the command line) and its tokenizer
+    (``data.tokenizer``, unless set), so that every tensor of the checkpoint is used: the
+    recipe says only the data and how to train."""
+    source = imported_source(rc)
+    if source is None:
+        return
+    theirs = RunConfig.from_dict(runs.read_config(source))
+    kin = {c for c in set(type(theirs.model).__mro__) & set(type(rc.model).__mro__)
+           if c is not object and c.__module__ != "ann.models.inputs"}
+    if not kin:
+        raise AnnError(f"train.init_from={rc.train.init_from} holds a {theirs.model_name} model "
+                       f"(imported), which cannot start recipe {rc.recipe}'s {rc.model_name}; "
+                       f"choose a recipe of {theirs.model_name} (see `ann list`)")
+    shared = ({f.name for f in dataclasses.fields(theirs.model)}
+              & {f.name for f in dataclasses.fields(rc.model)}) - explicit - {"dropout"}
+    for key in sorted(shared):
+        setattr(rc.model, key, getattr(theirs.model, key))
+    if not rc.data.tokenizer and (source / "tokenizer.json").is_file():
+        rc.data.tokenizer = str(source / "tokenizer.json")
+    cfg.validate(rc)
 
 
 def copy_matching_weights(model: torch.nn.Module, source, run_dir=None) -> str:
@@ -302,6 +336,8 @@ def _prepare(recipe, overrides, out, resume):
         rc = build_config(recipe, overrides)
         if rc.train.init_from not in ("", "scratch"):
             _init_file(rc.train.init_from)                    # fail before writing anything
+            explicit = {k.split(".", 1)[1] for k in _normalise(overrides) if k.startswith("model.")}
+            _adopt_imported(rc, explicit)
         return rc, out, False
     path = runs.check_run_dir(resume)
     rc = RunConfig.from_dict(runs.read_config(path))

@@ -36,7 +36,8 @@ from ..config import field
 from ..errors import AnnError, CorruptFile
 from ..registry import register_dataset
 from .sentences import _SPECIAL_IDS, VOCAB_SIZE, Sentences, check_max_len, encode_rows
-from .text import DEFAULT_BPE_VOCAB, TOKENIZER_KINDS, TokenWindows, train_tokenizer
+from .text import (DEFAULT_BPE_VOCAB, TOKENIZER_KINDS, TokenWindows, is_tokenizer_file,
+                   train_tokenizer)
 from .tokenizers import Tokenizer, WordPieceTokenizer
 
 LM_SPLITS = (0.90, 0.95)          # train ends, val ends (by characters); the rest is test
@@ -143,8 +144,9 @@ def load_text_file(split: str, path: str = "", block_size: int = 256,
         raise AnnError("text-file needs your text: data.path=FILE.txt (UTF-8; several files "
                        "separated by commas, or a folder of .txt files)")
     kind = tokenizer or TEXT_FILE_INFO["tokenizer_kind"]
-    if kind not in TOKENIZER_KINDS:
-        raise AnnError(f"data.tokenizer={kind!r}: text-file takes {', '.join(TOKENIZER_KINDS)}")
+    if kind not in TOKENIZER_KINDS and not is_tokenizer_file(kind):
+        raise AnnError(f"data.tokenizer={kind!r}: text-file takes {', '.join(TOKENIZER_KINDS)} "
+                       "or a tokenizer.json file")
     vocab = bpe_vocab_size if kind == "bpe" else 0
     files = _files(path)
     stamp = _stamp(files)
