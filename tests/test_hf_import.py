@@ -45,6 +45,9 @@ def _wordpiece():
     trainer = tokenizers.trainers.WordPieceTrainer(vocab_size=120, special_tokens=BERT_SPECIALS,
                                                    show_progress=False)
     tok.train_from_iterator(SENTENCES, trainer=trainer)
+    tok.post_processor = tokenizers.processors.TemplateProcessing(     # [CLS] A [SEP], as BERT's
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
     return transformers.PreTrainedTokenizerFast(
         tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
         sep_token="[SEP]", mask_token="[MASK]")
@@ -189,20 +192,40 @@ def test_bert_from_vocab_txt(tmp_path):
 
 # --- T5 and ViT ------------------------------------------------------------------------------
 
-def test_t5_logits_equal_transformers(tmp_path):
+def _unigram():
+    """A SentencePiece-style Unigram tokenizer with T5's <pad> </s> <unk>, </s> appended."""
+    tok = tokenizers.Tokenizer(tokenizers.models.Unigram())
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.Metaspace()
+    tok.decoder = tokenizers.decoders.Metaspace()
+    trainer = tokenizers.trainers.UnigramTrainer(
+        vocab_size=90, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>",
+        show_progress=False)
+    tok.train_from_iterator(SENTENCES, trainer=trainer)
+    tok.post_processor = tokenizers.processors.TemplateProcessing(
+        single="$A </s>", special_tokens=[("</s>", 1)])
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+
+
+def test_t5_logits_and_greedy_answer_equal_transformers(tmp_path):
     torch.manual_seed(0)
-    tok = _bpe(260)
+    tok = _unigram()
     conf = transformers.T5Config(num_layers=2, d_model=32, num_heads=2, d_kv=16, d_ff=48,
-                                 vocab_size=len(tok), pad_token_id=0, eos_token_id=0,
-                                 decoder_start_token_id=0)
+                                 vocab_size=len(tok), pad_token_id=0, eos_token_id=1,
+                                 decoder_start_token_id=0, initializer_factor=3.0)
     hf = transformers.T5ForConditionalGeneration(conf).eval()
     hf.save_pretrained(tmp_path / "hf")
     tok.save_pretrained(tmp_path / "hf")
     run = api.load(import_folder(tmp_path / "hf", tmp_path / "run", quiet=True))
-    x, y = torch.randint(1, len(tok), (2, 7)), torch.randint(1, len(tok), (2, 5))
+    x, y = torch.randint(3, len(tok), (2, 7)), torch.randint(3, len(tok), (2, 5))
     with torch.no_grad():
         assert torch.allclose(run.model(x, y), hf(input_ids=x, decoder_input_ids=y).logits,
                               atol=1e-5)
+    prompt = "the cat sat on the mat"
+    assert run.tokenizer.encode(prompt) + [1] == tok(prompt).input_ids
+    want = hf.generate(**tok(prompt, return_tensors="pt"), max_new_tokens=10, do_sample=False)
+    assert api.text_to_text(run, prompt, max_len=10) == tok.decode(want[0],
+                                                                   skip_special_tokens=True)
 
 
 def test_vit_predict_takes_an_image(tmp_path, capsys):

@@ -68,7 +68,8 @@ def _image_facts(folder: Path, hf_config: dict, model) -> dict:
 
 
 def _text_facts(tok, hf_config: dict, model) -> dict:
-    facts = {"vocab_size": model.config.vocab_size, "tokenizer_kind": "pretrained"}
+    facts = {"vocab_size": model.config.vocab_size, "tokenizer_kind": "pretrained",
+             "prefixes": [], "fill_examples": []}      # none of the recipe's own data
     labels = hf_config.get("id2label")
     if labels and cfg.value(model.config, "num_classes") is not None:
         facts["classes"] = [labels.get(str(i), str(i)) for i in range(model.config.num_classes)]
