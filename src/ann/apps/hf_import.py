@@ -120,6 +120,8 @@ def import_folder(folder, out=None, quiet: bool = False) -> Path:
         "from": str(folder.resolve()), "model_type": model_type, "hf_class": imported.hf_class,
         "transformers_version": hf_config.get("transformers_version"), "parameters": n_params,
         "ann": __version__})
+    if tok is not None:     # `ann eval` reads the recipe's text with the checkpoint's tokenizer
+        rc.data.tokenizer = str((run_dir / "tokenizer.json").resolve())
     fileio.write_json(run_dir / "config.json", rc.to_dict())   # last: now it is a run
     if not quiet:
         print(f"ann: imported {imported.hf_class} ({n_params:,} parameters"

@@ -36,8 +36,7 @@ from ..config import field
 from ..errors import AnnError, CorruptFile
 from ..registry import register_dataset
 from .sentences import _SPECIAL_IDS, VOCAB_SIZE, Sentences, check_max_len, encode_rows
-from .text import (DEFAULT_BPE_VOCAB, TOKENIZER_KINDS, TokenWindows, is_tokenizer_file,
-                   train_tokenizer)
+from .text import DEFAULT_BPE_VOCAB, TOKENIZER_KINDS, TokenWindows, is_tokenizer_file, train_tokenizer
 from .tokenizers import Tokenizer, WordPieceTokenizer
 
 LM_SPLITS = (0.90, 0.95)          # train ends, val ends (by characters); the rest is test
