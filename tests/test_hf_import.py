@@ -224,6 +224,38 @@ def test_bert_from_vocab_txt(tmp_path):
     assert run.tokenizer.encode(text) == tok(text, add_special_tokens=False).input_ids
 
 
+def test_fine_tune_an_imported_bert_classifier_on_a_csv(tmp_path, capsys):
+    import re
+
+    hf, tok = _bert_folder(tmp_path / "hf", "BertForSequenceClassification")
+    import_folder(tmp_path / "hf", tmp_path / "run", quiet=True)
+    rows = ["text,label"] + [f"{s},{'animal' if any(w in s for w in ('cat', 'dog', 'bird', 'fox')) else 'other'}"
+                             for s in SENTENCES * 4]
+    (tmp_path / "mine.csv").write_text("\n".join(rows) + "\n")
+    run = api.train("bert-sst2", {"train.init_from": str(tmp_path / "run"), "train.max_steps": 1,
+                                  "data.name": "text-classes", "data.path": str(tmp_path / "mine.csv"),
+                                  "train.threads": 1, "train.batch_size": 4,
+                                  "train.lr": 1e-9, "train.min_lr": 0, "train.warmup_steps": 0},
+                    out=tmp_path / "tuned")
+    copied = re.search(r"copied (\d+) of the model's (\d+) tensors", capsys.readouterr().out)
+    assert copied and int(copied[1]) == int(copied[2])   # 2 classes here, 2 in the checkpoint
+    texts = ["a dog ran in the park", "the bird sang"]
+    enc = tok(texts, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        want = torch.softmax(hf(**enc).logits, -1)
+    assert torch.allclose(api.classify_text(run, texts), want, atol=1e-4)
+
+
+def test_imported_bert_mlm_evaluates_pydoc_in_its_own_tokens(tmp_path):
+    _bert_folder(tmp_path / "hf")
+    run = api.load(import_folder(tmp_path / "hf", tmp_path / "run", quiet=True))
+    rows = api.load_split(run.config, "val")
+    tok = run.tokenizer
+    first = rows.x[0].tolist()
+    assert first[0] == tok.token_to_id("[CLS]") and tok.token_to_id("[SEP]") in first
+    assert max(rows.x.flatten().tolist()) < run.model.config.vocab_size
+
+
 # --- T5 and ViT ------------------------------------------------------------------------------
 
 def _unigram():

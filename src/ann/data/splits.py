@@ -13,8 +13,10 @@ def load_split(rc, split: str):
     options = {k: getattr(rc.data, k) for k in entry.option_names}
     if entry.info.get("task") != "lm":
         if "max_len" in entry.info and config.value(rc.model, "max_len") is not None:
-            # sentences, padded to the model's length (BERT)
-            return registry.load_dataset(rc.data.name, split, max_len=rc.model.max_len, **options)
+            # sentences, padded to the model's length (BERT), read with a saved tokenizer if named
+            given = {"tokenizer": rc.data.tokenizer} if rc.data.tokenizer else {}
+            return registry.load_dataset(rc.data.name, split, max_len=rc.model.max_len, **given,
+                                         **options)
         return registry.load_dataset(rc.data.name, split, **options)
     block = config.value(rc.model, "block_size")
     if block is None:

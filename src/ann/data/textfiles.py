@@ -35,7 +35,15 @@ import torch
 from ..config import field
 from ..errors import AnnError, CorruptFile
 from ..registry import register_dataset
-from .sentences import _SPECIAL_IDS, VOCAB_SIZE, Sentences, check_max_len, encode_rows
+from .sentences import (
+    _SPECIAL_IDS,
+    VOCAB_SIZE,
+    Sentences,
+    check_max_len,
+    encode_rows,
+    given_tokenizer,
+    special_facts,
+)
 from .text import DEFAULT_BPE_VOCAB, TOKENIZER_KINDS, TokenWindows, is_tokenizer_file, train_tokenizer
 from .tokenizers import Tokenizer, WordPieceTokenizer
 
@@ -293,19 +301,20 @@ class TextClassesOptions:
 @register_dataset("text-classes", info=TEXT_CLASSES_INFO, embedded=True,
                   options=TextClassesOptions)
 def load_text_classes(split: str, path: str = "", max_len: int = CLASSES_MAX_LEN,
-                      text: str = "text", label: str = "label") -> Sentences:
-    """Your own labelled texts (``data.path``): a split column, or 80/10/10 per class."""
+                      text: str = "text", label: str = "label", tokenizer: str = "") -> Sentences:
+    """Your own labelled texts (``data.path``): a split column, or 80/10/10 per class; read with
+    a WordPiece trained on the training texts, or the saved ``tokenizer`` (an imported BERT's)."""
     if not path:
         raise AnnError("text-classes needs your table: data.path=FILE.csv (or .tsv) with a header "
                        "naming a text and a label column")
     max_len = check_max_len(max_len)
     stamp = _stamp((Path(path).expanduser(),))
     splits, classes = _class_rows(stamp, text, label)
-    tok = _class_tokenizer(stamp, text, label)
+    tok = given_tokenizer(tokenizer, "text-classes") or _class_tokenizer(stamp, text, label)
     texts, labels = splits[split]
     x = encode_rows(tok, texts, max_len)
     y = torch.tensor([classes.index(lab) for lab in labels], dtype=torch.int64)
     info = {**TEXT_CLASSES_INFO, "num_classes": len(classes), "classes": classes,
             "vocab_size": tok.vocab_size, "max_len": max_len, "source": str(Path(path).expanduser()),
-            "tokenizer": tok.to_dict()}
+            "tokenizer": tok.to_dict(), **(special_facts(tok) if tokenizer else {})}
     return Sentences(x, y, info)
