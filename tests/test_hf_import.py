@@ -229,8 +229,8 @@ def test_fine_tune_an_imported_bert_classifier_on_a_csv(tmp_path, capsys):
 
     hf, tok = _bert_folder(tmp_path / "hf", "BertForSequenceClassification")
     import_folder(tmp_path / "hf", tmp_path / "run", quiet=True)
-    rows = ["text,label"] + [f"{s},{'animal' if any(w in s for w in ('cat', 'dog', 'bird', 'fox')) else 'other'}"
-                             for s in SENTENCES * 4]
+    animal = lambda s: any(w in s for w in ("cat", "dog", "bird", "fox"))  # noqa: E731
+    rows = ["text,label"] + [f"{s},{'animal' if animal(s) else 'other'}" for s in SENTENCES * 4]
     (tmp_path / "mine.csv").write_text("\n".join(rows) + "\n")
     run = api.train("bert-sst2", {"train.init_from": str(tmp_path / "run"), "train.max_steps": 1,
                                   "data.name": "text-classes", "data.path": str(tmp_path / "mine.csv"),
