@@ -44,9 +44,9 @@ class Weights(dict):
                        "the weights and config.json do not belong together")
 
 
-def _check_shape(src: dict, name: str, shape: tuple) -> torch.Tensor:
+def _check_shape(src: dict, name: str, shape: tuple, prefix: str = "") -> torch.Tensor:
     if tuple(src[name].shape) != tuple(shape):
-        raise AnnError(f"tensor {name!r} has shape {tuple(src[name].shape)} but config.json implies "
+        raise AnnError(f"tensor {prefix + name!r} has shape {tuple(src[name].shape)} but config.json implies "
                        f"{tuple(shape)}; the weights and config.json do not belong together")
     return src[name]
 
@@ -59,6 +59,7 @@ def gpt2_weights(hf, src: dict) -> tuple[GPTConfig, dict]:
     ``c_attn`` fuses the query, key and value projections: they are split here.
     """
     conf = _gpt2_config(hf)
+    prefix = "transformer." if any(k.startswith("transformer.") for k in src) else ""
     src = Weights({k.removeprefix("transformer."): v for k, v in src.items()})
     C = conf.n_embd
     out = {"wte.weight": src["wte.weight"], "wpe.weight": src["wpe.weight"],
@@ -68,8 +69,8 @@ def gpt2_weights(hf, src: dict) -> tuple[GPTConfig, dict]:
         for ours, theirs in (("ln1", "ln_1"), ("ln2", "ln_2")):
             out[b + ours + ".weight"] = src[h + theirs + ".weight"]
             out[b + ours + ".bias"] = src[h + theirs + ".bias"]
-        w_qkv = _check_shape(src, h + "attn.c_attn.weight", (C, 3 * C)).split(C, dim=1)
-        b_qkv = _check_shape(src, h + "attn.c_attn.bias", (3 * C,)).split(C, dim=0)  # 3 x (C,)
+        w_qkv = _check_shape(src, h + "attn.c_attn.weight", (C, 3 * C), prefix).split(C, dim=1)
+        b_qkv = _check_shape(src, h + "attn.c_attn.bias", (3 * C,), prefix).split(C, dim=0)
         for name, w, bias in zip(("q_proj", "k_proj", "v_proj"), w_qkv, b_qkv, strict=True):
             out[b + f"attn.{name}.weight"] = w.t()  # (out, in) as nn.Linear
             out[b + f"attn.{name}.bias"] = bias

@@ -169,6 +169,7 @@ def _read_bin(file: Path) -> dict:
         data = torch.load(str(file), map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as e:
         why = str(e).split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
+        why = why.split(". Please")[0]      # torch's advice to allowlist the class: not ours
         raise AnnError(f"{file} holds pickled Python objects besides tensors, which ann does not "
                        f"load (torch.load with weights_only=True refused it: {why}); save the "
                        "model as safetensors with save_pretrained") from None
