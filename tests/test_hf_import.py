@@ -320,6 +320,51 @@ def test_vit_predict_takes_an_image(tmp_path, capsys):
     assert f"{float(want.max()):.3f}"[:4] in out
 
 
+def test_clip_ranks_labels_as_transformers_does(tmp_path, capsys):
+    from PIL import Image
+
+    torch.manual_seed(0)
+    text = tokenizers.Tokenizer(tokenizers.models.BPE())
+    text.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    text.decoder = tokenizers.decoders.ByteLevel()
+    text.train_from_iterator(SENTENCES, trainer=tokenizers.trainers.BpeTrainer(
+        vocab_size=280, special_tokens=["<|startoftext|>", "<|endoftext|>"], show_progress=False,
+        initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet()))
+    tok = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=text, bos_token="<|startoftext|>", eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>")
+    conf = transformers.CLIPConfig(
+        text_config=dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2,
+                         num_attention_heads=2, intermediate_size=48, max_position_embeddings=16,
+                         bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_act="gelu"),
+        vision_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                           intermediate_size=48, image_size=16, patch_size=8, hidden_act="gelu"),
+        projection_dim=24)
+    hf = transformers.CLIPModel(conf).eval()
+    hf.save_pretrained(tmp_path / "hf")
+    tok.save_pretrained(tmp_path / "hf")
+    proc = transformers.CLIPImageProcessor(do_resize=False, do_center_crop=False)
+    proc.save_pretrained(tmp_path / "hf")
+    import_folder(tmp_path / "hf", tmp_path / "run", quiet=True)
+    pixels = np.random.default_rng(1).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "x.png")
+    labels = ["the cat sat", "a dog ran in the park", "the bird"]
+    ids = [[0, *tok(t).input_ids, 1] for t in labels]
+    width = max(map(len, ids))
+    ids = torch.tensor([r + [1] * (width - len(r)) for r in ids])
+    with torch.no_grad():
+        want = torch.softmax(hf(input_ids=ids, pixel_values=proc(
+            Image.open(tmp_path / "x.png"), return_tensors="pt").pixel_values).logits_per_image[0], -1)
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "run"), str(tmp_path / "x.png"), "--labels",
+                 ",".join(labels), "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    top = (answer[0] if isinstance(answer, list) else answer)["top"]
+    ranked = sorted(zip(labels, want.tolist()), key=lambda lp: -lp[1])
+    assert [t for t, _ in top] == [t for t, _ in ranked]
+    assert np.allclose([p for _, p in top], [p for _, p in ranked], atol=1e-5)
+
+
 # --- bad input: one clear line, nothing written ----------------------------------------------
 
 def _fails(tmp_path, capsys, folder, *words):

@@ -60,11 +60,15 @@ def _image_facts(folder: Path, hf_config: dict, model) -> dict:
     mean, std = pre.get("image_mean", [0.5] * c.in_channels), pre.get("image_std", [0.5] * c.in_channels)
     if not pre.get("do_normalize", True):
         mean, std = [0.0] * c.in_channels, [1.0] * c.in_channels
-    labels = hf_config.get("id2label") or {}
-    classes = [labels.get(str(i), str(i)) for i in range(c.num_classes)]
-    return {"task": "classify", "in_channels": c.in_channels, "image_size": c.image_size,
-            "num_classes": c.num_classes, "classes": classes, "scale": 1 / rescale,
-            "mean": mean, "std": std, "fit_images": True}
+    facts = {"in_channels": c.in_channels, "image_size": c.image_size, "scale": 1 / rescale,
+             "mean": mean, "std": std, "fit_images": True}
+    if cfg.value(c, "num_classes") is not None:           # a classifier: its labels
+        labels = hf_config.get("id2label") or {}
+        facts["num_classes"] = c.num_classes
+        facts["classes"] = [labels.get(str(i), str(i)) for i in range(c.num_classes)]
+    else:                                                 # CLIP: the labels come with --labels
+        facts["classes"] = []
+    return facts
 
 
 def _text_facts(tok, hf_config: dict, model) -> dict:
@@ -105,8 +109,9 @@ def import_folder(folder, out=None, quiet: bool = False) -> Path:
                        f"imported {type(model.config).__name__}")   # a wrong ARCHITECTURES entry
     rc.model = model.config
     cfg.validate(rc)
-    facts = (_text_facts(tok, hf_config, model) if text else
-             _image_facts(folder, hf_config, model))
+    facts = _text_facts(tok, hf_config, model) if text else {}
+    if cfg.value(model.config, "in_channels") is not None:
+        facts.update(_image_facts(folder, hf_config, model))
     info = {**registry.dataset_entry(rc.data.name).info, **facts,
             "description": f"{imported.hf_class} imported from {folder}", "source": str(folder)}
     n_params = sum(p.numel() for p in model.parameters())

@@ -22,6 +22,7 @@ import torch
 from ...errors import AnnError
 from . import hf, hf_t5, hf_vision
 from .bert import BertMLM
+from .clip import CLIP
 from .gpt import GPT
 from .t5 import T5
 from .vit import ViT
@@ -92,6 +93,24 @@ def _vit(conf, src, arch, extra):
     return "vit", ViT, c, out
 
 
+_CLIP_TOWER = {"hidden_act": "quick_gelu", "layer_norm_eps": 1e-5, "num_hidden_layers": 12,
+               "hidden_dropout_prob": 0.0}
+_CLIP_TEXT = {**_CLIP_TOWER, "vocab_size": 49408, "hidden_size": 512, "intermediate_size": 2048,
+              "num_attention_heads": 8, "max_position_embeddings": 77, "pad_token_id": 1,
+              "bos_token_id": 49406, "eos_token_id": 49407}
+_CLIP_VISION = {**_CLIP_TOWER, "hidden_size": 768, "intermediate_size": 3072,
+                "num_attention_heads": 12, "num_channels": 3, "image_size": 224, "patch_size": 32}
+
+
+def _clip(conf, src, arch, extra):
+    towers = HFConfig({**conf._data, "text_config": HFConfig(conf.text_config, _CLIP_TEXT,
+                                                             "config.json's text_config"),
+                       "vision_config": HFConfig(conf.vision_config, _CLIP_VISION,
+                                                 "config.json's vision_config")}, conf._defaults)
+    c, out = hf_vision.clip_weights(towers, src)
+    return "clip", CLIP, c, out
+
+
 ARCHITECTURES: dict[str, Architecture] = {
     "gpt2": Architecture({"GPT2LMHeadModel": "gpt-pydoc"}, {
         "vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12,
@@ -117,6 +136,9 @@ ARCHITECTURES: dict[str, Architecture] = {
         "intermediate_size": 3072, "hidden_act": "gelu", "hidden_dropout_prob": 0.0,
         "layer_norm_eps": 1e-12, "image_size": 224, "patch_size": 16, "num_channels": 3,
         "qkv_bias": True, "num_labels": 2}, _vit),
+    "clip": Architecture({"CLIPModel": "clip-digits"}, {
+        "text_config": {}, "vision_config": {}, "projection_dim": 512,
+        "logit_scale_init_value": 2.6592}, _clip),
 }
 
 

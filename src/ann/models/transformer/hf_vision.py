@@ -103,7 +103,15 @@ def from_hf_clip(hf_model) -> CLIP:
     which ann does not reproduce: such a config is refused). ``pad_id`` and ``bos_id`` are taken
     from the config when set.
     """
-    hf = hf_model.config
+    src = dict(hf_model.state_dict())
+    conf, out = clip_weights(hf_model.config, src)
+    return _load(CLIP(conf), out, src)
+
+
+def clip_weights(hf, src: dict) -> tuple[CLIPConfig, dict]:
+    """ann's :class:`CLIPConfig` and CLIP tensors from a CLIP config (``text_config`` and
+    ``vision_config`` within) and its tensors."""
+    src = Weights(src)
     t, v = hf.text_config, hf.vision_config
     if t.eos_token_id == 2:
         raise AnnError("this CLIP config has the legacy eos_token_id=2, for which transformers "
@@ -124,7 +132,6 @@ def from_hf_clip(hf_model) -> CLIP:
                       pad_id=t.pad_token_id if t.pad_token_id is not None else 0,
                       bos_id=t.bos_token_id if t.bos_token_id is not None else 2,
                       logit_scale_init=float(hf.logit_scale_init_value))
-    src = {k: w for k, w in hf_model.state_dict().items()}
     ve, te = "vision_model.embeddings.", "text_model.embeddings."
     out = {"visual.cls": src[ve + "class_embedding"].view(1, 1, -1),
            "visual.pos": src[ve + "position_embedding.weight"][None],
@@ -148,7 +155,7 @@ def from_hf_clip(hf_model) -> CLIP:
                                   _CLIP_BLOCK))
     if not math.isfinite(float(out["logit_scale"])):
         raise AnnError("this CLIP's logit_scale is not finite")
-    return _load(CLIP(conf), out)
+    return conf, out
 
 
 CONVERTERS.update({"ViTForImageClassification": from_hf_vit, "ViTModel": from_hf_vit,
