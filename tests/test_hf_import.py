@@ -246,6 +246,22 @@ def test_fine_tune_an_imported_bert_classifier_on_a_csv(tmp_path, capsys):
     assert torch.allclose(api.classify_text(run, texts), want, atol=1e-4)
 
 
+def test_a_classifier_with_other_classes_keeps_the_architecture_not_the_labels(tmp_path):
+    from ann.runner import _prepare
+
+    _bert_folder(tmp_path / "hf", "BertForSequenceClassification",
+                 id2label={0: "a", 1: "b", 2: "c"}, label2id={"a": 0, "b": 1, "c": 2})
+    import_folder(tmp_path / "hf", tmp_path / "run", quiet=True)
+    (tmp_path / "mine.csv").write_text("text,label\n" + "\n".join(
+        f"{s},{i % 2}" for i, s in enumerate(SENTENCES * 2)) + "\n")
+    rc, _, _ = _prepare("bert-sst2", {"train.init_from": str(tmp_path / "run"),
+                                      "data.name": "text-classes",
+                                      "data.path": str(tmp_path / "mine.csv")}, None, None)
+    assert (rc.model.n_embd, rc.model.n_layer, rc.model.d_ff) == (32, 2, 48)
+    assert rc.model.num_classes != 3          # the data's classes decide the head
+    assert rc.data.tokenizer == str(tmp_path / "run" / "tokenizer.json")
+
+
 def test_imported_bert_mlm_evaluates_pydoc_in_its_own_tokens(tmp_path):
     _bert_folder(tmp_path / "hf")
     run = api.load(import_folder(tmp_path / "hf", tmp_path / "run", quiet=True))

@@ -210,9 +210,14 @@ def imported_source(rc: RunConfig) -> Path | None:
     return path if (path / "imported.json").is_file() else None
 
 
+# What a run started from an imported checkpoint keeps of its own: its dropout, and the classes
+# of its data (a classifier with other classes gets a new head).
+ADOPT_OWN_KEYS = frozenset({"dropout", "num_classes"})
+
+
 def _adopt_imported(rc: RunConfig, explicit: set) -> None:
     """A run started from an imported checkpoint takes its architecture (every model key the
-    two configs share, but dropout and the keys set on the command line) and its tokenizer
+    two configs share, but ADOPT_OWN_KEYS and the keys set on the command line) and its tokenizer
     (``data.tokenizer``, unless set), so that every tensor of the checkpoint is used: the
     recipe says only the data and how to train."""
     source = imported_source(rc)
@@ -226,7 +231,7 @@ def _adopt_imported(rc: RunConfig, explicit: set) -> None:
                        f"(imported), which cannot start recipe {rc.recipe}'s {rc.model_name}; "
                        f"choose a recipe of {theirs.model_name} (see `ann list`)")
     shared = ({f.name for f in dataclasses.fields(theirs.model)}
-              & {f.name for f in dataclasses.fields(rc.model)}) - explicit - {"dropout"}
+              & {f.name for f in dataclasses.fields(rc.model)}) - explicit - ADOPT_OWN_KEYS
     for key in sorted(shared):
         setattr(rc.model, key, getattr(theirs.model, key))
     if not rc.data.tokenizer and (source / "tokenizer.json").is_file():
