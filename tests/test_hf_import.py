@@ -214,14 +214,23 @@ def test_bert_classifier_keeps_its_labels(tmp_path):
     assert run.info["classes"] == ["sad", "happy", "calm"]
 
 
-def test_bert_from_vocab_txt(tmp_path):
+def test_bert_from_vocab_txt_and_tensorflow_tensor_names(tmp_path):
+    from safetensors.torch import load_file, save_file
+
     hf, tok = _bert_folder(tmp_path / "hf")
+    file = str(tmp_path / "hf" / "model.safetensors")       # LayerNorm.gamma/beta, as Google's
+    save_file({k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias",
+                                                                         "LayerNorm.beta"): v
+               for k, v in load_file(file).items()}, file, metadata={"format": "pt"})
     vocab = sorted(tok.get_vocab().items(), key=lambda kv: kv[1])
     (tmp_path / "hf" / "vocab.txt").write_text("\n".join(t for t, _ in vocab) + "\n")
     (tmp_path / "hf" / "tokenizer.json").unlink()
     run = api.load(import_folder(tmp_path / "hf", tmp_path / "run", quiet=True))
     text = "The quick [MASK] jumps"
     assert run.tokenizer.encode(text) == tok(text, add_special_tokens=False).input_ids
+    x = torch.tensor([tok(text).input_ids])
+    with torch.no_grad():
+        assert torch.allclose(run.model(x), hf(x).logits, atol=1e-5)
 
 
 def test_fine_tune_an_imported_bert_classifier_on_a_csv(tmp_path, capsys):

@@ -92,7 +92,10 @@ def import_folder(folder, out=None, quiet: bool = False) -> Path:
     model_type, _, _ = architecture(read_config(folder))        # an unknown architecture: first
     tok = read_tokenizer(folder)
     rows = read_config(folder).get("vocab_size")
-    imported = convert(folder, _mlm_ids(tok, rows) if isinstance(rows, int) else {})
+    extra = _mlm_ids(tok, rows) if isinstance(rows, int) else {}
+    if tok is not None and tok.special_id("eos") is not None:
+        extra["eos_id"] = tok.special_id("eos")
+    imported = convert(folder, extra)
     model, hf_config = imported.model, imported.hf_config
     text = cfg.value(model.config, "vocab_size") is not None
     if text and tok is None:

@@ -73,6 +73,9 @@ def _gpt2(conf, src, arch, extra):
 
 
 def _bert(conf, src, arch, extra):
+    # checkpoints converted from Google's TensorFlow release name LayerNorm's tensors gamma/beta
+    src = {k.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias"): v
+           for k, v in src.items()}
     keys = ("mask_id", "n_special") if arch == "BertForMaskedLM" else ()
     cls, c, out = hf.bert_weights(conf, src, arch, **{k: extra[k] for k in keys if k in extra})
     return ("bert" if cls is BertMLM else "bert-classifier"), cls, c, out
@@ -103,7 +106,13 @@ _CLIP_VISION = {**_CLIP_TOWER, "hidden_size": 768, "intermediate_size": 3072,
 
 
 def _clip(conf, src, arch, extra):
-    towers = HFConfig({**conf._data, "text_config": HFConfig(conf.text_config, _CLIP_TEXT,
+    text = dict(conf.text_config)
+    vocab = text.get("vocab_size", _CLIP_TEXT["vocab_size"])
+    if text.get("eos_token_id", 2) == 2 and extra.get("eos_id") == vocab - 1:
+        # OpenAI's configs keep the legacy eos_token_id=2, for which transformers pools at the
+        # largest id: their end token is the last of the vocabulary, so that is the end token
+        text["eos_token_id"] = extra["eos_id"]
+    towers = HFConfig({**conf._data, "text_config": HFConfig(text, _CLIP_TEXT,
                                                              "config.json's text_config"),
                        "vision_config": HFConfig(conf.vision_config, _CLIP_VISION,
                                                  "config.json's vision_config")}, conf._defaults)
@@ -188,7 +197,12 @@ def _read_bin(file: Path) -> dict:
     import pickle
 
     try:
-        data = torch.load(str(file), map_location="cpu", weights_only=True, mmap=True)
+        try:
+            data = torch.load(str(file), map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as e:       # the legacy (pre-zip) format cannot be memory-mapped
+            if "mmap" not in str(e):
+                raise
+            data = torch.load(str(file), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         why = str(e).split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
         why = why.split(". Please")[0]      # torch's advice to allowlist the class: not ours
