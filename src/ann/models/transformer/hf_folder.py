@@ -176,6 +176,8 @@ def architecture(data: dict) -> tuple[str, Architecture, str]:
     model_type = data.get("model_type")
     arch = (data.get("architectures") or [None])[0]
     entry = ARCHITECTURES.get(model_type)
+    if entry is not None and arch is None:      # an old config.json names only its model_type
+        arch = next(iter(entry.recipes))
     if entry is None or arch not in entry.recipes:
         what = f"{arch or 'a model'} (model_type {model_type!r})"
         raise AnnError(f"config.json describes {what}, which ann cannot import; it imports "
