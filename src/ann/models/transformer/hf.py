@@ -3,7 +3,10 @@
 ``from_hf(model)`` takes a ``transformers`` model object the caller has built or downloaded and
 returns the ann model with the same weights; ``from_hf_pretrained(path_or_name)`` loads one with
 ``transformers`` first. Each supported class has a converter in :data:`CONVERTERS` (class name ->
-function); the converters themselves never import ``transformers``.
+function); the converters themselves never import ``transformers``. The tensor mapping of each
+architecture works on a plain config and state dict (:func:`gpt2_weights`, :func:`bert_weights`,
+``hf_t5.t5_weights``, ``hf_vision.vit_weights`` / ``clip_weights``), which is what ``ann import``
+uses to read a saved folder without ``transformers`` (see :mod:`.hf_folder`).
 """
 
 from __future__ import annotations
