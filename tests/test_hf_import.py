@@ -390,6 +390,33 @@ def test_clip_ranks_labels_as_transformers_does(tmp_path, capsys):
     assert np.allclose([p for _, p in top], [p for _, p in ranked], atol=1e-5)
 
 
+def test_fine_tune_an_imported_vit_on_an_image_folder(tmp_path, capsys):
+    import re
+
+    from PIL import Image
+
+    torch.manual_seed(0)
+    conf = transformers.ViTConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2,
+                                  intermediate_size=48, image_size=16, patch_size=8, num_labels=3)
+    transformers.ViTForImageClassification(conf).save_pretrained(tmp_path / "hf")
+    import_folder(tmp_path / "hf", tmp_path / "run", quiet=True)
+    rng = np.random.default_rng(0)
+    for label in ("red", "blue"):                    # 2 classes: a new head, the rest copied
+        (tmp_path / "pics" / label).mkdir(parents=True)
+        for i in range(10):
+            pixels = rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "pics" / label / f"{i}.png")
+    run = api.train("vit-digits", {"train.init_from": str(tmp_path / "run"), "train.max_steps": 1,
+                                   "data.name": "image-folder", "data.path": str(tmp_path / "pics"),
+                                   "train.threads": 1, "train.batch_size": 4},
+                    out=tmp_path / "tuned")
+    copied = re.search(r"copied (\d+) of the model's (\d+) tensors; new: (.*)",
+                       capsys.readouterr().out)
+    assert copied and int(copied[1]) == int(copied[2]) - 2, copied
+    assert sorted(copied[3].split(", ")) == ["head.bias", "head.weight"]
+    assert (run.model.config.image_size, run.model.config.num_classes) == (16, 2)
+
+
 # --- bad input: one clear line, nothing written ----------------------------------------------
 
 def _fails(tmp_path, capsys, folder, *words):

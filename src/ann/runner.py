@@ -217,9 +217,9 @@ ADOPT_OWN_KEYS = frozenset({"dropout", "num_classes"})
 
 def _adopt_imported(rc: RunConfig, explicit: set) -> None:
     """A run started from an imported checkpoint takes its architecture (every model key the
-    two configs share, but ADOPT_OWN_KEYS and the keys set on the command line) and its tokenizer
-    (``data.tokenizer``, unless set), so that every tensor of the checkpoint is used: the
-    recipe says only the data and how to train."""
+    two configs share, but ADOPT_OWN_KEYS and the keys set on the command line, ``explicit``)
+    and its tokenizer (``data.tokenizer``, unless set), so that every tensor of the checkpoint
+    is used: the recipe says only the data and how to train."""
     source = imported_source(rc)
     if source is None:
         return
@@ -230,10 +230,17 @@ def _adopt_imported(rc: RunConfig, explicit: set) -> None:
         raise AnnError(f"train.init_from={rc.train.init_from} holds a {theirs.model_name} model "
                        f"(imported), which cannot start recipe {rc.recipe}'s {rc.model_name}; "
                        f"choose a recipe of {theirs.model_name} (see `ann list`)")
+    explicit_model = {k.split(".", 1)[1] for k in explicit if k.startswith("model.")}
     shared = ({f.name for f in dataclasses.fields(theirs.model)}
-              & {f.name for f in dataclasses.fields(rc.model)}) - explicit - ADOPT_OWN_KEYS
+              & {f.name for f in dataclasses.fields(rc.model)}) - explicit_model - ADOPT_OWN_KEYS
     for key in sorted(shared):
         setattr(rc.model, key, getattr(theirs.model, key))
+    # a data option named like a size the checkpoint fixes (an image folder's image_size) and
+    # left to its default (0: from the data) takes the checkpoint's
+    for f in dataclasses.fields(rc.data):
+        if (f.name in {g.name for g in dataclasses.fields(theirs.model)}
+                and f"data.{f.name}" not in explicit and getattr(rc.data, f.name) in (0, "")):
+            setattr(rc.data, f.name, getattr(theirs.model, f.name))
     if not rc.data.tokenizer and (source / "tokenizer.json").is_file():
         rc.data.tokenizer = str(source / "tokenizer.json")
     cfg.validate(rc)
@@ -341,8 +348,7 @@ def _prepare(recipe, overrides, out, resume):
         rc = build_config(recipe, overrides)
         if rc.train.init_from not in ("", "scratch"):
             _init_file(rc.train.init_from)                    # fail before writing anything
-            explicit = {k.split(".", 1)[1] for k in _normalise(overrides) if k.startswith("model.")}
-            _adopt_imported(rc, explicit)
+            _adopt_imported(rc, {_resolve_key(rc, k) for k in _normalise(overrides)})
         return rc, out, False
     path = runs.check_run_dir(resume)
     rc = RunConfig.from_dict(runs.read_config(path))
