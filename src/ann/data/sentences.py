@@ -81,6 +81,7 @@ SST2_MLM_INFO = {
 }
 PYDOC_MLM_INFO = {
     "task": "mlm", "vocab_size": VOCAB_SIZE, "max_len": PYDOC_MAX_LEN, **_SPECIAL_IDS,
+    "reads_tokenizer": True,          # data.tokenizer=FILE.json: an imported BERT's tokens
     "description": "Python's documentation topics as rows of WordPiece tokens, for masked-LM "
                    "(embedded): 90/5/5% train/val/test",
     "source": "https://docs.python.org/3/ (the pydoc_data.topics module of the standard library)",
@@ -282,17 +283,9 @@ def _sst2(split: str, max_len: int, static: dict, labelled: bool,
     return Sentences(x, y, info)
 
 
-def _own_tokenizer_only(tokenizer: str, dataset: str) -> None:
-    if tokenizer:
-        raise AnnError(f"data.tokenizer={tokenizer!r}: {dataset} reads its sentences with its own "
-                       "WordPiece only; for an imported BERT use text-classes (your CSV) or "
-                       "pydoc-mlm, or leave data.tokenizer empty")
-
-
 @register_dataset("sst2", info=SST2_INFO, embedded=False)
-def load_sst2(split: str, max_len: int = SST2_MAX_LEN, tokenizer: str = "") -> Sentences:
+def load_sst2(split: str, max_len: int = SST2_MAX_LEN) -> Sentences:
     """SST-2 sentences and labels (0 negative, 1 positive); ``test`` is GLUE's dev set."""
-    _own_tokenizer_only(tokenizer, "sst2")
     return _sst2(split, max_len, SST2_INFO, labelled=True)
 
 
@@ -305,11 +298,9 @@ class ExtraTextOptions:
 
 
 @register_dataset("sst2-mlm", info=SST2_MLM_INFO, embedded=False, options=ExtraTextOptions)
-def load_sst2_mlm(split: str, max_len: int = SST2_MAX_LEN, extra_text: str = "",
-                  tokenizer: str = "") -> Sentences:
+def load_sst2_mlm(split: str, max_len: int = SST2_MAX_LEN, extra_text: str = "") -> Sentences:
     """The SST-2 sentences without labels, packed into rows, ``y = x``, for masked-LM
     pretraining; ``extra_text`` ("ptb,multi30k") adds those corpora to the training split."""
-    _own_tokenizer_only(tokenizer, "sst2-mlm")
     return _sst2(split, max_len, SST2_MLM_INFO, labelled=False, extra=parse_extra_text(extra_text))
 
 

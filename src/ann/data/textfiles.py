@@ -61,6 +61,7 @@ TEXT_FILE_INFO = {
 }
 TEXT_CLASSES_INFO = {
     "task": "classify", "max_len": CLASSES_MAX_LEN, **_SPECIAL_IDS,
+    "reads_tokenizer": True,          # data.tokenizer=FILE.json: an imported BERT's tokens
     "description": "your own labelled texts: data.path=FILE.csv or .tsv with text and label "
                    "columns (data.text, data.label), WordPiece",
     "fills": ("num_classes", "classes"),
