@@ -26,7 +26,8 @@ EXAMPLES = {
   ann eval runs/cnn-digits-20260101-120000
   ann eval runs/m3 --split val --json
   ann eval runs/transformer-multi30k-... --beam 5 --length-penalty 0.6   seq2seq: beam search
-  ann eval runs/captioner-shapes-... --beam 3     also captioning, T5 and seq2seq-attn runs""",
+  ann eval runs/captioner-shapes-... --beam 3     also captioning, T5 and seq2seq-attn runs
+  ann --import my_sources eval runs/...           a run on a source my_sources.py registers""",
     "predict": """examples:
   ann predict runs/m3 seven.png             a 28x28 grayscale PNG for an MNIST model
   ann predict runs/cnn-digits-... x.npy     an array on the dataset's raw scale (0-16 for digits)
@@ -95,6 +96,12 @@ def _parser() -> Parser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks on errors")
+    common.add_argument("--no-verify", action="store_true", default=argparse.SUPPRESS,
+                        help="load weights even when they differ from their recorded sha256 "
+                        "(weights edited on purpose)")
+    common.add_argument("--import", dest="imports", action="append", metavar="MODULE",
+                        default=argparse.SUPPRESS, help="import MODULE first (repeatable): a "
+                        "module of yours that registers datasets (ann.register_dataset)")
     p = Parser(prog="ann", parents=[common], description="Every family of neural network: "
                "train, evaluate and use them with one command.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -254,7 +261,7 @@ def cmd_eval(args):
 
 
 # What every verb command's namespace holds besides the verb's own options.
-COMMON_ARGS = ("command", "func", "debug", "run_dir", "json", "verb")
+COMMON_ARGS = ("command", "func", "debug", "no_verify", "imports", "run_dir", "json", "verb")
 
 
 def _merge(offers) -> list[tuple[object, str]]:
@@ -431,7 +438,41 @@ def cmd_info(args):
     print(api.describe(api.load(args.run_dir)))
 
 
+def _imports(argv: list[str]) -> list[str]:
+    """The modules ``--import MODULE`` (or ``--import=MODULE``) names, anywhere in ``argv``:
+    imported before the parser is built, since what they register may add to it."""
+    out = []
+    for i, arg in enumerate(argv):
+        if arg == "--import" and i + 1 < len(argv):
+            out.append(argv[i + 1])
+        elif arg.startswith("--import="):
+            out.append(arg.split("=", 1)[1])
+    return out
+
+
+def import_modules(names: list[str]):
+    """Import each module of ``--import`` (the current folder on the path first, as
+    ``python -m`` has it); one line when one cannot be imported."""
+    import importlib
+
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise AnnError(f"--import {name}: cannot import it ({e}); give a module on the "
+                           "Python path (a file NAME.py in the current folder, or an installed "
+                           "package)") from None
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        import_modules(_imports(argv))
+    except AnnError as e:
+        print(f"ann: error: {e}", file=sys.stderr)
+        return e.exit_code
     parser = _parser()
     # Overrides may come after options (`ann train R --out D train.lr=0.1`): argparse stops
     # collecting positionals at the first option, so gather the key=value leftovers here.
@@ -443,6 +484,8 @@ def main(argv=None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.debug = getattr(args, "debug", False)
+    if getattr(args, "no_verify", False):
+        os.environ["ANN_NO_VERIFY"] = "1"      # read by ann.train.checkpoint, here and in workers
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
