@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from . import registry
+from . import registry, runs
 from .data.splits import load_split  # noqa: F401  (re-exported: the Python API)
 from .errors import AnnError
 from .runner import _normalise as normalise  # noqa: F401
@@ -182,6 +182,10 @@ def describe(run: Run) -> str:
         judged = verdict(run) or "no target"
         lines.append(f"result    test {m} {s['test'][m]:.4f} ({judged}), "
                      f"{s['steps']} steps, {s['wall_time_s']}s on {s['device']}")
+    elif run.path is not None and (run.path / "imported.json").exists():
+        source = runs.read_json(run.path / "imported.json", "where the run was imported from")
+        lines.append(f"result    imported from {source.get('from')} ({source.get('hf_class')}), "
+                     "not trained by ann")
     else:
         lines.append("result    not finished (no summary.json); resume it with --resume")
     batch = run.model.example_batch(1, None)

@@ -65,6 +65,10 @@ EXAMPLES = {
   ann explain                                every term in the glossary
   ann explain backpropagation
   ann explain bias term                      several words need no quotes""",
+    "import": """examples:
+  ann import ./gpt2 --out runs/gpt2      a folder save_pretrained wrote: weights and tokenizer
+  ann generate runs/gpt2 --prompt "Hello" --temperature 0
+  ann train gpt-pydoc train.init_from=runs/gpt2    fine-tune it on Python's documentation""",
     "export": """examples:
   ann export runs/cnn-digits-... --format onnx              writes RUN_DIR/model.onnx
   ann export runs/gpt-pydoc-... --format onnx --out gpt.onnx""",
@@ -181,6 +185,12 @@ def _parser() -> Parser:
     s.add_argument("--no-batching", action="store_true",
                    help="answer each classifier request on its own (no micro-batching)")
     s.set_defaults(func=cmd_serve)
+
+    s = cmd("import", "turn a Hugging Face model folder (config.json, weights, tokenizer) into "
+            "an ann run")
+    s.add_argument("folder", help="the folder save_pretrained wrote (or a Hub download)")
+    s.add_argument("--out", help="run directory (default runs/import-TYPE-DATE-TIME)")
+    s.set_defaults(func=cmd_import)
 
     s = cmd("export", "export a trained run's model to another format (ONNX)")
     s.add_argument("run_dir")
@@ -420,6 +430,12 @@ def cmd_serve(args):
 
     serve(args.run_dirs, host=args.host, port=args.port, token=args.token,
           batching=not args.no_batching)
+
+
+def cmd_import(args):
+    from .apps.hf_import import import_folder
+
+    import_folder(args.folder, args.out)
 
 
 def cmd_export(args):

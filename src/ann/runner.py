@@ -138,6 +138,8 @@ def _load_splits(rc: RunConfig):
     # Facts only the loaded data knows: the vocabulary the tokenizer built (one per side for
     # seq2seq), and others the dataset names under "fills" (a series' scale).
     facts = ("vocab_size", "src_vocab_size", "tgt_vocab_size", *train.info.get("fills", ()))
+    if imported_source(rc) is not None:     # the checkpoint's embedding may hold spare rows
+        facts = tuple(k for k in facts if k not in ("vocab_size", "src_vocab_size", "tgt_vocab_size"))
     cfg.fill(rc.model, {k: train.info[k] for k in facts if k in train.info})
     if "input_shape" in train.info:   # a source that says what its inputs are: do they fit?
         arrays.check_model(rc.recipe or rc.model_name, rc.model_name, rc.model, train.info)
@@ -201,6 +203,50 @@ def _check_same_tokenizer(source_dir: Path, run_dir) -> None:
         raise AnnError(f"{source_dir} was trained with another tokenizer than this run, so its "
                        "token embeddings stand for other tokens; start from a run on the same "
                        "data, or set train.init_from=scratch")
+
+
+def imported_source(rc: RunConfig) -> Path | None:
+    """The run ``train.init_from`` names when ``ann import`` made it from a checkpoint."""
+    if rc.train.init_from in ("", "scratch"):
+        return None
+    path = Path(rc.train.init_from).expanduser()
+    return path if (path / "imported.json").is_file() else None
+
+
+# What a run started from an imported checkpoint keeps of its own: its dropout, and the classes
+# of its data (a classifier with other classes gets a new head).
+ADOPT_OWN_KEYS = frozenset({"dropout", "num_classes"})
+
+
+def _adopt_imported(rc: RunConfig, explicit: set) -> None:
+    """A run started from an imported checkpoint takes its architecture (every model key the
+    two configs share, but ADOPT_OWN_KEYS and the keys set on the command line, ``explicit``)
+    and its tokenizer (``data.tokenizer``, unless set), so that every tensor of the checkpoint
+    is used: the recipe says only the data and how to train."""
+    source = imported_source(rc)
+    if source is None:
+        return
+    theirs = RunConfig.from_dict(runs.read_config(source))
+    kin = {c for c in set(type(theirs.model).__mro__) & set(type(rc.model).__mro__)
+           if c is not object and c.__module__ != "ann.models.inputs"}
+    if not kin:
+        raise AnnError(f"train.init_from={rc.train.init_from} holds a {theirs.model_name} model "
+                       f"(imported), which cannot start recipe {rc.recipe}'s {rc.model_name}; "
+                       f"choose a recipe of {theirs.model_name} (see `ann list`)")
+    explicit_model = {k.split(".", 1)[1] for k in explicit if k.startswith("model.")}
+    shared = ({f.name for f in dataclasses.fields(theirs.model)}
+              & {f.name for f in dataclasses.fields(rc.model)}) - explicit_model - ADOPT_OWN_KEYS
+    for key in sorted(shared):
+        setattr(rc.model, key, getattr(theirs.model, key))
+    # a data option named like a size the checkpoint fixes (an image folder's image_size) and
+    # left to its default (0: from the data) takes the checkpoint's
+    for f in dataclasses.fields(rc.data):
+        if (f.name in {g.name for g in dataclasses.fields(theirs.model)}
+                and f"data.{f.name}" not in explicit and getattr(rc.data, f.name) in (0, "")):
+            setattr(rc.data, f.name, getattr(theirs.model, f.name))
+    if not rc.data.tokenizer and (source / "tokenizer.json").is_file():
+        rc.data.tokenizer = str(source / "tokenizer.json")
+    cfg.validate(rc)
 
 
 def copy_matching_weights(model: torch.nn.Module, source, run_dir=None) -> str:
@@ -305,6 +351,7 @@ def _prepare(recipe, overrides, out, resume):
         rc = build_config(recipe, overrides)
         if rc.train.init_from not in ("", "scratch"):
             _init_file(rc.train.init_from)                    # fail before writing anything
+            _adopt_imported(rc, {_resolve_key(rc, k) for k in _normalise(overrides)})
         return rc, out, False
     path = runs.check_run_dir(resume)
     rc = runs.relocate(RunConfig.from_dict(runs.read_config(path)), path)

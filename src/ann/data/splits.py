@@ -14,6 +14,17 @@ def load_split(rc, split: str):
     entry = registry.dataset_entry(rc.data.name)
     options = {k: getattr(rc.data, k) for k in entry.option_names}
     if entry.info.get("task") != "lm":
+        # a saved tokenizer (data.tokenizer=FILE.json) reaches the sentence datasets that say
+        # they read one; any other ignores data.tokenizer's kinds but cannot take a file
+        if rc.data.tokenizer.endswith(".json"):
+            if not entry.info.get("reads_tokenizer"):
+                takers = [n for n in registry.list_datasets()
+                          if registry.dataset_entry(n).info.get("task") == "lm"
+                          or registry.dataset_entry(n).info.get("reads_tokenizer")]
+                raise AnnError(f"dataset {rc.data.name!r} reads text with its own tokenizer, not "
+                               f"data.tokenizer={rc.data.tokenizer} (a checkpoint's, from "
+                               f"train.init_from); datasets that take one: {', '.join(takers)}")
+            options["tokenizer"] = rc.data.tokenizer
         if "max_len" in entry.info and config.value(rc.model, "max_len") is not None:
             # sentences, padded to the model's length (BERT)
             return registry.load_dataset(rc.data.name, split, max_len=rc.model.max_len, **options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .. import config as cfg
@@ -88,8 +89,17 @@ class DataConfig:
                                range=(0, 8))
     augment_flip: bool = field(False, "random horizontal flips of training images")
     train_subset: int = field(0, "use only the first N training examples (0: all)", nonneg=True)
-    tokenizer: str = field("", "tokenizer of a text dataset (empty: the dataset's default)",
-                           choices=("", "char", "word", "bpe"))
+    tokenizer: str = field("", "tokenizer of a text dataset: char, word, bpe, or a saved "
+                           "tokenizer.json (a run's: an imported checkpoint's own); empty: the "
+                           "dataset's default")
+
+    def __post_check__(self):
+        t = self.tokenizer
+        if t in ("", "char", "word", "bpe"):
+            return
+        if not t.endswith(".json") or not Path(t).expanduser().is_file():
+            raise AnnError(f"data.tokenizer={t!r} is neither char, word, bpe nor a tokenizer.json "
+                           "file; give one of those, or leave it empty for the dataset's default")
 
 
 @functools.cache
