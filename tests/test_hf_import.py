@@ -95,6 +95,37 @@ def test_gpt2_greedy_generate_equals_transformers(tmp_path, capsys):
     assert capsys.readouterr().out.rstrip("\n") == tok.decode(want)
 
 
+@pytest.mark.parametrize("kind", ["llama", "qwen2"])
+def test_llama_family_folder_imports_and_generates_as_transformers(tmp_path, capsys, kind):
+    """A Llama (grouped-query attention, untied head) or Qwen2 (q/k/v biases) folder becomes an
+    ann run whose greedy tokens are transformers' own."""
+    torch.manual_seed(0)
+    tok = _bpe()
+    sizes = dict(vocab_size=len(tok), hidden_size=48, intermediate_size=80, num_hidden_layers=2,
+                 num_attention_heads=3, num_key_value_heads=1, max_position_embeddings=64,
+                 initializer_range=0.3, bos_token_id=0, eos_token_id=0,
+                 tie_word_embeddings=False)
+    if kind == "llama":
+        hf = transformers.LlamaForCausalLM(transformers.LlamaConfig(**sizes)).eval()
+    else:
+        hf = transformers.Qwen2ForCausalLM(transformers.Qwen2Config(**sizes)).eval()
+    hf.save_pretrained(tmp_path / "hf")
+    tok.save_pretrained(tmp_path / "hf")
+    assert main(["import", str(tmp_path / "hf"), "--out", str(tmp_path / "run")]) == 0
+    prompt = "the cat sat"
+    ids = tok(prompt, return_tensors="pt").input_ids
+    want = hf.generate(ids, max_new_tokens=10, do_sample=False, eos_token_id=None,
+                       pad_token_id=0)[0].tolist()
+    run = api.load(tmp_path / "run")
+    assert run.config.model_name == "llama"
+    got = run.model.generate(torch.tensor([run.tokenizer.encode(prompt)]), 10, temperature=0)
+    assert got[0].tolist() == want
+    capsys.readouterr()
+    assert main(["generate", str(tmp_path / "run"), "--prompt", prompt, "--temperature", "0",
+                 "--max-new-tokens", "10"]) == 0
+    assert capsys.readouterr().out.rstrip("\n") == tok.decode(want)
+
+
 def test_imported_tokenizer_keeps_specials_padding_side_and_chat_template(tmp_path):
     _, tok = _gpt2_folder(tmp_path / "hf")
     run = api.load(import_folder(tmp_path / "hf", tmp_path / "run", quiet=True))

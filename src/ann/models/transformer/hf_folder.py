@@ -20,10 +20,11 @@ from pathlib import Path
 import torch
 
 from ...errors import AnnError
-from . import hf, hf_t5, hf_vision
+from . import hf, hf_llama, hf_t5, hf_vision
 from .bert import BertMLM
 from .clip import CLIP
 from .gpt import GPT
+from .llama import Llama
 from .t5 import T5
 from .vit import ViT
 
@@ -120,6 +121,17 @@ def _clip(conf, src, arch, extra):
     return "clip", CLIP, c, out
 
 
+def _llama(conf, src, arch, extra):
+    # Llama, Qwen2 and Mistral share one layout; hf_llama reads each type's own entries (rope
+    # scaling in both of transformers' spellings, biases, sliding windows refused)
+    c, out = hf_llama.llama_weights({**conf._defaults, **conf._data}, src)
+    return "llama", Llama, c, out
+
+
+_LLAMA = {"rms_norm_eps": 1e-6, "rope_theta": 10000.0, "rope_scaling": None,
+          "tie_word_embeddings": False, "hidden_act": "silu", "attention_bias": False,
+          "mlp_bias": False, "max_position_embeddings": 2048}
+
 ARCHITECTURES: dict[str, Architecture] = {
     "gpt2": Architecture({"GPT2LMHeadModel": "gpt-pydoc"}, {
         "vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12,
@@ -148,6 +160,9 @@ ARCHITECTURES: dict[str, Architecture] = {
     "clip": Architecture({"CLIPModel": "clip-digits"}, {
         "text_config": {}, "vision_config": {}, "projection_dim": 512,
         "logit_scale_init_value": 2.6592}, _clip),
+    "llama": Architecture({"LlamaForCausalLM": "llama-pydoc"}, _LLAMA, _llama),
+    "qwen2": Architecture({"Qwen2ForCausalLM": "llama-pydoc"}, _LLAMA, _llama),
+    "mistral": Architecture({"MistralForCausalLM": "llama-pydoc"}, _LLAMA, _llama),
 }
 
 
