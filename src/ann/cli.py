@@ -71,7 +71,8 @@ EXAMPLES = {
   ann train gpt-pydoc train.init_from=runs/gpt2    fine-tune it on Python's documentation""",
     "export": """examples:
   ann export runs/cnn-digits-... --format onnx              writes RUN_DIR/model.onnx
-  ann export runs/gpt-pydoc-... --format onnx --out gpt.onnx""",
+  ann export runs/gpt-pydoc-... --format onnx --out gpt.onnx
+  ann export runs/gpt-pydoc-... --format hf --out gpt-hf    a folder transformers' from_pretrained reads""",
     "bench": """examples:
   ann bench --list                           the benchmarks and what each runs
   ann bench --only cnn-digits,mlp-digits     run these, then regenerate BENCHMARKS.md
@@ -192,10 +193,12 @@ def _parser() -> Parser:
     s.add_argument("--out", help="run directory (default runs/import-TYPE-DATE-TIME)")
     s.set_defaults(func=cmd_import)
 
-    s = cmd("export", "export a trained run's model to another format (ONNX)")
+    s = cmd("export", "export a trained run's model to another format (ONNX, Hugging Face)")
     s.add_argument("run_dir")
-    s.add_argument("--format", default="onnx", choices=("onnx",), help="the format (default onnx)")
-    s.add_argument("--out", default=None, help="the file to write (default RUN_DIR/model.onnx)")
+    s.add_argument("--format", default="onnx", choices=("onnx", "hf"),
+                   help="the format (default onnx; hf: a Hugging Face model folder)")
+    s.add_argument("--out", default=None, help="the file to write (default RUN_DIR/model.onnx); "
+                   "for hf the new or empty folder")
     s.set_defaults(func=cmd_export)
 
     s = cmd("bench", "run the long benchmarks and regenerate the tables of BENCHMARKS.md "
@@ -442,7 +445,10 @@ def cmd_export(args):
     from .apps.export import export_run
 
     path, inputs = export_run(args.run_dir, args.format, args.out)
-    print(f"ann: wrote {path} (inputs: {inputs}; output: output)")
+    if args.format == "hf":
+        print(f"ann: wrote {path} ({inputs})")
+    else:
+        print(f"ann: wrote {path} (inputs: {inputs}; output: output)")
 
 
 def cmd_bench(args):

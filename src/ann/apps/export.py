@@ -15,6 +15,8 @@ its generator (noise, and a label for a conditional one, to images in [-1, 1]); 
 the recurrent language model export their full-sequence forward (logits for every position),
 without a key-value cache or carried state. The file is written atomically.
 
+``--format hf`` writes a Hugging Face model folder instead (:mod:`ann.apps.hf_export`).
+
 Needs the ``export`` extra: ``pip install onnx onnxruntime onnxscript``.
 """
 
@@ -133,11 +135,17 @@ def describe_inputs(model: nn.Module, inputs: tuple) -> str:
 
 def export_run(run_dir, fmt: str = "onnx", out=None) -> tuple[Path, str]:
     """Export the model of a trained run; writes ``out`` (default RUN_DIR/model.onnx) and
-    returns its path and a description of the graph's inputs."""
+    returns its path and a description of the graph's inputs. ``fmt="hf"`` writes the Hugging
+    Face folder ``out`` instead (see :mod:`.hf_export`)."""
     from .. import api
 
+    if fmt == "hf":
+        from .hf_export import export_hf
+
+        path = export_hf(run_dir, out)
+        return path, "a Hugging Face folder: from_pretrained reads it"
     if fmt != "onnx":
-        raise AnnError(f"unknown export format {fmt!r}; choose from: onnx")
+        raise AnnError(f"unknown export format {fmt!r}; choose from: onnx, hf")
     run = api.load(run_dir)
     inputs = export_inputs(run.model)
     data = to_onnx_bytes(run.model, inputs)

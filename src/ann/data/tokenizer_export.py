@@ -1,0 +1,56 @@
+"""ann's tokenizers as Hugging Face ``tokenizers.Tokenizer`` JSON, so that a run exported with
+``ann export RUN --format hf`` reads text with ``transformers.AutoTokenizer`` exactly as ann did.
+
+:func:`to_hf_tokenizer` gives the ``tokenizer.json`` text and the special tokens by role. The
+character, word, byte-level BPE, WordPiece and pretrained (imported) kinds export; the regex
+kind (Python's regular expressions, which the Rust library does not share) and the source/target
+pair of translation models do not.
+"""
+
+from __future__ import annotations
+
+from .tokenizers import (BPETokenizer, CharTokenizer, PretrainedTokenizer, Tokenizer,
+                         WordPieceTokenizer, WordTokenizer, _hf)
+from ..errors import AnnError
+
+EXPORTED_KINDS = ("char", "word", "bpe", "wordpiece", "pretrained")
+_ROLES = {"[UNK]": "unk", "[PAD]": "pad", "[CLS]": "cls", "[SEP]": "sep", "[MASK]": "mask"}
+
+
+def _char(tok: CharTokenizer) -> str:
+    hf = _hf()
+    out = hf.Tokenizer(hf.models.WordLevel({c: i for i, c in enumerate(tok.chars)},
+                                           unk_token=None))
+    # every character its own token, whitespace and newlines included
+    out.pre_tokenizer = hf.pre_tokenizers.Split(hf.Regex(r"(?s)."), behavior="isolated")
+    out.decoder = hf.decoders.Fuse()
+    return out.to_str()
+
+
+def _word(tok: WordTokenizer) -> str:
+    hf = _hf()
+    out = hf.Tokenizer(hf.models.WordLevel({w: i for i, w in enumerate(tok.words)},
+                                           unk_token=tok.unk))
+    if tok.eos is not None:     # a newline is the eos word
+        out.normalizer = hf.normalizers.Replace("\n", f" {tok.eos} ")
+    out.pre_tokenizer = hf.pre_tokenizers.WhitespaceSplit()
+    out.add_special_tokens([t for t in (tok.unk, tok.eos) if t is not None])
+    return out.to_str()
+
+
+def to_hf_tokenizer(tok: Tokenizer) -> tuple[str, dict]:
+    """``(tokenizer.json text, {role: token})`` of an ann tokenizer, or AnnError naming the kinds
+    that export."""
+    if isinstance(tok, PretrainedTokenizer):
+        return tok._json, dict(tok.specials)
+    if isinstance(tok, WordPieceTokenizer):
+        return tok._json, {_ROLES[t]: t for t in tok.specials if t in _ROLES}
+    if isinstance(tok, BPETokenizer):
+        return tok._json, {}
+    if isinstance(tok, CharTokenizer):
+        return _char(tok), {}
+    if isinstance(tok, WordTokenizer):
+        roles = {"unk": tok.unk, "eos": tok.eos}
+        return _word(tok), {k: v for k, v in roles.items() if v is not None}
+    raise AnnError(f"a {tok.kind!r} tokenizer cannot be written as a Hugging Face tokenizer; "
+                   f"the kinds that can: {', '.join(EXPORTED_KINDS)}")
