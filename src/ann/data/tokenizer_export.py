@@ -9,9 +9,16 @@ pair of translation models do not.
 
 from __future__ import annotations
 
-from .tokenizers import (BPETokenizer, CharTokenizer, PretrainedTokenizer, Tokenizer,
-                         WordPieceTokenizer, WordTokenizer, _hf)
 from ..errors import AnnError
+from .tokenizers import (
+    BPETokenizer,
+    CharTokenizer,
+    PretrainedTokenizer,
+    Tokenizer,
+    WordPieceTokenizer,
+    WordTokenizer,
+    _hf,
+)
 
 EXPORTED_KINDS = ("char", "word", "bpe", "wordpiece", "pretrained")
 _ROLES = {"[UNK]": "unk", "[PAD]": "pad", "[CLS]": "cls", "[SEP]": "sep", "[MASK]": "mask"}
@@ -22,7 +29,7 @@ def _char(tok: CharTokenizer) -> str:
     out = hf.Tokenizer(hf.models.WordLevel({c: i for i, c in enumerate(tok.chars)},
                                            unk_token=None))
     # every character its own token, whitespace and newlines included
-    out.pre_tokenizer = hf.pre_tokenizers.Split(hf.Regex(r"(?s)."), behavior="isolated")
+    out.pre_tokenizer = hf.pre_tokenizers.Split(hf.Regex(r"[\s\S]"), behavior="isolated")
     out.decoder = hf.decoders.Fuse()
     return out.to_str()
 
