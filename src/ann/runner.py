@@ -27,7 +27,7 @@ from .recipes import get_recipe
 from .registry import get_task
 from .runs import Run, load, result_line
 from .split import Split
-from .train import RunConfig, Trainer, checkpoint, distributed
+from .train import RunConfig, Trainer, checkpoint, distributed, finetune
 from .train.config import REGISTERED_BY, data_config, moved_key
 from .train.device import select_device
 from .train.engine import seed_everything
@@ -276,6 +276,27 @@ def copy_matching_weights(model: torch.nn.Module, source, run_dir=None) -> str:
     return line
 
 
+def _provided(rc: RunConfig, model, run_dir) -> set[str] | None:
+    """The parameter names the starting weights give ``model`` (those ``train.init_from`` or the
+    pretraining run copied), read again from that file so a resumed run trains the same ones;
+    None when it starts from scratch."""
+    from safetensors import safe_open
+
+    source = rc.train.init_from
+    if source == "scratch":
+        return None
+    if source == "":
+        file = Path(run_dir) / "pretrain" / "model.safetensors" if run_dir is not None else None
+        if file is None or not file.is_file():
+            return None
+    else:
+        file = _init_file(source)
+    own = dict(model.named_parameters())
+    with safe_open(str(file), "pt") as f:
+        return {k for k in f.keys() if k in own and tuple(f.get_slice(k).get_shape())
+                == tuple(own[k].shape)}
+
+
 def _pretrain_config(rc: RunConfig, name: str) -> RunConfig:
     """Recipe ``name`` with the architecture of ``rc`` (the model keys the two configs share,
     but dropout), its device, threads and seed, and ``train.pretrain_steps`` steps if set."""
@@ -516,6 +537,7 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool, keep_data=None
     seed_everything(tc.seed, tc.deterministic)
     model = registry.build_model(rc.model_name, rc.model).to(dev)
     task = registry.task_class(model.task).for_training(tc)
+    finetune.check(model, tc)              # train.freeze / train.lora_targets name real tensors
     run_dir = None
     if resuming:
         run_dir = Path(out)
@@ -528,13 +550,17 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool, keep_data=None
             fileio.write_json(run_dir / "tokenizer.json", train_data.info["tokenizer"])
         fileio.write_json(run_dir / "data.json", runs.data_record(rc, train_data.info))
     restore = _start_from(rc, model, run_dir, resuming, dist, quiet)
+    if tc.lora_rank or tc.freeze:
+        finetune.prepare(model, tc, _provided(rc, model, run_dir))
     # A model fitted in closed form (GMDH, PNN, DSN: a `fit` method) is fitted by that method;
     # FittedTrainer records the run as the gradient loop does (see ann.train.fitted).
     training = registry.model_entry(rc.model_name).training
     fitted = training.kind == "fit"
     if dist.main and not quiet:
-        size = ("parameters sized by the fit" if fitted
-                else f"{sum(p.numel() for p in model.parameters()):,} parameters")
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in model.parameters())
+        size = ("parameters sized by the fit" if fitted else f"{total:,} parameters"
+                + (f", {trainable:,} of them trained" if trainable != total else ""))
         print(f"ann: {'resuming' if resuming else 'training'} {rc.recipe} in {run_dir} "
               f"({size}, {dev}{f', {dist.world} processes' if dist.active else ''})", flush=True)
     trainer_cls = FittedTrainer if fitted else Trainer
@@ -551,6 +577,8 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool, keep_data=None
     result = trainer.fit()
     if trainer.ckpt_dir is not None and checkpoint.read_pointer(trainer.ckpt_dir):
         checkpoint.load(trainer.ckpt_dir, "best", model, dev)   # model selection on val
+    if tc.lora_rank:
+        finetune.merge(model)       # the adapters folded into the weights: an ordinary model
     run = Run(rc, model, run_dir if dist.main else None)
     test = trainer.evaluate(test_data)
     if dist.main:

@@ -68,6 +68,16 @@ class TrainConfig:
                                "directory, whose tensors that match by name and shape are copied")
     pretrain_steps: int = field(0, "optimizer steps of that pretraining run (0: its recipe's)",
                                 nonneg=True)
+    freeze: str = field("", "parameters kept fixed: comma-separated name prefixes or globs, a "
+                        "range a-b for layer indices (encoder.blocks.0-1,*.ln1); '' freezes none")
+    lora_rank: int = field(0, "rank of low-rank adapters (LoRA) on the lora_targets layers: only "
+                           "they and the parameters the starting weights lack train, merged into "
+                           "the weights at the end (0: off)", nonneg=True)
+    lora_alpha: float = field(16.0, "LoRA scale numerator: the update is (lora_alpha / "
+                              "lora_rank) B A", positive=True)
+    lora_targets: str = field("", "Linear layers LoRA adapts, as train.freeze's patterns (a bare "
+                              "word matches a layer's last name part); '': the attention "
+                              "projections q_proj,k_proj,v_proj,out_proj")
 
     def __post_check__(self):
         if self.epochs == 0 and self.max_steps == 0:
