@@ -211,20 +211,17 @@ def test_regex_tokenizer_is_refused_in_one_line():
         to_hf_tokenizer(RegexTokenizer.train(["a b c"]))
 
 
-def test_bad_out_and_unexportable_settings(tmp_path, capsys):
-    run = api.train("gpt-pydoc", {**TINY, "model.n_layer": 1, "model.n_embd": 16,
-                                  "model.n_head": 2, "model.block_size": 8},
-                    out=tmp_path / "run", quiet=True)
+def test_bad_out_and_unexportable_settings(base, tmp_path, capsys):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
-    for out, why in ((tmp_path / "full", "not empty"), (tmp_path / "run" / "hf", "inside the run"),
-                     (None, "--out FOLDER")):
+    for out, why in ((tmp_path / "full", "not empty"), (base / "hf", "inside the run"),
+                     (base / "checkpoints" / "x", "inside the run"), (None, "--out FOLDER")):
         capsys.readouterr()
-        args = ["export", str(tmp_path / "run"), "--format", "hf"]
+        args = ["export", str(base), "--format", "hf"]
         assert main(args + (["--out", str(out)] if out else [])) == 2
         err = capsys.readouterr().err
         assert why in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "run" / "hf").exists()
+    assert not (base / "hf").exists() and not (base / "checkpoints" / "x").exists()
     from ann.models.transformer.hf_export import to_hf_state
     from ann.models.transformer.llama import Llama, LlamaConfig
 
@@ -233,4 +230,116 @@ def test_bad_out_and_unexportable_settings(tmp_path, capsys):
                                       n_kv_head=2, n_embd=16, d_ff=32, out_bias=True)))
     with pytest.raises(AnnError, match="has no Hugging Face export; exportable: gpt"):
         to_hf_state(torch.nn.Linear(2, 2))
-    assert run.path == tmp_path / "run"
+
+
+# --- fine-tuning controls: train.freeze and train.lora_rank --------------------------------------
+
+GPT_TINY = {"model.n_layer": 2, "model.n_embd": 16, "model.n_head": 2, "model.block_size": 16,
+            "train.threads": 1, "train.batch_size": 2}
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A tiny gpt-pydoc run to fine-tune from."""
+    out = tmp_path_factory.mktemp("base") / "run"
+    api.train("gpt-pydoc", {**GPT_TINY, "train.max_steps": 2}, out=out, quiet=True)
+    return out
+
+
+def _from(base) -> dict:
+    """Fine-tuning settings that start from ``base`` and read text with its saved tokenizer."""
+    return {**GPT_TINY, "train.init_from": str(base), "data.tokenizer": str(base / "tokenizer.json")}
+
+
+def _weights(run_dir):
+    from safetensors.torch import load_file
+
+    return load_file(str(run_dir / "model.safetensors"))
+
+
+def test_freeze_keeps_chosen_tensors_bit_identical(base, tmp_path):
+    api.train("gpt-pydoc", {**_from(base), "train.max_steps": 2,
+                            "train.freeze": "wte,blocks.0-0,*.ln2", "train.lr": 0.05},
+              out=tmp_path / "tuned", quiet=True)
+    before, after = _weights(base), _weights(tmp_path / "tuned")
+    frozen = {k for k in before if k.startswith(("wte.", "blocks.0.", "lm_head."))
+              or ".ln2." in k}
+    assert {"wte.weight", "blocks.0.attn.q_proj.weight", "blocks.1.ln2.weight"} <= frozen
+    for k in before:
+        assert torch.equal(before[k], after[k]) == (k in frozen), k
+
+
+def test_freeze_pattern_matching_nothing_is_one_line(base, tmp_path):
+    with pytest.raises(AnnError, match=r"'encoder\.9' matches no parameter .* named like wte\.weight"):
+        api.train("gpt-pydoc", {**GPT_TINY, "train.max_steps": 1, "train.freeze": "encoder.9"},
+                  out=tmp_path / "x", quiet=True)
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(AnnError, match="train.lora_targets: 'qkv' matches no Linear layer"):
+        api.train("gpt-pydoc", {**GPT_TINY, "train.max_steps": 1, "train.lora_rank": 2,
+                                "train.lora_targets": "qkv"}, out=tmp_path / "x", quiet=True)
+    assert not (tmp_path / "x").exists()
+
+
+def test_lora_linear_equals_the_hand_computation():
+    from ann.train.finetune import LoRALinear
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(5, 3)
+    lora = LoRALinear.wrap(linear, rank=2, alpha=6.0, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        lora.lora_B.normal_()
+    x = torch.randn(4, 5)
+    W, b, A, B = linear.weight, linear.bias, lora.lora_A, lora.lora_B
+    want = x @ W.T + b + (6.0 / 2) * (x @ A.T @ B.T)
+    assert torch.allclose(lora(x), want, atol=1e-6)
+    assert torch.allclose(lora.merged()(x), want, atol=1e-5)
+
+
+def test_lora_trains_only_adapters_and_new_tensors_and_merges_exactly():
+    from ann.models.transformer.gpt import GPT, GPTConfig
+    from ann.train.config import TrainConfig
+    from ann.train.finetune import merge, prepare
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=20, block_size=8, n_layer=2, n_head=2, n_embd=16))
+    names = {n for n, _ in model.named_parameters()}
+    tc = TrainConfig(max_steps=1, lora_rank=4, lora_alpha=8.0)
+    prepare(model, tc, provided=names - {"ln_f.weight", "ln_f.bias"})   # the head is new
+    x = torch.randint(0, 20, (2, 8))
+    model(x).sum().backward()
+    with_grad = {n for n, p in model.named_parameters() if p.grad is not None}
+    assert with_grad == {n for n, _ in model.named_parameters()
+                         if "lora_" in n} | {"ln_f.weight", "ln_f.bias"}
+    assert len([n for n in with_grad if n.endswith("lora_A")]) == 8    # q, k, v, out x 2 blocks
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n.endswith("lora_B"):
+                p.normal_()
+        adapted = model(x)
+        merge(model)
+        merged = model(x)
+    assert not any("lora" in n for n in model.state_dict())
+    assert torch.allclose(merged, adapted, atol=1e-5)
+    assert not torch.allclose(merged, GPT(model.config)(x), atol=1e-3)
+
+
+def test_lora_run_saves_an_ordinary_run_and_resumes_exactly(base, tmp_path):
+    args = {**_from(base), "train.lora_rank": 2, "train.lr": 0.05,
+            "train.schedule": "constant", "train.checkpoint_every": 1, "train.eval_every": 100}
+    api.train("gpt-pydoc", {**args, "train.max_steps": 4}, out=tmp_path / "full", quiet=True)
+    api.train("gpt-pydoc", {**args, "train.max_steps": 2}, out=tmp_path / "part", quiet=True)
+    api.train(resume=tmp_path / "part", overrides={"train.max_steps": 4}, quiet=True)
+    before, full, part = _weights(base), _weights(tmp_path / "full"), _weights(tmp_path / "part")
+    assert sorted(full) == sorted(before)                  # no adapter tensors left
+    for k in before:
+        assert torch.equal(full[k], part[k]), k
+        projection = any(p in k for p in ("q_proj.w", "k_proj.w", "v_proj.w", "out_proj.w"))
+        assert torch.equal(full[k], before[k]) != projection, k
+    run = api.load(tmp_path / "full")
+    assert type(run.model.blocks[0].attn.q_proj).__name__ != "LoRALinear"
+    assert all("lora" not in n for n, _ in run.model.named_parameters())
+    export_hf(tmp_path / "full", tmp_path / "hf")          # an ordinary run: it exports too
+    hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "hf").eval()
+    x = torch.tensor([run.tokenizer.encode("the file is open")[:16]])
+    with torch.no_grad():
+        assert torch.allclose(hf(x).logits, run.model(x), atol=1e-4)
