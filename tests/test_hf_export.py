@@ -107,13 +107,16 @@ def test_bert_round_trip(tmp_path, cls):
     _same_tokens(tmp_path / "back", tok)
 
 
-def test_t5_round_trip(tmp_path):
+@pytest.mark.parametrize("version", ["1.0", "1.1"])
+def test_t5_round_trip(tmp_path, version):
+    """T5 v1.0 (ReLU, head tied and scaled) and v1.1 (gated GELU, a head of its own)."""
     torch.manual_seed(0)
     tok = _wordpiece()
+    v11 = {"feed_forward_proj": "gated-gelu", "tie_word_embeddings": False} if version == "1.1" else {}
     hf = transformers.T5ForConditionalGeneration(transformers.T5Config(
         num_layers=2, d_model=32, num_heads=2, d_kv=16, d_ff=48, vocab_size=len(tok),
         pad_token_id=0, eos_token_id=3, decoder_start_token_id=0,
-        initializer_factor=3.0)).eval()
+        initializer_factor=3.0, **v11)).eval()
     run, back = _round_trip(tmp_path, hf, tok, "AutoModelForSeq2SeqLM")
     x, y = torch.randint(5, len(tok), (2, 7)), torch.randint(5, len(tok), (2, 5))
     with torch.no_grad():
@@ -185,6 +188,8 @@ def test_scratch_trained_bert_mlm_and_its_wordpiece_load_in_transformers(tmp_pat
     hf = transformers.AutoModelForMaskedLM.from_pretrained(tmp_path / "hf").eval()
     tok = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
     assert tok("the file", add_special_tokens=False).input_ids == run.tokenizer.encode("the file")
+    cls, sep = (run.tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]"))
+    assert tok("the file").input_ids == [cls, *run.tokenizer.encode("the file"), sep]
     assert tok.mask_token == "[MASK]" and tok.pad_token_id == run.model.config.pad_id
     batch = tok(["return the value", "open a file"], padding=True, return_tensors="pt")
     run.model.eval()

@@ -45,13 +45,27 @@ def _word(tok: WordTokenizer) -> str:
     return out.to_str()
 
 
+def _bert_template(tok: WordPieceTokenizer) -> str:
+    """ann's WordPiece with BERT's ``[CLS] A [SEP]`` (``[CLS] A [SEP] B [SEP]`` for pairs) added
+    by ``transformers`` as by ann's BERT tasks (ann's own ``encode`` adds none)."""
+    if not {"[CLS]", "[SEP]"} <= set(tok.specials):
+        return tok._json
+    hf = _hf()
+    out = hf.Tokenizer.from_str(tok._json)
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    out.post_processor = hf.processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    return out.to_str()
+
+
 def to_hf_tokenizer(tok: Tokenizer) -> tuple[str, dict]:
     """``(tokenizer.json text, {role: token})`` of an ann tokenizer, or AnnError naming the kinds
     that export."""
     if isinstance(tok, PretrainedTokenizer):
         return tok._json, dict(tok.specials)
     if isinstance(tok, WordPieceTokenizer):
-        return tok._json, {_ROLES[t]: t for t in tok.specials if t in _ROLES}
+        return _bert_template(tok), {_ROLES[t]: t for t in tok.specials if t in _ROLES}
     if isinstance(tok, BPETokenizer):
         return tok._json, {}
     if isinstance(tok, CharTokenizer):
