@@ -199,6 +199,41 @@ def test_scratch_trained_bert_mlm_and_its_wordpiece_load_in_transformers(tmp_pat
                               atol=1e-4)
 
 
+@pytest.mark.parametrize("recipe", ["vit-digits", "llama-pydoc"])
+def test_scratch_trained_vit_and_llama_load_in_transformers(tmp_path, recipe):
+    sizes = {"vit-digits": {"model.d_model": 16, "model.n_layer": 1, "model.n_head": 2,
+                            "model.d_ff": 16},
+             "llama-pydoc": {"model.n_embd": 16, "model.n_layer": 1, "model.n_head": 2,
+                             "model.n_kv_head": 1, "model.d_ff": 24, "model.block_size": 16}}
+    run = api.train(recipe, {**TINY, **sizes[recipe]}, out=tmp_path / "run", quiet=True)
+    export_hf(tmp_path / "run", tmp_path / "hf")
+    run.model.eval()
+    torch.manual_seed(0)
+    if recipe == "vit-digits":
+        hf = transformers.AutoModelForImageClassification.from_pretrained(tmp_path / "hf")
+        x = torch.randn(2, 1, 8, 8)
+        got, want = hf.eval()(pixel_values=x).logits, run.model(x)
+        assert hf.config.id2label[3] == run.info["classes"][3]
+    else:
+        hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "hf")
+        tok = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
+        x = torch.tensor([tok("the file is open for reading").input_ids[:16]])
+        assert x[0].tolist() == run.tokenizer.encode("the file is open for reading")[:16]
+        got, want = hf.eval()(x).logits, run.model(x)
+    assert torch.allclose(got, want.detach(), atol=1e-4)
+
+
+def test_t5_style_wordpiece_appends_its_end_token(tmp_path):
+    from ann.data.tokenizers import WordPieceTokenizer
+
+    tok = WordPieceTokenizer.train(SENTENCES, vocab_size=80, specials=("<pad>", "</s>", "[UNK]"))
+    tok_json, specials = to_hf_tokenizer(tok)
+    (tmp_path / "t.json").write_text(tok_json)
+    hf = transformers.PreTrainedTokenizerFast(tokenizer_file=str(tmp_path / "t.json"))
+    assert hf("the cat sat").input_ids == tok.encode("the cat sat") + [1]
+    assert specials == {"pad": "<pad>", "eos": "</s>", "unk": "[UNK]"}
+
+
 def test_word_and_char_tokenizers_encode_as_ann(tmp_path):
     text = "the cat sat\non the mat\nthe dog"
     for tok in (CharTokenizer.train(text), WordTokenizer.train(text)):

@@ -87,15 +87,20 @@ def _labels(run, hf_config: dict) -> None:
 
 
 def _image_files(run, tmp: Path) -> None:
+    # ann reads an image file's pixels p (0..255) as p / 255 of its raw range, then standardises
+    # with the dataset's mean and std (one number, or one per channel): as ViTImageProcessor does
     c, info = run.model.config, run.info
-    scale = float(info.get("scale", 1.0) or 1.0)
-    mean = info.get("mean", [0.0] * c.in_channels)
-    std = info.get("std", [1.0] * c.in_channels)
+
+    def channels(v, default):
+        v = default if v is None else v
+        return [float(x) for x in v] if isinstance(v, list | tuple) else [float(v)] * c.in_channels
+
+    mean, std = channels(info.get("mean"), 0.0), channels(info.get("std"), 1.0)
     fileio.write_json(tmp / "preprocessor_config.json", {
         "image_processor_type": "ViTImageProcessor", "do_resize": True,
         "size": {"height": c.image_size, "width": c.image_size}, "resample": 2,
-        "do_rescale": True, "rescale_factor": 1.0 / scale, "do_normalize": True,
-        "image_mean": list(mean), "image_std": list(std)})
+        "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True,
+        "image_mean": mean, "image_std": std})
 
 
 def export_hf(run_dir, out) -> Path:

@@ -21,7 +21,8 @@ from .tokenizers import (
 )
 
 EXPORTED_KINDS = ("char", "word", "bpe", "wordpiece", "pretrained")
-_ROLES = {"[UNK]": "unk", "[PAD]": "pad", "[CLS]": "cls", "[SEP]": "sep", "[MASK]": "mask"}
+_ROLES = {"[UNK]": "unk", "[PAD]": "pad", "[CLS]": "cls", "[SEP]": "sep", "[MASK]": "mask",
+          "<pad>": "pad", "</s>": "eos", "<s>": "bos", "<unk>": "unk"}
 
 
 def _char(tok: CharTokenizer) -> str:
@@ -46,12 +47,18 @@ def _word(tok: WordTokenizer) -> str:
 
 
 def _bert_template(tok: WordPieceTokenizer) -> str:
-    """ann's WordPiece with BERT's ``[CLS] A [SEP]`` (``[CLS] A [SEP] B [SEP]`` for pairs) added
-    by ``transformers`` as by ann's BERT tasks (ann's own ``encode`` adds none)."""
-    if not {"[CLS]", "[SEP]"} <= set(tok.specials):
-        return tok._json
+    """ann's WordPiece with BERT's ``[CLS] A [SEP]`` (``[CLS] A [SEP] B [SEP]`` for pairs), or
+    T5's ``A </s>``, added by ``transformers`` as ann's BERT and T5 tasks add them (ann's own
+    ``encode`` adds none)."""
     hf = _hf()
     out = hf.Tokenizer.from_str(tok._json)
+    if "</s>" in tok.specials and "[CLS]" not in tok.specials:
+        out.post_processor = hf.processors.TemplateProcessing(
+            single="$A </s>", pair="$A </s> $B:1 </s>:1",
+            special_tokens=[("</s>", tok.token_to_id("</s>"))])
+        return out.to_str()
+    if not {"[CLS]", "[SEP]"} <= set(tok.specials):
+        return tok._json
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     out.post_processor = hf.processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
