@@ -112,11 +112,13 @@ def test_t5_round_trip(tmp_path, version):
     """T5 v1.0 (ReLU, head tied and scaled) and v1.1 (gated GELU, a head of its own)."""
     torch.manual_seed(0)
     tok = _wordpiece()
-    v11 = {"feed_forward_proj": "gated-gelu", "tie_word_embeddings": False} if version == "1.1" else {}
+    # v1.1's output is not scaled down: initial weights of the usual size keep its logits in
+    # the tens (not hundreds), where float32 rounding stays far below the tolerance
+    v11 = {"feed_forward_proj": "gated-gelu", "tie_word_embeddings": False,
+           "initializer_factor": 1.0} if version == "1.1" else {"initializer_factor": 3.0}
     hf = transformers.T5ForConditionalGeneration(transformers.T5Config(
         num_layers=2, d_model=32, num_heads=2, d_kv=16, d_ff=48, vocab_size=len(tok),
-        pad_token_id=0, eos_token_id=3, decoder_start_token_id=0,
-        initializer_factor=3.0, **v11)).eval()
+        pad_token_id=0, eos_token_id=3, decoder_start_token_id=0, **v11)).eval()
     run, back = _round_trip(tmp_path, hf, tok, "AutoModelForSeq2SeqLM")
     x, y = torch.randint(5, len(tok), (2, 7)), torch.randint(5, len(tok), (2, 5))
     with torch.no_grad():
