@@ -301,7 +301,7 @@ def _weights(run_dir):
 
 def test_freeze_keeps_chosen_tensors_bit_identical(base, tmp_path):
     api.train("gpt-pydoc", {**_from(base), "train.max_steps": 2,
-                            "train.freeze": "wte,blocks.0-0,*.ln2", "train.lr": 0.05},
+                            "train.freeze": "lm_head,blocks.0-0,*.ln2", "train.lr": 0.05},
               out=tmp_path / "tuned", quiet=True)
     before, after = _weights(base), _weights(tmp_path / "tuned")
     frozen = {k for k in before if k.startswith(("wte.", "blocks.0.", "lm_head."))
@@ -316,6 +316,9 @@ def test_freeze_pattern_matching_nothing_is_one_line(base, tmp_path):
         api.train("gpt-pydoc", {**GPT_TINY, "train.max_steps": 1, "train.freeze": "encoder.9"},
                   out=tmp_path / "x", quiet=True)
     assert not (tmp_path / "x").exists()
+    with pytest.raises(AnnError, match="lm_head shares its weight"):
+        api.train("gpt-pydoc", {**GPT_TINY, "train.max_steps": 1, "train.lora_rank": 2,
+                                "train.lora_targets": "lm_head"}, out=tmp_path / "x", quiet=True)
     with pytest.raises(AnnError, match="train.lora_targets: 'qkv' matches no Linear layer"):
         api.train("gpt-pydoc", {**GPT_TINY, "train.max_steps": 1, "train.lora_rank": 2,
                                 "train.lora_targets": "qkv"}, out=tmp_path / "x", quiet=True)

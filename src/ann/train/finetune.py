@@ -134,15 +134,29 @@ def _lora_layers(model: nn.Module, targets: str) -> list[str]:
                        "train.lora_rank=0")
     chosen = _select(names, targets or DEFAULT_TARGETS, "train.lora_targets", "Linear layer",
                      last_part=True)
+    uses: dict[int, int] = {}
+    for _, p in model.named_parameters(remove_duplicate=False):
+        uses[id(p)] = uses.get(id(p), 0) + 1
+    tied = [n for n in names if n in chosen and uses[id(model.get_submodule(n).weight)] > 1]
+    if tied:     # an adapter there would untie the weight from its twin (an LM head, say)
+        raise AnnError(f"train.lora_targets: {tied[0]} shares its weight with another layer "
+                       "(tied embeddings), which an adapter would untie; leave it out of "
+                       "train.lora_targets")
     return [n for n in names if n in chosen]
+
+
+def _parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """Every parameter under each of its names: a tied weight (GPT's ``lm_head.weight``, the
+    token embedding) answers to both."""
+    return list(model.named_parameters(remove_duplicate=False))
 
 
 def check(model: nn.Module, tc) -> None:
     """Refuse freeze patterns and LoRA targets that name nothing in ``model``, before any file
     is written."""
     if tc.freeze:
-        _select([n for n, _ in model.named_parameters()], tc.freeze, "train.freeze",
-                "parameter", last_part=False)
+        _select([n for n, _ in _parameters(model)], tc.freeze, "train.freeze", "parameter",
+                last_part=False)
     if tc.lora_rank:
         _lora_layers(model, tc.lora_targets)
 
@@ -162,9 +176,10 @@ def prepare(model: nn.Module, tc, provided: set[str] | None = None) -> nn.Module
         for name, p in model.named_parameters():
             p.requires_grad_(name.rsplit(".", 1)[-1] in ("lora_A", "lora_B") or name in fresh)
     if tc.freeze:
-        names = [n for n, _ in model.named_parameters()]
-        frozen = _select(names, tc.freeze, "train.freeze", "parameter", last_part=False)
-        for name, p in model.named_parameters():
+        params = _parameters(model)
+        frozen = _select([n for n, _ in params], tc.freeze, "train.freeze", "parameter",
+                         last_part=False)
+        for name, p in params:
             if name in frozen:
                 p.requires_grad_(False)
     return model
