@@ -270,6 +270,10 @@ def test_bad_out_and_unexportable_settings(base, tmp_path, capsys):
     with pytest.raises(AnnError, match="out_bias"):
         to_hf_state(Llama(LlamaConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2,
                                       n_kv_head=2, n_embd=16, d_ff=32, out_bias=True)))
+    with pytest.raises(AnnError, match="model.mlp_bias=true"):
+        to_hf_state(Llama(LlamaConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2,
+                                      n_kv_head=2, n_embd=16, d_ff=32, qkv_bias=True,
+                                      mlp_bias=True)))
     with pytest.raises(AnnError, match="has no Hugging Face export; exportable: gpt"):
         to_hf_state(torch.nn.Linear(2, 2))
 

@@ -198,6 +198,11 @@ def _vit(model: ViT) -> tuple[dict, dict]:
 
 
 def _llama(model: Llama) -> tuple[dict, dict]:
+    c = model.config
+    if c.qkv_bias and not c.out_bias and c.mlp_bias:
+        raise AnnError("model.mlp_bias=true with query/key/value biases only (model.qkv_bias "
+                       "without model.out_bias) has no Hugging Face equivalent: Qwen2 has no "
+                       "feed-forward biases")
     config, state = to_hf_llama_state(model)
     if model.config.tie_weights:    # safetensors keeps one copy; transformers ties it back
         state.pop("lm_head.weight", None)
