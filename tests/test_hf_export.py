@@ -315,7 +315,11 @@ def test_freeze_keeps_chosen_tensors_bit_identical(base, tmp_path):
         assert torch.equal(before[k], after[k]) == (k in frozen), k
 
 
-def test_freeze_pattern_matching_nothing_is_one_line(base, tmp_path):
+def test_freeze_pattern_matching_nothing_is_one_line(base, tmp_path, capsys):
+    assert main(["train", "gpt-pydoc", "train.max_steps=1", "train.threads=1",
+                 "train.freeze=blocks.7", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'blocks.7' matches no parameter" in err
     with pytest.raises(AnnError, match=r"'encoder\.9' matches no parameter .* named like wte\.weight"):
         api.train("gpt-pydoc", {**GPT_TINY, "train.max_steps": 1, "train.freeze": "encoder.9"},
                   out=tmp_path / "x", quiet=True)
