@@ -57,3 +57,53 @@ def test_elm_refuses_wrong_inputs():
         elm(torch.zeros(2, 6))
     with pytest.raises(AnnError, match="num_classes=3"):
         elm.fit(ArrayDataset(torch.zeros(4, 5), torch.tensor([0, 1, 2, 3])))
+
+
+# --- RBF network -------------------------------------------------------------------------------
+
+def test_rbf_kmeans_centres_match_scikit_learn_from_the_same_start():
+    from sklearn.cluster import KMeans
+
+    from ann.models.rbf import kmeans
+
+    x, _ = _blobs(120, 3, 4, seed=1, spread=2.0)
+    init = x[:6].clone()
+    ours, _ = kmeans(x.double(), init.double(), 100)
+    theirs = KMeans(6, init=init.double().numpy(), n_init=1, max_iter=100, tol=0,
+                    algorithm="lloyd").fit(x.double().numpy()).cluster_centers_
+    np.testing.assert_allclose(ours.numpy(), theirs, atol=1e-8)
+
+
+def test_rbf_output_is_the_least_squares_fit_of_its_gaussian_units():
+    x, y = _blobs(60, 4, 3, seed=2)
+    net = create_model("rbf", in_features=4, num_classes=3, centres=7, ridge=0.0)
+    net.fit(ArrayDataset(x, y))
+    c = net.centres.detach().double().numpy()
+    s = net.log_width.detach().double().exp().numpy()
+    d = ((x.double().numpy()[:, None, :] - c[None]) ** 2).sum(-1)
+    p = np.hstack([np.exp(-d / (2 * s ** 2)), np.ones((len(x), 1))])
+    want, *_ = np.linalg.lstsq(p, np.eye(3)[y.numpy()], rcond=None)
+    np.testing.assert_allclose(net.out.detach().numpy(), want, atol=1e-3)
+    # Moody & Darken widths: RMS distance to the 2 nearest other centres
+    dc = np.sqrt(((c[:, None] - c[None]) ** 2).sum(-1))
+    np.fill_diagonal(dc, np.inf)
+    near = np.sort(dc, 1)[:, :2]
+    np.testing.assert_allclose(s, np.sqrt((near ** 2).mean(1)), rtol=1e-5)
+
+
+def test_rbf_end_to_end_refinement_lowers_the_training_loss():
+    x, y = _blobs(60, 4, 3, seed=3, spread=1.0)
+    losses = {}
+    for steps in (0, 50):
+        net = create_model("rbf", in_features=4, num_classes=3, centres=6, refine_steps=steps)
+        net.fit(ArrayDataset(x, y))
+        with torch.no_grad():
+            losses[steps] = torch.nn.functional.cross_entropy(net(x), y).item()
+    assert losses[50] < losses[0]
+
+
+def test_rbf_recipe_trains_at_tiny_size(tmp_path):
+    run = ann.train("rbf-iris", {**TINY, "model.centres": 9}, out=tmp_path / "r", quiet=True)
+    assert run.summary["test"]["accuracy"] >= 0.8
+    with pytest.raises(AnnError, match="model.centres=500"):
+        ann.train("rbf-iris", {**TINY, "model.centres": 500}, out=tmp_path / "r2", quiet=True)
