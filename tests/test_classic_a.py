@@ -107,3 +107,83 @@ def test_rbf_recipe_trains_at_tiny_size(tmp_path):
     assert run.summary["test"]["accuracy"] >= 0.8
     with pytest.raises(AnnError, match="model.centres=500"):
         ann.train("rbf-iris", {**TINY, "model.centres": 500}, out=tmp_path / "r2", quiet=True)
+
+
+# --- self-organizing map ------------------------------------------------------------------------
+
+def _som_and_peer(mode, **overrides):
+    """Our map fitted on a tiny table, and minisom trained from the same start by the same
+    schedule (minisom's asymptotic decay; samples in order for the online rule)."""
+    minisom = pytest.importorskip("minisom")
+    x, _ = _blobs(30, 3, 3, seed=4, spread=1.5)
+    x = x.double()
+    som = create_model("som", in_features=3, rows=4, cols=5, mode=mode, epochs=4, lr=0.5,
+                       sigma=1.5, shuffle=False, **overrides).double()
+    som.initialize(x, torch.Generator().manual_seed(som.config.seed))
+    start = som.weight.clone()
+    som.fit(ArrayDataset(x, torch.zeros(30, dtype=torch.long)))      # starts from the same weights
+    peer = minisom.MiniSom(4, 5, 3, sigma=1.5, learning_rate=0.5,
+                           neighborhood_function="gaussian", random_seed=0)
+    peer._weights = start.view(4, 5, 3).numpy().copy()
+    if mode == "online":
+        peer.train(x.numpy(), 4 * 30)          # t = 0 .. 119 over max_iter = 120, in order
+    else:
+        peer.train_batch_offline(x.numpy(), 4)
+    return som, peer, x
+
+
+@pytest.mark.parametrize("mode", ["online", "batch"])
+def test_som_matches_minisom_from_the_same_start(mode):
+    som, peer, x = _som_and_peer(mode)
+    np.testing.assert_allclose(som.weight.view(4, 5, 3).numpy(), peer.get_weights(), atol=1e-9)
+    qe, te = som.errors(x)
+    assert qe.mean().item() == pytest.approx(peer.quantization_error(x.numpy()), rel=1e-9)
+    assert te.mean().item() == pytest.approx(peer.topographic_error(x.numpy()), abs=1e-12)
+
+
+def test_som_u_matrix_is_the_mean_distance_to_grid_neighbours():
+    som = create_model("som", in_features=2, rows=3, cols=4)
+    som.weight = torch.randn(12, 2, generator=torch.Generator().manual_seed(0))
+    w = som.weight.view(3, 4, 2).numpy()
+    want = np.zeros((3, 4))
+    for i in range(3):
+        for j in range(4):
+            d = [np.linalg.norm(w[i, j] - w[a, b]) for a in range(i - 1, i + 2)
+                 for b in range(j - 1, j + 2)
+                 if (a, b) != (i, j) and 0 <= a < 3 and 0 <= b < 4]
+            want[i, j] = np.mean(d)
+    np.testing.assert_allclose(som.u_matrix().numpy(), want, rtol=1e-5)
+
+
+def test_som_recipe_trains_at_tiny_size(tmp_path):
+    run = ann.train("som-iris", {**TINY, "model.epochs": 3, "model.rows": 4, "model.cols": 4},
+                    out=tmp_path / "s", quiet=True)
+    t = run.summary["test"]
+    assert t["quantization_error"] < 1.2 and 0 <= t["topographic_error"] <= 1   # a 4x4 map: ~0.85
+    assert (tmp_path / "s" / "umatrix.png").exists()
+    again = ann.load(run.path)
+    assert again.evaluate("test")["quantization_error"] == pytest.approx(t["quantization_error"])
+    with pytest.raises(AnnError, match="in_features=4"):
+        run.model(torch.zeros(2, 5))
+
+
+# --- learning vector quantization -------------------------------------------------------------
+
+def test_lvq1_and_lvq21_updates_follow_kohonen_by_hand():
+    lvq = create_model("lvq", in_features=2, num_classes=2, prototypes=1, window=0.3)
+    lvq.weight.data = torch.tensor([[0.0, 0.0], [2.0, 0.0]])         # class 0 at 0, class 1 at 2
+    lvq.lvq1_step(torch.tensor([0.5, 0.0]), 0, 0.1)                  # right: towards
+    assert lvq.weight[0].tolist() == pytest.approx([0.05, 0.0])
+    lvq.lvq1_step(torch.tensor([0.5, 0.0]), 1, 0.1)                  # wrong: away
+    assert lvq.weight[0].tolist() == pytest.approx([0.005, 0.0])
+    lvq.weight.data = torch.tensor([[0.0, 0.0], [2.0, 0.0]])
+    lvq.lvq21_step(torch.tensor([0.9, 0.0]), 1, 0.1)                 # d 0.9 / 1.1 = 0.82 > 0.54
+    assert lvq.weight.flatten().tolist() == pytest.approx([-0.09, 0.0, 1.89, 0.0])
+    lvq.lvq21_step(torch.tensor([0.1, 0.0]), 1, 0.1)                 # outside the window
+    assert lvq.weight.flatten().tolist() == pytest.approx([-0.09, 0.0, 1.89, 0.0])
+
+
+def test_lvq_recipe_trains_at_tiny_size(tmp_path):
+    run = ann.train("lvq-iris", {**TINY, "model.epochs": 5, "model.lvq21_epochs": 2},
+                    out=tmp_path / "l", quiet=True)
+    assert run.summary["test"]["accuracy"] >= 0.8

@@ -116,8 +116,9 @@ class SOM(nn.Module):
                 + (self.weight ** 2).sum(1)).clamp_min(0)                    # (B, M)
 
     def best_units(self, x: torch.Tensor, k: int = 1) -> torch.Tensor:
-        """The ``k`` best-matching units of each input, nearest first (B, k)."""
-        return self(x).topk(k, 1, largest=False).indices
+        """The ``k`` best-matching units of each input, nearest first (B, k); ties go to the
+        lower unit index, as argmin breaks them."""
+        return torch.sort(self(x), dim=1, stable=True).indices[:, :k]
 
     def neighbourhood(self, units: torch.Tensor, sigma: float) -> torch.Tensor:
         """Gaussian neighbourhood h (B, M) of each unit in ``units`` (B,) over the grid."""
@@ -137,7 +138,9 @@ class SOM(nn.Module):
         """Starting weights from the training inputs ``x`` (N, D)."""
         c = self.config
         if c.init == "samples":
-            pick = torch.randint(len(x), (c.rows * c.cols,), generator=generator)
+            m = c.rows * c.cols          # distinct samples while there are enough
+            pick = torch.randperm(len(x), generator=generator)[:m] if len(x) >= m else \
+                torch.randint(len(x), (m,), generator=generator)
             self.weight = x[pick.to(x.device)].clone()
             return
         mean = x.mean(0)                 # the grid spread over the two leading components
@@ -204,12 +207,12 @@ class SOM(nn.Module):
         """Per sample: the distance to its BMU (B,) and whether its two best units are not grid
         neighbours (B,), diagonal neighbours counting as neighbours."""
         d = self(x)
-        two = d.topk(min(2, d.shape[1]), 1, largest=False).indices           # (B, 2)
+        two = torch.sort(d, dim=1, stable=True).indices[:, :2]                   # (B, 2)
         qe = d.gather(1, two[:, :1])[:, 0].sqrt()
         if two.shape[1] < 2:
             return qe, torch.zeros_like(qe)
         step = (self.grid[two[:, 0]] - self.grid[two[:, 1]]).abs().amax(1)   # Chebyshev on grid
-        return qe, (step > 1).float()
+        return qe, (step > 1).to(qe.dtype)
 
     @torch.no_grad()
     def u_matrix(self) -> torch.Tensor:
