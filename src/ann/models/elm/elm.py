@@ -45,6 +45,8 @@ class ELMConfig:
     ridge: float = field(0.0, "regularisation 1/C of the output solve (0: the pseudo-inverse)",
                          nonneg=True)
     seed: int = field(0, "seed of the random hidden layer", nonneg=True)
+    chunk: int = field(4096, "examples per block of the ridge solve's sums (bounds memory)",
+                       positive=True)
 
 
 @register_model("elm", config=ELMConfig, family="elm", presets={
@@ -95,25 +97,32 @@ class ELM(nn.Module):
 
     @torch.no_grad()
     def fit(self, train, val=None, evaluate=None) -> list[dict]:
-        """beta = H^+ T (or the ridge solve) over the whole training split."""
+        """beta = H^+ T (or the ridge solve) over the whole training split. The ridge solve
+        accumulates H^T H and H^T T over blocks of ``model.chunk`` examples, so that a large
+        training set (MNIST's 55,000 images) never holds all of H at once."""
         c = self.config
         start = time.perf_counter()
         x, y = (t.to(self.beta.device) for t in train.batch(slice(0, len(train)))[:2])
         if int(y.max()) >= c.num_classes:
             raise AnnError(f"the training labels go up to {int(y.max())} but model.num_classes="
                            f"{c.num_classes}")
-        h = self.hidden_layer(x).double()                                     # (N, H+1)
         t = torch.nn.functional.one_hot(y.long(), c.num_classes).double()    # (N, C)
         if c.ridge > 0:          # (H^T H + I/C) beta = H^T T
-            gram = h.T @ h + c.ridge * torch.eye(h.shape[1], dtype=h.dtype, device=h.device)
-            beta = torch.linalg.solve(gram, h.T @ t)
+            width = c.hidden + 1
+            gram = c.ridge * torch.eye(width, dtype=torch.float64, device=x.device)
+            rhs = torch.zeros(width, c.num_classes, dtype=torch.float64, device=x.device)
+            for a in range(0, len(x), c.chunk):
+                h = self.hidden_layer(x[a:a + c.chunk]).double()              # (n, H+1)
+                gram += h.T @ h
+                rhs += h.T @ t[a:a + c.chunk]
+            beta = torch.linalg.solve(gram, rhs)
         else:
-            beta = torch.linalg.pinv(h) @ t
+            beta = torch.linalg.pinv(self.hidden_layer(x).double()) @ t
         self.beta.copy_(beta.float())
-        fit = self(x).argmax(-1)
+        right = sum(int((self(x[a:a + c.chunk]).argmax(-1) == y[a:a + c.chunk]).sum())
+                    for a in range(0, len(x), c.chunk))
         record = {"stage": "solved", "hidden": c.hidden, "examples": len(x),
-                  "train_accuracy": float((fit == y).float().mean()),
-                  "fit_seconds": time.perf_counter() - start}
+                  "train_accuracy": right / len(x), "fit_seconds": time.perf_counter() - start}
         if evaluate is not None:
             record["val"] = evaluate()
         return [record]
