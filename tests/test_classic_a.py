@@ -34,7 +34,7 @@ def test_elm_output_weights_are_the_pseudo_inverse_solution():
     h = np.hstack([h, np.ones((len(h), 1))])
     want = np.linalg.pinv(h) @ np.eye(3)[y.numpy()]
     np.testing.assert_allclose(elm.beta.detach().numpy(), want, atol=1e-4)
-    ridge = create_model("elm", in_features=5, num_classes=3, hidden=12, ridge=0.5)
+    ridge = create_model("elm", in_features=5, num_classes=3, hidden=12, ridge=0.5, chunk=7)
     ridge.fit(ArrayDataset(x, y))
     h = 1 / (1 + np.exp(-(x.double().numpy() @ ridge.hidden_weight.double().numpy()
                            + ridge.hidden_bias.double().numpy())))
@@ -187,3 +187,13 @@ def test_lvq_recipe_trains_at_tiny_size(tmp_path):
     run = ann.train("lvq-iris", {**TINY, "model.epochs": 5, "model.lvq21_epochs": 2},
                     out=tmp_path / "l", quiet=True)
     assert run.summary["test"]["accuracy"] >= 0.8
+
+
+def test_rbf_global_width_is_the_largest_centre_distance_over_root_2m():
+    x, y = _blobs(60, 4, 3, seed=5)
+    net = create_model("rbf", in_features=4, num_classes=3, centres=5, widths="global")
+    net.fit(ArrayDataset(x, y))
+    c = net.centres.detach().double().numpy()
+    d_max = np.sqrt(((c[:, None] - c[None]) ** 2).sum(-1)).max()
+    np.testing.assert_allclose(net.log_width.detach().exp().numpy(), d_max / np.sqrt(10),
+                               rtol=1e-5)

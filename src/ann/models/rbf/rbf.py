@@ -138,9 +138,10 @@ class RBFNetwork(nn.Module):
         d = square_distances(centres, centres)                                # (M, M)
         if c.widths == "global" or len(centres) == 1:
             s = d.max().sqrt() / (2 * len(centres)) ** 0.5
-            s = torch.full((len(centres),), float(s) if s > 0 else 1.0)
+            s = torch.full((len(centres),), float(s) if s > 0 else 1.0, device=d.device)
         else:
-            d = d + torch.diag(torch.full((len(centres),), float("inf")))      # not itself
+            d = d + torch.diag(torch.full((len(centres),), float("inf"),
+                                          device=d.device))                 # not itself
             p = min(c.neighbours, len(centres) - 1)
             s = d.topk(p, 1, largest=False).values.mean(1).sqrt()            # RMS distance
             s = torch.where(s > 0, s, s[s > 0].min() if (s > 0).any() else torch.ones(()))
