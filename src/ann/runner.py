@@ -34,7 +34,8 @@ from .train.fitted import FittedTrainer
 
 # Keys that may change when a run is resumed: extending training or moving it to other hardware
 # is fine, changing the model or the optimisation is not.
-RESUME_KEYS = ("train.epochs", "train.max_steps", "train.threads", "train.device")
+RESUME_KEYS = ("train.epochs", "train.max_steps", "train.threads", "train.workers",
+               "train.device")
 
 
 def _normalise(overrides) -> dict:
@@ -172,7 +173,8 @@ def _augmenter(rc: RunConfig, task, info: dict):
 # What a pretraining run takes from the run it starts: the model keys the two configs share
 # (the architecture) except these, and these training keys (where and how it runs).
 PRETRAIN_OWN_MODEL_KEYS = ("dropout",)
-PRETRAIN_SHARED_KEYS = ("seed", "deterministic", "device", "amp", "compile", "threads")
+PRETRAIN_SHARED_KEYS = ("seed", "deterministic", "device", "amp", "compile", "threads",
+                        "workers")
 
 
 def _init_file(source) -> Path:

@@ -22,8 +22,9 @@ import torch
 from ..errors import AnnError
 from ..registry import Training
 from . import checkpoint, distributed
-from .batches import EpochBatches, eval_batches, step_generator
+from .batches import EpochBatches, eval_batches
 from .device import autocast
+from .loader import MicroBatches, step_batches
 from .optim import build_optimizer, build_schedule
 from .progress import MetricsLog, Progress
 from .select import Selection
@@ -129,6 +130,9 @@ class Trainer:
         # run reports its whole training time, not only the last session's), and when this
         # session's fit began.
         self.seconds_before, self._fit_start = 0.0, None
+        self.make_batches = MicroBatches(train, augment, self.tc.seed, self.dist.rank,
+                                         self.dist.world, self.tc.grad_accum)
+        self._loader = None             # fit's (step, micro-batches) iterator
         self.train_model = distributed.wrap(torch.compile(model) if self.tc.compile else model,
                                             self.dist, device)
 
@@ -174,24 +178,19 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------
     def micro_batches(self, step: int) -> list[tuple]:
-        """This process's micro-batches of global step ``step``, on the host.
+        """This process's micro-batches of global step ``step``, on the host (see
+        :class:`~ann.train.loader.MicroBatches`)."""
+        return self.make_batches(step, self.batches.indices(step))
 
-        A dataset whose ``batch`` joins examples into one structure (``collated = True``: graphs
-        batched as one block-diagonal graph) is asked for each micro-batch's examples; any other
-        is asked for the whole global batch, which is augmented and then sliced, so that the
-        augmentation does not depend on the number of processes."""
-        x_all = self.batches.indices(step)
-        share = len(x_all) // self.dist.world
-        micro = share // self.tc.grad_accum
-        parts = range(self.tc.grad_accum)
-        if self.train_data.collated:
-            own = x_all[self.dist.rank * share:(self.dist.rank + 1) * share]
-            return [self.train_data.batch(own[i * micro:(i + 1) * micro]) for i in parts]
-        batch = self.train_data.batch(x_all)
-        if self.augment is not None:
-            batch = (self.augment(batch[0], step_generator(self.tc.seed, step)),) + batch[1:]
-        batch = tuple(t[self.dist.rank * share:(self.dist.rank + 1) * share] for t in batch)
-        return [tuple(t[i * micro:(i + 1) * micro] for t in batch) for i in parts]
+    def _step_batches(self) -> list[tuple]:
+        """The current step's micro-batches: from the loader :meth:`fit` opened (built ahead by
+        ``train.workers`` processes), else built now."""
+        if self._loader is None:
+            return self.micro_batches(self.step)
+        step, parts = next(self._loader)
+        if step != self.step:       # the loader runs in step with the loop, or not at all
+            raise RuntimeError(f"the batch loader is at step {step}, the loop at {self.step}")
+        return parts
 
     def _check_model_step(self):
         if self.tc.grad_accum != 1 or self.dist.active:
@@ -202,7 +201,7 @@ class Trainer:
     def model_step(self) -> float:
         """One step of a model that steps itself: ``training_step(batch, optimizers, step)``
         returns its losses as numbers, ``loss`` the one shown and checked."""
-        (batch,) = self.micro_batches(self.step)
+        (batch,) = self._step_batches()
         batch = tuple(t.to(self.device, non_blocking=True) for t in batch)
         losses = self.model.training_step(batch, self.optimizers, self.step)
         for schedule in self.schedules.values():
@@ -216,7 +215,7 @@ class Trainer:
         total_loss = 0.0
         self.task.start_step(                     # e.g. reset carried state at an epoch's start
             self.step, self.batches.steps_per_epoch)
-        for i, mb in enumerate(self.micro_batches(self.step)):
+        for i, mb in enumerate(self._step_batches()):
             mb = tuple(t.to(self.device, non_blocking=True) for t in mb)
             with distributed.no_sync(self.train_model, i == self.tc.grad_accum - 1):
                 with autocast(self.device, self.tc.amp):
@@ -278,6 +277,8 @@ class Trainer:
         bar = Progress(self.total, self.step, self.cfg.recipe or self.cfg.model_name, self.quiet)
         window, last_loss, stopped = [], float("nan"), False
         extras: dict[str, float] = {}             # other losses a self-stepping model reports
+        self._loader = step_batches(self.make_batches, self.batches, self.step, self.total,
+                                    self.tc.workers)
         try:
             while self.step < self.total and not stopped:
                 loss = self.train_step()
@@ -303,5 +304,7 @@ class Trainer:
             self.save(best=False)
             where = f"; resume with: ann train --resume {self.run_dir}" if self.run_dir else ""
             raise Interrupted(f"interrupted at step {self.step}, checkpoint saved{where}") from None
+        finally:
+            self._loader = None         # stops the loader's workers
         bar.close()
         return FitResult(self.step, self.best_step, self.best_val, stopped, self.seconds)
