@@ -134,7 +134,7 @@ def _load_splits(rc: RunConfig):
         if not isinstance(train, ArrayDataset):
             raise AnnError(f"data.train_subset works on image datasets, not {rc.data.name!r}")
         n = min(rc.data.train_subset, len(train))
-        train = dataclasses.replace(train, x=train.x[:n], y=train.y[:n])
+        train = train.head(n)
     # Facts only the loaded data knows: the vocabulary the tokenizer built (one per side for
     # seq2seq), and others the dataset names under "fills" (a series' scale).
     facts = ("vocab_size", "src_vocab_size", "tgt_vocab_size", *train.info.get("fills", ()))

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ..errors import AnnError
 from .batches import EpochBatches, step_generator
 
 
@@ -72,7 +73,17 @@ class _Steps(Dataset):
 
     def __getitem__(self, item):
         step, indices = item
-        return step, self.make(step, indices)
+        try:
+            return step, self.make(step, indices)
+        except AnnError as e:         # a user's bad file: its one line, not a worker's traceback
+            return step, e
+
+
+def _raising(batches: Iterator):
+    for step, parts in batches:
+        if isinstance(parts, AnnError):
+            raise parts
+        yield step, parts
 
 
 def _as_is(item):
@@ -97,4 +108,4 @@ def step_batches(make: MicroBatches, batches: EpochBatches, start: int, stop: in
                         # the workers' seeds come from here, not from the run's global generator
                         # (whose state drives dropout and must stay as workers=0 leaves it)
                         generator=torch.Generator().manual_seed(start))
-    return iter(loader)
+    return _raising(iter(loader))
