@@ -67,6 +67,8 @@ def test_streamed_with_workers_ends_with_the_in_memory_weights(folder, tmp_path)
             for stream, workers in (("off", 0), ("on", 2))]
     assert same_weights(runs[0].model, runs[1].model)
     assert runs[0].summary["test"] == runs[1].summary["test"]
+    # the baselines read the streamed splits a batch at a time: the in-memory figures
+    assert runs[0].summary["baselines"] == runs[1].summary["baselines"] != {}
     # eval and predict of the streamed run read the folder the way training did
     loaded = ann.load(tmp_path / "on")
     assert loaded.evaluate("test")["accuracy"] == runs[1].summary["test"]["accuracy"]
