@@ -246,6 +246,14 @@ def test_memmapped_tokens_equal_the_in_memory_ones(tmp_path, cache, kind):
         assert mapped.tokens.tolist() == memory.tokens.tolist() and mapped.info == memory.info
 
 
+def test_stream_auto_maps_the_tokens_of_a_large_text(tmp_path, cache, monkeypatch):
+    write_text(tmp_path / "notes.txt")
+    opts = dict(path=str(tmp_path / "notes.txt"), block_size=8)
+    assert not isinstance(load_dataset("text-file", "val", **opts), tokenfile.MappedTokenWindows)
+    monkeypatch.setattr("ann.data.textfiles.STREAM_BYTES", 1000)
+    assert isinstance(load_dataset("text-file", "val", **opts), tokenfile.MappedTokenWindows)
+
+
 def test_token_file_is_reused_and_rebuilt_when_the_file_changes(tmp_path, cache, monkeypatch):
     path = tmp_path / "notes.txt"
     write_text(path)

@@ -5,7 +5,9 @@ and a split into metrics, data is a set of tensors indexed by :class:`EpochBatch
 resumed run needs (weights, optimizer, schedule, RNG, step, best so far, the checkpoint
 selection's window) goes into each checkpoint,
 and the data order depends only on (seed, step): a run killed at any moment and resumed ends with
-the weights an uninterrupted run would have had (on CPU, in deterministic mode).
+the weights an uninterrupted run would have had (on CPU, in deterministic mode). The batches are
+built in the training process, or ahead of the loop by ``train.workers`` processes
+(:mod:`ann.train.loader`), from the same step indices: the weights do not depend on which.
 """
 
 from __future__ import annotations
