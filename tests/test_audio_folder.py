@@ -211,7 +211,8 @@ def test_registered_with_its_options():
 
 
 def test_classes_features_length_and_training_statistics(recordings):
-    splits = {s: load_dataset("audio-folder", s, path=str(recordings), test_fraction=0.25)
+    splits = {s: load_dataset("audio-folder", s, path=str(recordings), test_fraction=0.25,
+                                   normalise="global")
               for s in ("train", "val", "test")}
     info = splits["train"].info
     assert tuple(info["classes"]) == CLASSES and info["num_classes"] == 3
@@ -249,8 +250,10 @@ def test_a_recording_at_another_rate_and_channel_count_reads_as_the_same_sound(t
 def test_predict_reads_a_file_as_training_did(recordings):
     """``read_audio_file`` (what ``ann predict`` runs) on a training file, a 16 kHz stereo one
     included, gives that file's row of the training split."""
-    data = load_dataset("audio-folder", "train", path=str(recordings), split_seed=2)
-    test = load_dataset("audio-folder", "test", path=str(recordings), split_seed=2)
+    data = load_dataset("audio-folder", "train", path=str(recordings), split_seed=2,
+                        normalise="global")
+    test = load_dataset("audio-folder", "test", path=str(recordings), split_seed=2,
+                        normalise="global")
     rows = {}
     for c in CLASSES:                               # every file's features, by hand, per split
         for f in sorted((recordings / c).iterdir()):
@@ -371,7 +374,7 @@ def xvector_run(recordings, tmp_path_factory):
     a narrow x-vector TDNN trained for a few steps (no accuracy is claimed of it)."""
     out = tmp_path_factory.mktemp("runs") / "xvector"
     ann.train("tdnn-fsdd", {"data.name": "audio-folder", "data.path": str(recordings),
-                            "model.channels": 16, "model.pool_dim": 16, "model.embed_dim": 16,
+                            "data.normalise": "global", "model.channels": 16, "model.pool_dim": 16, "model.embed_dim": 16,
                             **QUICK, "train.max_steps": 20}, out=out, quiet=True)
     return out
 

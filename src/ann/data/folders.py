@@ -74,20 +74,28 @@ class ImageFolderOptions:
                         choices=("auto", "on", "off"))
 
 
-def fit_image(img, size: int, channels: int) -> np.ndarray:
-    """(C, size, size) uint8 pixels of a Pillow image of any size and mode: the central square
-    of its shorter side, resized with a Lanczos filter; transparent pixels become black, the
-    background an augmentation shift fills with."""
+def in_channels(img, channels: int):
+    """A Pillow image of any mode as ``L`` (``channels`` 1) or ``RGB`` (3): 16-bit grayscale
+    keeps its high byte, transparent pixels become black (the background an augmentation shift
+    fills with). The one conversion of the picture-folder sources."""
     from PIL import Image
 
-    if img.mode.startswith("I;16"):       # 16-bit grayscale: keep the high byte
+    if img.mode.startswith("I;16"):
         img = Image.fromarray((np.asarray(img, dtype=np.uint16) >> 8).astype(np.uint8))
     elif img.mode in ("I", "F"):
         img = Image.fromarray(np.clip(np.asarray(img), 0, 255).astype(np.uint8))
     if "A" in img.getbands() or "transparency" in img.info:
         black = Image.new("RGBA", img.size, (0, 0, 0, 255))
         img = Image.alpha_composite(black, img.convert("RGBA"))
-    img = img.convert("L" if channels == 1 else "RGB")
+    return img.convert("L" if channels == 1 else "RGB")
+
+
+def fit_image(img, size: int, channels: int) -> np.ndarray:
+    """(C, size, size) uint8 pixels of a Pillow image of any size and mode: the central square
+    of its shorter side, resized with a Lanczos filter, in ``channels`` (:func:`in_channels`)."""
+    from PIL import Image
+
+    img = in_channels(img, channels)
     w, h = img.size
     side = min(w, h)
     left, top = (w - side) // 2, (h - side) // 2

@@ -61,3 +61,22 @@ def save_mask(mask, path, num_classes: int):
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, format="PNG")
     fileio.write_bytes(Path(path), buf.getvalue())
+
+
+def save_values(mask, path, values):
+    """One mask (H, W) of class indices as a PNG of the same size whose pixels hold each class's
+    value ``values[k]`` (a mask like the ones trained on, mode ``P``), each value shown in its
+    class's colour."""
+    from PIL import Image
+
+    m = torch.as_tensor(mask).long().cpu().numpy()
+    pixels = np.asarray(values, dtype=np.uint8)[m]                     # (H, W) values
+    img = Image.frombuffer("P", (m.shape[1], m.shape[0]), np.ascontiguousarray(pixels).tobytes(),
+                           "raw", "P", 0, 1)
+    palette = np.zeros((256, 3), dtype=np.uint8)
+    colours = colorize(torch.arange(len(values))[None, None], len(values))[0, :, 0]   # (3, K)
+    palette[np.asarray(values)] = (colours.T.numpy() * 255 + 0.5).astype(np.uint8)
+    img.putpalette(palette.flatten().tolist())
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    fileio.write_bytes(Path(path), buf.getvalue())

@@ -223,10 +223,10 @@ def _input_files(run, files) -> list:
     return expand_folders(files, (".wav",) if audio else (*EXTENSIONS, ".npy"))
 
 
-def expand_folders(files, suffixes: tuple[str, ...]) -> list:
+def expand_folders(files, suffixes: tuple[str, ...], purpose: str = "classify") -> list:
     """``files`` with each folder replaced by the files inside it whose names end in one of
     ``suffixes`` (sorted, subfolders included, hidden ones skipped), so that ``ann predict RUN
-    photos/`` classifies a whole folder."""
+    photos/`` classifies (``purpose``) a whole folder."""
     out = []
     for name in files:
         folder = Path(name)
@@ -237,7 +237,7 @@ def expand_folders(files, suffixes: tuple[str, ...]) -> list:
                  and f.suffix.lower() in suffixes
                  and not any(p.startswith(".") for p in f.relative_to(folder).parts)]
         if not found:
-            raise AnnError(f"{folder} holds no files to classify ({', '.join(suffixes)})")
+            raise AnnError(f"{folder} holds no files to {purpose} ({', '.join(suffixes)})")
         out += found
     return out
 
