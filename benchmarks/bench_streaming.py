@@ -11,8 +11,9 @@ with ``train.workers`` 0 and 2; the peer is a plain PyTorch loop written here, a
 ImageFolder examples are: a Dataset of (file, label) that opens each picture with PIL, crops
 and resizes it, turns it into a tensor and normalises it, a shuffling DataLoader with 2 workers,
 the same model, AdamW and cross-entropy. Each run is its own process, so its peak memory is its
-own: ``peak_rss_mb`` is the process tree's largest summed resident memory (sampled by psutil,
-when installed) and ``maxrss_mb`` the training process's own peak (``resource.getrusage``).
+own: ``peak_rss_mb`` is the process tree's largest summed resident memory (proportional set
+sizes, sampled by psutil when installed) and ``maxrss_mb`` the training process's own peak
+(``resource.getrusage``; ``workers_maxrss_mb`` the largest worker's).
 Images/s counts training images over the epoch's wall time (one validation pass included, the
 same small one for both).
 
@@ -90,6 +91,15 @@ def make_text(path: Path, megabytes: float, seed: int = 0) -> Path:
 
 # ---------------------------------------------------------------------------- measuring memory
 
+def _resident(process) -> int:
+    """A process's proportional set size (its shared pages split between their sharers, so a
+    forked worker's copy-on-write pages are not counted twice) where Linux gives it, else RSS."""
+    try:
+        return process.memory_full_info().pss
+    except AttributeError:
+        return process.memory_info().rss
+
+
 class PeakMemory:
     """The largest resident memory of this process and its children summed, sampled every
     0.1 s while running (psutil; without it, only ``resource``'s own peak is known)."""
@@ -107,7 +117,7 @@ class PeakMemory:
             while not self._stop.is_set():
                 try:
                     tree = [me, *me.children(recursive=True)]
-                    self.peak = max(self.peak, sum(p.memory_info().rss for p in tree))
+                    self.peak = max(self.peak, sum(_resident(p) for p in tree))
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     pass
                 self._stop.wait(0.1)
