@@ -7,6 +7,7 @@ face of this is :func:`ann.api.train`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -165,8 +166,9 @@ def _augmenter(rc: RunConfig, task, info: dict):
     # the standardised value of a raw-0 background pixel (one per channel where the stats are)
     fill = -torch.as_tensor(info["mean"], dtype=torch.float64) / torch.as_tensor(info["std"],
                                                                                  dtype=torch.float64)
-    return lambda x, g: augment_images(x, g, shift=rc.data.augment_shift,
-                                       flip=rc.data.augment_flip, fill=fill)
+    # a partial, not a closure: a train.workers process started by spawn (no fork) unpickles it
+    return functools.partial(augment_images, shift=rc.data.augment_shift,
+                             flip=rc.data.augment_flip, fill=fill)
 
 
 # --- starting weights: train.init_from and pretraining ---------------------------------------
