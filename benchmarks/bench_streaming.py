@@ -13,7 +13,8 @@ and resizes it, turns it into a tensor and normalises it, a shuffling DataLoader
 the same model, AdamW and cross-entropy. Each run is its own process, so its peak memory is its
 own: ``peak_rss_mb`` is the process tree's largest summed resident memory (proportional set
 sizes, sampled by psutil when installed) and ``maxrss_mb`` the training process's own peak
-(``resource.getrusage``; ``workers_maxrss_mb`` the largest worker's).
+(``resource.getrusage``; ``workers_maxrss_mb`` the largest worker's); ``cores_busy`` is the
+CPU seconds of the process and its workers over the wall seconds (2.0: both cores kept busy).
 Images/s counts training images over the epoch's wall time (one validation pass included, the
 same small one for both).
 
@@ -100,12 +101,19 @@ def _resident(process) -> int:
         return process.memory_info().rss
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished children (the loader's workers)."""
+    return sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF,
+               resource.RUSAGE_CHILDREN) for f in ("ru_utime", "ru_stime"))
+
+
 class PeakMemory:
     """The largest resident memory of this process and its children summed, sampled every
     0.1 s while running (psutil; without it, only ``resource``'s own peak is known)."""
 
     def __init__(self):
-        self.peak, self._stop = 0, threading.Event()
+        self.peak, self._stop, self._start = 0, threading.Event(), time.perf_counter()
+        self._cpu = _cpu_seconds()
         try:
             import psutil
         except ImportError:
@@ -129,7 +137,9 @@ class PeakMemory:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        return {"peak_rss_mb": round(self.peak / 2**20, 1) if self._thread else None,
+        used = _cpu_seconds() - self._cpu
+        return {"cores_busy": round(used / (time.perf_counter() - self._start), 2),
+                "peak_rss_mb": round(self.peak / 2**20, 1) if self._thread else None,
                 "maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                 "workers_maxrss_mb": round(
                     resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}
