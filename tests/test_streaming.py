@@ -296,3 +296,41 @@ def test_a_gpt_trains_on_a_streamed_text_file_as_on_the_in_memory_one(tmp_path, 
             for stream, workers in (("off", 0), ("on", 2))]
     assert same_weights(runs[0].model, runs[1].model)
     assert runs[0].summary["test"]["loss"] == runs[1].summary["test"]["loss"]
+
+
+@pytest.mark.slow
+def test_a_run_sigkilled_with_workers_resumes_to_the_weights_of_one_without(tmp_path):
+    """SIGKILL (no checkpoint on the way out, the loader's workers orphaned) while two workers
+    prepare the batches; ``--resume`` with workers ends where a run without them ends."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from safetensors.torch import load_file
+
+    from helpers import ann as cli
+    from helpers import env
+
+    args = ["mlp-digits", "train.deterministic=true", "train.seed=5", "train.epochs=0",
+            "train.max_steps=1500", "train.checkpoint_every=100", "train.eval_every=500",
+            "train.threads=1", "--quiet"]
+    cli("train", *args, "train.workers=0", "--out", tmp_path / "full")
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "ann", "train", *args, "train.workers=2",
+                             "--out", str(out)], env=env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    pointer = out / "checkpoints" / "latest.json"
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None:
+        if pointer.exists() and json.loads(pointer.read_text())["step"] >= 300:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be killed; give it more steps"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "summary.json").exists()
+    cli("train", "--resume", out, "train.workers=2", "--quiet")
+    full, resumed = (load_file(str(run / "model.safetensors")) for run in (tmp_path / "full", out))
+    assert full.keys() == resumed.keys() and all(torch.equal(full[k], resumed[k]) for k in full)
