@@ -37,7 +37,15 @@ from ..errors import AnnError
 from ..registry import register_dataset
 from .base import ArrayDataset
 from .classfolders import FolderKind, check_folder, folder_stamp, labelled_files, split_option
-from .lazyimages import STREAM_BUDGET, LazyImages, StreamedImages, decoded_bytes, pixel_stats, stats_sample
+from .lazyimages import (
+    STREAM_BUDGET,
+    LazyImages,
+    StreamedImages,
+    decoded_bytes,
+    image_groups,
+    pixel_stats,
+    stats_sample,
+)
 from .vision import open_image, preprocess_images, read_image_file
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -154,7 +162,7 @@ def _read(plan_key: tuple):
     for split, rows in files.items():
         images = np.stack([fit_image_file(f, size, channels) for f, _ in rows])
         arrays[split] = images, np.array([c for _, c in rows], dtype=np.int64)
-    return arrays, _info(classes, size, channels, pixel_stats(arrays["train"][0]))
+    return arrays, _info(classes, size, channels, pixel_stats(image_groups(arrays["train"][0])))
 
 
 @functools.lru_cache(maxsize=2)
@@ -162,8 +170,8 @@ def _streamed_info(plan_key: tuple, split_seed: int) -> dict:
     """The info of a streamed folder: its statistics from a seeded sample of training images."""
     classes, files, size, channels = _plan(*plan_key)
     train = files["train"]
-    sample = np.stack([fit_image_file(train[i][0], size, channels)
-                       for i in stats_sample(len(train), split_seed)])
+    sample = (fit_image_file(train[i][0], size, channels)                 # one at a time
+              for i in stats_sample(len(train), split_seed))
     return _info(classes, size, channels, pixel_stats(sample))
 
 

@@ -15,7 +15,8 @@ Shapes:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,11 +35,29 @@ def decoded_bytes(count: int, channels: int, size: int) -> int:
     return count * channels * size * size * 4
 
 
-def pixel_stats(pixels: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std (floored at 1e-3) of (N, C, S, S) uint8 images on the 0..1 scale."""
-    x = torch.from_numpy(pixels).float() / 255                            # (N, C, S, S)
-    return (tuple(x.mean((0, 2, 3)).tolist()),
-            tuple(x.std((0, 2, 3), correction=0).clamp(min=1e-3).tolist()))
+def pixel_stats(images: Iterable[np.ndarray]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std (floored at 1e-3) on the 0..1 scale of uint8 images, given as
+    (C, S, S) arrays or (B, C, S, S) batches of them. Computed from exact integer sums of the
+    pixels and their squares, so the figures do not depend on how the images are grouped, and
+    only one group is in memory at a time (a streamed folder's sample is read one by one)."""
+    count, sums, squares = 0, None, None
+    for a in images:
+        a = np.asarray(a, dtype=np.int64)
+        a = a[None] if a.ndim == 3 else a                                  # (B, C, S, S)
+        s, q = a.sum((0, 2, 3)), (a * a).sum((0, 2, 3))
+        sums, squares = (s, q) if sums is None else (sums + s, squares + q)
+        count += a.shape[0] * a.shape[2] * a.shape[3]
+    s, q = [int(v) for v in sums], [int(v) for v in squares]
+    mean = tuple(si / (255 * count) for si in s)
+    # variance (n q - s^2) / (255 n)^2, exact in integers until the one division
+    std = tuple(max(math.sqrt((count * qi - si * si) / (255 * count) ** 2), 1e-3)
+                for si, qi in zip(s, q))
+    return mean, std
+
+
+def image_groups(images: np.ndarray, size: int = 256) -> Iterator[np.ndarray]:
+    """(B, C, S, S) groups of ``size`` images of an (N, C, S, S) array, for :func:`pixel_stats`."""
+    return (images[i:i + size] for i in range(0, len(images), size))
 
 
 def stats_sample(count: int, seed: int) -> list[int]:
