@@ -48,7 +48,7 @@ def folder(tmp_path_factory):
 IMAGES = {"data.name": "image-folder", "data.image_size": 8, "data.val_fraction": 0.25,
           "data.test_fraction": 0.25, "data.augment_shift": 1, "train.epochs": 0,
           "train.max_steps": 6, "train.eval_every": 3, "train.batch_size": 4, "train.threads": 1,
-          "train.deterministic": True, "train.lr": 3e-3}
+          "train.deterministic": True, "train.lr": 3e-3, "train.eval_batch_size": 4}
 
 
 def same_weights(a, b):
@@ -61,7 +61,8 @@ def same_weights(a, b):
 
 def test_streamed_with_workers_ends_with_the_in_memory_weights(folder, tmp_path):
     """In memory without workers, and streamed with two workers decoding (and augmenting) the
-    batches: the same weights, the same test accuracy."""
+    batches, and decoding the evaluation's batches of 4: the same weights, the same test
+    figures."""
     runs = [ann.train("cnn-digits", {**IMAGES, "data.path": str(folder), "data.stream": stream,
                                      "train.workers": workers}, out=tmp_path / stream, quiet=True)
             for stream, workers in (("off", 0), ("on", 2))]

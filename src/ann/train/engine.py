@@ -24,9 +24,9 @@ import torch
 from ..errors import AnnError
 from ..registry import Training
 from . import checkpoint, distributed
-from .batches import EpochBatches, eval_batches
+from .batches import EpochBatches
 from .device import autocast
-from .loader import MicroBatches, step_batches
+from .loader import MicroBatches, split_batches, step_batches
 from .optim import build_optimizer, build_schedule
 from .progress import MetricsLog, Progress
 from .select import Selection
@@ -234,8 +234,8 @@ class Trainer:
     def evaluate(self, data) -> dict:
         self.model.eval()
         with autocast(self.device, self.tc.amp):
-            metrics = self.task.evaluate(self.model, eval_batches(data, self.tc.eval_batch_size,
-                                                                  self.device))
+            metrics = self.task.evaluate(self.model, split_batches(
+                data, self.tc.eval_batch_size, self.device, self.tc.workers))
         self.model.train()
         return metrics
 

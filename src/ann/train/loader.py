@@ -7,6 +7,7 @@ order in the training process, and a worker turns them into the step's micro-bat
 images lazily, reading token windows, augmenting with the step's own generator) exactly as the
 training process would. So a run with ``train.workers=2`` ends with the weights of one with
 ``train.workers=0``, and a resumed run starts its loader at the step it resumes from.
+Evaluation reads a split's batches in order the same way (:func:`split_batches`).
 
 A split whose ``batch`` draws from the global random generator (``Split.random_batches``:
 negative sampling) is built in the training process whatever ``train.workers`` says: a worker's
@@ -22,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..errors import AnnError
-from .batches import EpochBatches, step_generator
+from .batches import EpochBatches, eval_batches, step_generator
 
 
 class MicroBatches:
@@ -109,3 +110,33 @@ def step_batches(make: MicroBatches, batches: EpochBatches, start: int, stop: in
                         # (whose state drives dropout and must stay as workers=0 leaves it)
                         generator=torch.Generator().manual_seed(start))
     return _raising(iter(loader))
+
+
+class _Slices(Dataset):
+    def __init__(self, data):
+        self.data = data
+
+    def __getitem__(self, index: slice):
+        try:
+            return self.data.batch(index)
+        except AnnError as e:
+            return e
+
+
+def split_batches(data, batch_size: int, device: torch.device, workers: int) -> Iterator[tuple]:
+    """:func:`~ann.train.batches.eval_batches` (a whole split in order, on ``device``), built by
+    ``workers`` processes when there are several batches to build (a streamed split's pictures
+    decoded in parallel); the same batches either way."""
+    starts = range(0, len(data), batch_size)
+    if workers == 0 or data.random_batches or len(starts) < 2:
+        yield from eval_batches(data, batch_size, device)
+        return
+    loader = DataLoader(_Slices(data), batch_size=None,
+                        sampler=[slice(i, i + batch_size) for i in starts],
+                        num_workers=min(workers, len(starts)), collate_fn=_as_is,
+                        multiprocessing_context=_context(),
+                        generator=torch.Generator().manual_seed(0))
+    for batch in loader:
+        if isinstance(batch, AnnError):
+            raise batch
+        yield tuple(t.to(device, non_blocking=True) for t in batch)
