@@ -158,15 +158,24 @@ def fsdd_wavs(out: Path):
 
 
 def multi30k_tsv(out: Path):
-    """Multi30k's English-German pairs as one TSV with a split column."""
+    """Multi30k task 1 as one TSV of German source, English target and split (test:
+    test_2016_flickr, as the built-in loader's), trained through text-pairs with its defaults,
+    which are the built-in loader's (lowercased words, train words seen twice, 64 tokens)."""
     out.mkdir(parents=True, exist_ok=True)
     home = _data_dir() / "multi30k"
-    lines = []
+
+    def lines(name: str) -> list[str]:
+        text = gzip.open(home / name, "rt", encoding="utf-8").read()
+        return text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
+
+    rows = []
     for split, stem in (("train", "train"), ("val", "val"), ("test", "test_2016_flickr")):
-        en = gzip.open(home / f"{stem}.en.gz", "rt", encoding="utf-8").read().splitlines()
-        de = gzip.open(home / f"{stem}.de.gz", "rt", encoding="utf-8").read().splitlines()
-        lines += [f"{e.strip()}\t{d.strip()}\t{split}" for e, d in zip(en, de)]
-    (out / "pairs.tsv").write_text("source\ttarget\tsplit\n" + "\n".join(lines) + "\n")
+        de, en = lines(f"{stem}.de.gz"), lines(f"{stem}.en.gz")
+        # a TSV holds no tab inside a sentence (one German training sentence has one): a space
+        # instead reads as the same words
+        rows += ["\t".join((d.replace("\t", " ").strip(), e.replace("\t", " ").strip(), split))
+                 for d, e in zip(de, en)]
+    fileio.write_text(out / "pairs.tsv", "source\ttarget\tsplit\n" + "\n".join(rows) + "\n")
     return "transformer-multi30k", {"data.name": "text-pairs", "data.path": str(out / "pairs.tsv")}
 
 
@@ -223,6 +232,44 @@ def prove(name: str, work: Path, overrides: dict, runs: Path) -> dict:
     print(f"{name}: {recipe} test {metric} {s['test'][metric]:.4f} "
           f"(recipe target {result['recipe_target']}) in {wall:.0f}s", flush=True)
     return result
+
+
+SOURCE_FORMATS = {"iris-csv": "CSV table", "wine-csv": "CSV table",
+                  "breast-cancer-csv": "CSV table", "cora-csv": "edge list + node CSV",
+                  "shakespeare-txt": "text file", "sst2-csv-gru": "CSV of text, label",
+                  "fsdd-wav": "WAV class folders", "mnist-png": "PNG class folders",
+                  "fashion-png": "PNG class folders", "multi30k-tsv": "TSV of pairs"}
+
+
+def _pct(metric: str, value) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:.2f}%" if metric == "accuracy" else f"{value:.4f}"
+
+
+def table() -> str:
+    """The stored proofs as the Markdown table of BENCHMARKS.md ("Your own data")."""
+    rows = ["| proof | user's format | recipe | through the source (test) | best val | built-in loader | "
+            "recipe target | baselines | wall time | load average | command | date |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for path in sorted(RESULTS.glob("*.json")):
+        r = json.loads(path.read_text())
+        metric = r["metric"]
+        builtin = r.get("builtin") or {}
+        bases = ", ".join(f"{k} {_pct(metric, v)}" for k, v in (r.get("baselines") or {}).items())
+        command = r["command"].replace(str(Path.home()), "~")
+        load = ", ".join(f"{v:.1f}" for v in r["load_average"])
+        rows.append(f"| {r['proof']} | {SOURCE_FORMATS.get(r['proof'], '-')} | `{r['recipe']}` | "
+                    f"{metric} {_pct(metric, r['test'][metric])} | "
+                    f"{_pct(metric, (r.get('best_val') or {}).get(metric))} | "
+                    f"{_pct(metric, builtin.get('mean'))} | {_pct(metric, r['recipe_target'])} | "
+                    f"{bases or '-'} | {r['wall_time_s']:.0f} s | {load} | `{command}` | "
+                    f"{r['recorded']} |")
+    machines = {(r["machine"]["cpu"], r["machine"]["cores"], r["machine"]["torch"])
+                for r in (json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json")))}
+    rows.append("\nMachine: " + "; ".join(f"{c} cores ({cpu}), torch {t}" for cpu, c, t in
+                                         sorted(machines)) + ".")
+    return "\n".join(rows)
 
 
 def main(argv=None) -> None:

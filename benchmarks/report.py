@@ -129,6 +129,7 @@ BLOCKS = {
     "scratch": scratch_table,
     "classical": lambda: _script("classical").table(),
     "generative": _generative,
+    "own-data": lambda: _script("own_data").table(),
 }
 
 

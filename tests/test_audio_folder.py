@@ -374,7 +374,8 @@ def xvector_run(recordings, tmp_path_factory):
     a narrow x-vector TDNN trained for a few steps (no accuracy is claimed of it)."""
     out = tmp_path_factory.mktemp("runs") / "xvector"
     ann.train("tdnn-fsdd", {"data.name": "audio-folder", "data.path": str(recordings),
-                            "data.normalise": "global", "model.channels": 16, "model.pool_dim": 16, "model.embed_dim": 16,
+                            "data.normalise": "global", "model.channels": 16,
+                            "model.pool_dim": 16, "model.embed_dim": 16,
                             **QUICK, "train.max_steps": 20}, out=out, quiet=True)
     return out
 

@@ -2,6 +2,7 @@
 benchmarks/report.py renders from the stored results (never typed by hand), regenerating keeps
 the prose around them, and the command finds, plans and refuses benchmarks as it should."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -63,3 +64,30 @@ def test_cli_bad_input(args, words):
 
 def test_cli_outside_a_checkout(tmp_path):
     fails_cleanly(ann("bench", "--render", check=False, cwd=tmp_path), "checkout", str(tmp_path))
+
+
+@pytest.mark.parametrize("command", [
+    "python benchmarks/../../pwn.py",                 # leaves the benchmarks folder
+    "python /tmp/pwn.py", "python benchmarks/sub/x.py", "python benchmarks/not_there.py",
+    "python -c 'import os'", "sh -c 'rm -rf /'", "ann train cnn-digits; rm -rf /",
+    "ann train ../../x train.lr=1", "python benchmarks/recipes.py\x00", "python 'unterminated",
+])
+def test_a_recorded_command_runs_only_as_one_of_anns_own_scripts(command):
+    """A results file is data: what it records is rerun only as one of the checkout's own
+    benchmark scripts, never as a path or a program it names (issue 30)."""
+    assert bench._argv("x", command, ROOT) is None
+
+
+def test_a_hostile_results_file_is_listed_not_run(tmp_path):
+    (tmp_path / "pwn.py").write_text("open('PWNED', 'w')\n")
+    fake = tmp_path / "checkout"
+    (fake / "benchmarks" / "results").mkdir(parents=True)
+    (fake / "pyproject.toml").write_text("")
+    (fake / "benchmarks" / "report.py").write_text("open('PWNED', 'w')\n")
+    (fake / "benchmarks" / "results" / "evil.json").write_text(
+        json.dumps({"command": "python benchmarks/../../pwn.py"}))
+    found = bench.benchmarks(fake)
+    assert found["evil"].argv is None
+    # ann bench in a folder holding some other checkout refuses to run that checkout's report.py
+    fails_cleanly(ann("bench", "--render", check=False, cwd=fake), "not the checkout")
+    assert not (fake / "PWNED").exists() and not (tmp_path / "PWNED").exists()

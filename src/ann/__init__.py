@@ -9,13 +9,42 @@ The public API::
     run = ann.train("cnn-digits", epochs=5)
     run = ann.load(run.path)
     print(ann.summary(model, data.x[:1]))
+
+Your own data from Python: ``ann.train("pnn-iris", data=(x, y))`` with NumPy arrays or torch
+tensors (``val=``, ``test=`` likewise; else held out of ``data``), or ``data=`` any
+``torch.utils.data.Dataset`` of ``(input, target)`` pairs. The run keeps the arrays in its
+folder, so ``ann eval RUN``, ``ann predict RUN``, ``ann info RUN`` and ``--resume`` need nothing
+more (see :mod:`ann.data.arrays`).
+
+A data source of your own: register its loader, which returns each split as an
+``ann.data.ArrayDataset(x, y, info)`` (``info`` holds facts such as ``num_classes``,
+``in_channels``, ``image_size``, ``classes``)::
+
+    @ann.register_dataset("my-data", info={"task": "classify", "num_classes": 3},
+                          embedded=True)
+    def load_my_data(split):             # split: "train", "val" or "test"
+        return ann.data.ArrayDataset(x[split], y[split], {"num_classes": 3})
+
+    run = ann.train("pnn-iris", data__name="my-data")
+
+Its options, if it has any, are a dataclass of ``ann.config.field(...)`` entries passed as
+``options=`` (set as ``data.OPTION=value``). A run records the module that registered the
+source (``registered_by`` in ``config.json`` and ``data.json``); a later command imports it
+with ``ann --import MODULE eval RUN`` (the module must be importable: a ``MODULE.py`` in the
+current folder, or installed), and says so in one line when it is not given.
 """
 
 from ._version import __version__  # noqa: E402,F401
 from .api import Run, build_config, load, train, use, verbs  # noqa: E402
 from .errors import AnnError  # noqa: E402
 from .recipes import get_recipe, list_recipes  # noqa: E402
-from .registry import create_model, list_datasets, list_models, load_dataset  # noqa: E402
+from .registry import (  # noqa: E402
+    create_model,
+    list_datasets,
+    list_models,
+    load_dataset,
+    register_dataset,
+)
 
 
 def from_hf(hf_model):
@@ -41,5 +70,5 @@ def summary(model, example_input) -> str:
 
 
 __all__ = ["AnnError", "Run", "build_config", "create_model", "from_hf", "from_hf_pretrained", "get_recipe",
-           "list_datasets", "list_models", "list_recipes", "load", "load_dataset", "summary", "train",
-           "use", "verbs"]
+           "list_datasets", "list_models", "list_recipes", "load", "load_dataset", "register_dataset",
+           "summary", "train", "use", "verbs"]

@@ -11,9 +11,11 @@ gathers what a user calls.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from . import registry
+from . import registry, runs
 from .data.splits import load_split  # noqa: F401  (re-exported: the Python API)
 from .errors import AnnError
 from .runner import _normalise as normalise  # noqa: F401
@@ -67,7 +69,27 @@ def use(run: Run, verb: str, **options) -> list[Answer]:
     if missing:
         raise AnnError(f"{where} needs {' and '.join(o.cli for o in missing)}: "
                        f"{'; '.join(o.help for o in missing)}")
+    for name, value in options.items():
+        check_number(takes[name], value)
     return getattr(run.task, v.method)(run, **options)
+
+
+_INT_LIMIT = 2 ** 63          # what torch (seeds, sizes) and NumPy take as a 64-bit integer
+
+
+def check_number(option, value):
+    """A number given to a verb's ``float`` or ``int`` option is finite and fits in 64 bits:
+    ``--temperature nan``, ``--length-penalty inf`` or ``--seed 2**70`` are refused in one line
+    (a verb's own checks then judge its range)."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    for v in values:
+        if v is None or isinstance(v, bool) or option.type not in (int, float):
+            continue
+        if option.type is float and isinstance(v, (int, float)) and not math.isfinite(v):
+            raise AnnError(f"{option.cli} {v} is not a finite number; give an ordinary number")
+        if option.type is int and isinstance(v, int) and not -_INT_LIMIT <= v < _INT_LIMIT:
+            raise AnnError(f"{option.cli} {v} does not fit in 64 bits; give a number between "
+                           f"{-_INT_LIMIT} and {_INT_LIMIT - 1}")
 
 
 def translate(run: Run, text: str, beam_size: int = 1, length_penalty: float = 0.0,
@@ -160,6 +182,10 @@ def describe(run: Run) -> str:
         judged = verdict(run) or "no target"
         lines.append(f"result    test {m} {s['test'][m]:.4f} ({judged}), "
                      f"{s['steps']} steps, {s['wall_time_s']}s on {s['device']}")
+    elif run.path is not None and (run.path / "imported.json").exists():
+        source = runs.read_json(run.path / "imported.json", "where the run was imported from")
+        lines.append(f"result    imported from {source.get('from')} ({source.get('hf_class')}), "
+                     "not trained by ann")
     else:
         lines.append("result    not finished (no summary.json); resume it with --resume")
     batch = run.model.example_batch(1, None)

@@ -26,7 +26,8 @@ EXAMPLES = {
   ann eval runs/cnn-digits-20260101-120000
   ann eval runs/m3 --split val --json
   ann eval runs/transformer-multi30k-... --beam 5 --length-penalty 0.6   seq2seq: beam search
-  ann eval runs/captioner-shapes-... --beam 3     also captioning, T5 and seq2seq-attn runs""",
+  ann eval runs/captioner-shapes-... --beam 3     also captioning, T5 and seq2seq-attn runs
+  ann --import my_sources eval runs/...           a run on a source my_sources.py registers""",
     "predict": """examples:
   ann predict runs/m3 seven.png             a 28x28 grayscale PNG for an MNIST model
   ann predict runs/cnn-digits-... x.npy     an array on the dataset's raw scale (0-16 for digits)
@@ -64,6 +65,10 @@ EXAMPLES = {
   ann explain                                every term in the glossary
   ann explain backpropagation
   ann explain bias term                      several words need no quotes""",
+    "import": """examples:
+  ann import ./gpt2 --out runs/gpt2      a folder save_pretrained wrote: weights and tokenizer
+  ann generate runs/gpt2 --prompt "Hello" --temperature 0
+  ann train gpt-pydoc train.init_from=runs/gpt2    fine-tune it on Python's documentation""",
     "export": """examples:
   ann export runs/cnn-digits-... --format onnx              writes RUN_DIR/model.onnx
   ann export runs/gpt-pydoc-... --format onnx --out gpt.onnx""",
@@ -71,6 +76,9 @@ EXAMPLES = {
   ann bench --list                           the benchmarks and what each runs
   ann bench --only cnn-digits,mlp-digits     run these, then regenerate BENCHMARKS.md
   ann bench --render                         only regenerate the tables from stored results""",
+    "serve": """examples:
+  ann serve runs/cnn-digits-... runs/gpt-pydoc-...     http://127.0.0.1:8000/ and the JSON API
+  ann serve runs/m3 --host 0.0.0.0 --port 9000 --token s3cret   reachable from other machines""",
     "translate": """examples:
   ann translate runs/transformer-multi30k-... "Ein Mann fährt Fahrrad."
   ann translate runs/t "Zwei Hunde spielen im Schnee." --beam 5 --length-penalty 0.6
@@ -91,6 +99,12 @@ def _parser() -> Parser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks on errors")
+    common.add_argument("--no-verify", action="store_true", default=argparse.SUPPRESS,
+                        help="load weights even when they differ from their recorded sha256 "
+                        "(weights edited on purpose)")
+    common.add_argument("--import", dest="imports", action="append", metavar="MODULE",
+                        default=argparse.SUPPRESS, help="import MODULE first (repeatable): a "
+                        "module of yours that registers datasets (ann.register_dataset)")
     p = Parser(prog="ann", parents=[common], description="Every family of neural network: "
                "train, evaluate and use them with one command.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -159,6 +173,24 @@ def _parser() -> Parser:
     s = cmd("explain", "explain a term of the field, with the ann code that embodies it")
     s.add_argument("term", nargs="*", help="the term (default: list every term)")
     s.set_defaults(func=cmd_explain)
+
+    s = cmd("serve", "serve trained runs over HTTP: a JSON endpoint per verb, the OpenAI API "
+            "for text models, and a web page to try them (needs ann[serve])")
+    s.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="the runs to serve, each under "
+                   "its folder's name")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    s.add_argument("--token", default=None, help="require Authorization: Bearer TOKEN on every "
+                   "request (default $ANN_SERVE_TOKEN; none: no check)")
+    s.add_argument("--no-batching", action="store_true",
+                   help="answer each classifier request on its own (no micro-batching)")
+    s.set_defaults(func=cmd_serve)
+
+    s = cmd("import", "turn a Hugging Face model folder (config.json, weights, tokenizer) into "
+            "an ann run")
+    s.add_argument("folder", help="the folder save_pretrained wrote (or a Hub download)")
+    s.add_argument("--out", help="run directory (default runs/import-TYPE-DATE-TIME)")
+    s.set_defaults(func=cmd_import)
 
     s = cmd("export", "export a trained run's model to another format (ONNX)")
     s.add_argument("run_dir")
@@ -244,7 +276,7 @@ def cmd_eval(args):
 
 
 # What every verb command's namespace holds besides the verb's own options.
-COMMON_ARGS = ("command", "func", "debug", "run_dir", "json", "verb")
+COMMON_ARGS = ("command", "func", "debug", "no_verify", "imports", "run_dir", "json", "verb")
 
 
 def _merge(offers) -> list[tuple[object, str]]:
@@ -393,6 +425,19 @@ def cmd_explain(args):
     print(glossary.explain(" ".join(args.term)))
 
 
+def cmd_serve(args):
+    from .apps.serve import serve
+
+    serve(args.run_dirs, host=args.host, port=args.port, token=args.token,
+          batching=not args.no_batching)
+
+
+def cmd_import(args):
+    from .apps.hf_import import import_folder
+
+    import_folder(args.folder, args.out)
+
+
 def cmd_export(args):
     from .apps.export import export_run
 
@@ -415,7 +460,41 @@ def cmd_info(args):
     print(api.describe(api.load(args.run_dir)))
 
 
+def _imports(argv: list[str]) -> list[str]:
+    """The modules ``--import MODULE`` (or ``--import=MODULE``) names, anywhere in ``argv``:
+    imported before the parser is built, since what they register may add to it."""
+    out = []
+    for i, arg in enumerate(argv):
+        if arg == "--import" and i + 1 < len(argv):
+            out.append(argv[i + 1])
+        elif arg.startswith("--import="):
+            out.append(arg.split("=", 1)[1])
+    return out
+
+
+def import_modules(names: list[str]):
+    """Import each module of ``--import`` (the current folder on the path first, as
+    ``python -m`` has it); one line when one cannot be imported."""
+    import importlib
+
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise AnnError(f"--import {name}: cannot import it ({e}); give a module on the "
+                           "Python path (a file NAME.py in the current folder, or an installed "
+                           "package)") from None
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        import_modules(_imports(argv))
+    except AnnError as e:
+        print(f"ann: error: {e}", file=sys.stderr)
+        return e.exit_code
     parser = _parser()
     # Overrides may come after options (`ann train R --out D train.lr=0.1`): argparse stops
     # collecting positionals at the first option, so gather the key=value leftovers here.
@@ -427,6 +506,8 @@ def main(argv=None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.debug = getattr(args, "debug", False)
+    if getattr(args, "no_verify", False):
+        os.environ["ANN_NO_VERIFY"] = "1"      # read by ann.train.checkpoint, here and in workers
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

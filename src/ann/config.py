@@ -25,7 +25,9 @@ def field(default: Any, help: str = "", **checks) -> Any:
     checks: ``positive=True`` (> 0), ``nonneg=True`` (>= 0), ``range=(lo, hi)`` (inclusive),
     ``choices=(...)``; ``path=True``: a file or folder of the user's, kept as an absolute path
     (so that a run's config.json finds it again from any working directory); ``path="list"``:
-    the same for each of a comma-separated list.
+    the same for each of a comma-separated list; ``in_run="data/FILE"``: where a run keeps that
+    file inside its own folder, so a run folder moved elsewhere finds it there
+    (:func:`ann.runs.relocate`).
     """
     if isinstance(default, (list, dict, tuple)):
         return dataclasses.field(default_factory=lambda: type(default)(default),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import config as cfg
-from .errors import unknown
+from .errors import AnnError, unknown
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,14 @@ class DatasetEntry:
     embedded: bool             # True: needs no download and nothing in $ANN_DATA_DIR
     splits: tuple[str, ...]
     options: type | None = None   # dataclass of the data.* settings the loader takes as keywords
+    module: str = ""              # the module that registered it (the loader's __module__)
+
+    @property
+    def registered_by(self) -> str:
+        """The module that registered this dataset when it is not one of ann's own (a source
+        registered from Python): what a run records, so a later command can say what to
+        import; empty for ann's own datasets."""
+        return "" if self.module == "ann" or self.module.startswith("ann.") else self.module
 
     @property
     def option_names(self) -> tuple[str, ...]:
@@ -107,12 +115,20 @@ def register_dataset(name: str, info: dict, embedded: bool, splits=("train", "va
     dataclass of the dataset's own ``data.*`` settings (``path``, ``column``, ``fold``, ...; made
     with :func:`ann.config.field`, so they are parsed and checked like ``model.*`` keys); the
     loader takes each of its fields as a keyword argument, and a run passes their values. Several
-    datasets may share one options class."""
+    datasets may share one options class.
+
+    ``info`` holds the facts a model is sized by before any data is read (``num_classes``,
+    ``in_features``, ``in_channels``, ``image_size``, ...: copied into the model's same-named
+    config fields) and ``task``; a split's own ``info`` may add those only the data knows, listed
+    under ``"fills"``. A dataset registered outside ann (from your own module) is recorded with
+    that module (``registered_by`` in a run's ``config.json`` and ``data.json``), so later
+    commands say what to import: ``ann --import MODULE eval RUN``."""
     if options is not None and not (isinstance(options, type) and dataclasses.is_dataclass(options)):
         raise TypeError(f"dataset {name!r}: options must be a dataclass, not {options!r}")
 
     def wrap(fn):
-        entry = DatasetEntry(name, fn, dict(info), embedded, tuple(splits), options)
+        entry = DatasetEntry(name, fn, dict(info), embedded, tuple(splits), options,
+                             getattr(fn, "__module__", "") or "")
         params = inspect.signature(fn).parameters
         missing = [k for k in entry.option_names if k not in params]
         if missing:
@@ -157,9 +173,16 @@ def model_entry(name: str) -> ModelEntry:
     return MODELS[name]
 
 
-def dataset_entry(name: str) -> DatasetEntry:
+def dataset_entry(name: str, registered_by: str = "") -> DatasetEntry:
+    """The dataset registered as ``name``. Unknown: when ``registered_by`` (what a run
+    recorded) names the module that registered it, the error says to import it
+    (``ann --import MODULE ...``), else it lists the datasets there are."""
     _load_builtins()
     if name not in DATASETS:
+        if registered_by:
+            raise AnnError(f"dataset {name!r} was registered by module {registered_by!r}: pass "
+                           f"--import {registered_by} (ann --import {registered_by} COMMAND ...; "
+                           f"from Python, import {registered_by} first)")
         raise unknown("dataset", name, DATASETS)
     return DATASETS[name]
 

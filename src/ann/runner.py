@@ -20,6 +20,7 @@ import torch
 from . import config as cfg
 from . import fileio, registry, runs
 from ._version import __version__
+from .data import arrays
 from .data.base import ArrayDataset
 from .data.splits import load_split
 from .errors import AnnError, CorruptFile
@@ -28,7 +29,7 @@ from .registry import get_task
 from .runs import Run, load, result_line
 from .split import Split
 from .train import RunConfig, Trainer, checkpoint, distributed
-from .train.config import data_config, moved_key
+from .train.config import REGISTERED_BY, data_config, moved_key
 from .train.device import select_device
 from .train.engine import seed_everything
 from .train.fitted import FittedTrainer
@@ -139,7 +140,11 @@ def _load_splits(rc: RunConfig):
     # Facts only the loaded data knows: the vocabulary the tokenizer built (one per side for
     # seq2seq), and others the dataset names under "fills" (a series' scale).
     facts = ("vocab_size", "src_vocab_size", "tgt_vocab_size", *train.info.get("fills", ()))
+    if imported_source(rc) is not None:     # the checkpoint's embedding may hold spare rows
+        facts = tuple(k for k in facts if k not in ("vocab_size", "src_vocab_size", "tgt_vocab_size"))
     cfg.fill(rc.model, {k: train.info[k] for k in facts if k in train.info})
+    if "input_shape" in train.info:   # a source that says what its inputs are: do they fit?
+        arrays.check_model(rc.recipe or rc.model_name, rc.model_name, rc.model, train.info)
     return train, _split(rc, "val"), _split(rc, "test")
 
 
@@ -202,6 +207,50 @@ def _check_same_tokenizer(source_dir: Path, run_dir) -> None:
         raise AnnError(f"{source_dir} was trained with another tokenizer than this run, so its "
                        "token embeddings stand for other tokens; start from a run on the same "
                        "data, or set train.init_from=scratch")
+
+
+def imported_source(rc: RunConfig) -> Path | None:
+    """The run ``train.init_from`` names when ``ann import`` made it from a checkpoint."""
+    if rc.train.init_from in ("", "scratch"):
+        return None
+    path = Path(rc.train.init_from).expanduser()
+    return path if (path / "imported.json").is_file() else None
+
+
+# What a run started from an imported checkpoint keeps of its own: its dropout, and the classes
+# of its data (a classifier with other classes gets a new head).
+ADOPT_OWN_KEYS = frozenset({"dropout", "num_classes"})
+
+
+def _adopt_imported(rc: RunConfig, explicit: set) -> None:
+    """A run started from an imported checkpoint takes its architecture (every model key the
+    two configs share, but ADOPT_OWN_KEYS and the keys set on the command line, ``explicit``)
+    and its tokenizer (``data.tokenizer``, unless set), so that every tensor of the checkpoint
+    is used: the recipe says only the data and how to train."""
+    source = imported_source(rc)
+    if source is None:
+        return
+    theirs = RunConfig.from_dict(runs.read_config(source))
+    kin = {c for c in set(type(theirs.model).__mro__) & set(type(rc.model).__mro__)
+           if c is not object and c.__module__ != "ann.models.inputs"}
+    if not kin:
+        raise AnnError(f"train.init_from={rc.train.init_from} holds a {theirs.model_name} model "
+                       f"(imported), which cannot start recipe {rc.recipe}'s {rc.model_name}; "
+                       f"choose a recipe of {theirs.model_name} (see `ann list`)")
+    explicit_model = {k.split(".", 1)[1] for k in explicit if k.startswith("model.")}
+    shared = ({f.name for f in dataclasses.fields(theirs.model)}
+              & {f.name for f in dataclasses.fields(rc.model)}) - explicit_model - ADOPT_OWN_KEYS
+    for key in sorted(shared):
+        setattr(rc.model, key, getattr(theirs.model, key))
+    # a data option named like a size the checkpoint fixes (an image folder's image_size) and
+    # left to its default (0: from the data) takes the checkpoint's
+    for f in dataclasses.fields(rc.data):
+        if (f.name in {g.name for g in dataclasses.fields(theirs.model)}
+                and f"data.{f.name}" not in explicit and getattr(rc.data, f.name) in (0, "")):
+            setattr(rc.data, f.name, getattr(theirs.model, f.name))
+    if not rc.data.tokenizer and (source / "tokenizer.json").is_file():
+        rc.data.tokenizer = str(source / "tokenizer.json")
+    cfg.validate(rc)
 
 
 def copy_matching_weights(model: torch.nn.Module, source, run_dir=None) -> str:
@@ -306,9 +355,10 @@ def _prepare(recipe, overrides, out, resume):
         rc = build_config(recipe, overrides)
         if rc.train.init_from not in ("", "scratch"):
             _init_file(rc.train.init_from)                    # fail before writing anything
+            _adopt_imported(rc, {_resolve_key(rc, k) for k in _normalise(overrides)})
         return rc, out, False
     path = runs.check_run_dir(resume)
-    rc = RunConfig.from_dict(runs.read_config(path))
+    rc = runs.relocate(RunConfig.from_dict(runs.read_config(path)), path)
     if recipe is not None and recipe != rc.recipe:
         raise AnnError(f"{path} is a run of {rc.recipe!r}, not {recipe!r}; drop the recipe name "
                        "to resume it")
@@ -367,6 +417,9 @@ def read_config_file(path) -> tuple[str | None, dict]:
         else:
             raise AnnError(f"--config {file}: {key!r} must be a section of settings, e.g. "
                            f'"{key}": {{...}}')
+    by = settings.pop("data." + REGISTERED_BY, "")    # a run's record, not a setting
+    if by and "data.name" in settings:
+        registry.dataset_entry(str(settings["data.name"]), str(by))   # says what to import
     if recipe is not None and not isinstance(recipe, str):
         raise AnnError(f"--config {file}: recipe must be a recipe name, not {recipe!r}")
     model_name = data.get("model_name")
@@ -378,25 +431,71 @@ def read_config_file(path) -> tuple[str | None, dict]:
 
 
 def train(recipe: str | None = None, overrides=None, *, out=None, resume=None, device=None,
-          quiet: bool = False, config=None, **kwargs) -> Run:
+          quiet: bool = False, config=None, data=None, val=None, test=None, **kwargs) -> Run:
     """Train a recipe (or resume a run) and return the :class:`Run`.
 
     ``overrides``: ``["train.lr=0.01"]`` or a dict; keyword arguments work too, with ``__`` or
     a unique short name for the dot: ``ann.train("cnn-digits", epochs=5, model__dropout=0.2)``.
     ``config``: a configuration file (:func:`read_config_file`) applied before the overrides;
     its recipe is used when ``recipe`` is not given.
+    ``data``: your own data instead of the recipe's, as ``(x, y)`` (NumPy arrays or torch
+    tensors) or a ``torch.utils.data.Dataset`` of ``(input, target)`` pairs; ``val`` and
+    ``test`` the same for those parts (else held out of ``data``). The run keeps them in its
+    folder (``data.name=arrays``, see :mod:`ann.data.arrays`), so every command works on it later.
     """
     recipe, merged = with_config_file(recipe, config)
     merged.update({**_normalise(overrides), **_normalise(kwargs)})
     if device is not None:
         merged["train.device"] = device
+    staged = _stage_arrays(merged, data, val, test, resume)
     rc, out, resuming = _prepare(recipe, merged, out, resume)
     tc = rc.train
     dist = distributed.setup(tc.device)
     try:
-        return _train(rc, out, resuming, dist, quiet)
+        if staged is None:
+            return _train(rc, out, resuming, dist, quiet)
+        return _train_on_arrays(rc, out, staged, dist, quiet)
     finally:
         distributed.teardown()
+
+
+def _stage_arrays(merged: dict, data, val, test, resume):
+    """The checked arrays of ``ann.train(data=..., val=..., test=...)`` (``None`` without
+    ``data``), with ``data.name=arrays`` put into ``merged``."""
+    if data is None:
+        if val is not None or test is not None:
+            raise AnnError("val= and test= go with data=: give your training data as "
+                           "data=(x, y) too")
+        return None
+    if resume is not None:
+        raise AnnError("data= starts a new run; a resumed run continues on the arrays it kept: "
+                       "drop data=")
+    named = merged.get("data.name", arrays.NAME)
+    if named != arrays.NAME:
+        raise AnnError(f"data= trains on your arrays, but data.name={named!r} names another "
+                       "dataset; drop one of them")
+    staged = arrays.stage(data, val, test)
+    merged["data.name"] = arrays.NAME
+    return staged
+
+
+def _train_on_arrays(rc: RunConfig, out, staged: dict, dist, quiet: bool) -> Run:
+    """Train on arrays handed from Python: read through a temporary ``.npz`` while the whole
+    configuration is checked, then kept in the run directory, whose ``config.json`` names that
+    file (``data.path``)."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="ann-arrays-"))
+    try:
+        rc.data.path = str(arrays.save(staged, folder / arrays.FILE.name))
+
+        def keep(run_dir: Path) -> str:
+            return str(arrays.save(staged, run_dir / arrays.FILE).resolve())
+
+        return _train(rc, out, False, dist, quiet, keep_data=keep)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def with_config_file(recipe: str | None, config) -> tuple[str | None, dict]:
@@ -408,7 +507,9 @@ def with_config_file(recipe: str | None, config) -> tuple[str | None, dict]:
     return recipe or file_recipe, settings
 
 
-def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
+def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool, keep_data=None) -> Run:
+    """Train (or resume) ``rc`` into ``out``. ``keep_data(run_dir)``, where given, stores the
+    run's data inside its new folder and returns the ``data.path`` config.json then records."""
     tc = rc.train
     dev = select_device(tc.device, dist.local_rank)
     if tc.threads:
@@ -424,10 +525,12 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
         run_dir = Path(out)
     elif dist.main:
         run_dir = runs.new_run_dir(rc.recipe or rc.model_name, out)
-        fileio.write_json(run_dir / "config.json", rc.to_dict())
+        if keep_data is not None:
+            rc.data.path = keep_data(run_dir)
+        fileio.write_json(run_dir / "config.json", runs.config_record(rc))
         if "tokenizer" in train_data.info:
             fileio.write_json(run_dir / "tokenizer.json", train_data.info["tokenizer"])
-        fileio.write_json(run_dir / "data.json", runs.data_facts(train_data.info))
+        fileio.write_json(run_dir / "data.json", runs.data_record(rc, train_data.info))
     restore = _start_from(rc, model, run_dir, resuming, dist, quiet)
     # A model fitted in closed form (GMDH, PNN, DSN: a `fit` method) is fitted by that method;
     # FittedTrainer records the run as the gradient loop does (see ann.train.fitted).
@@ -448,7 +551,7 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool) -> Run:
         else:                   # stopped during its pretraining or before its first checkpoint
             trainer.log.truncate_after(0)
         if dist.main:
-            fileio.write_json(run_dir / "config.json", rc.to_dict())
+            fileio.write_json(run_dir / "config.json", runs.config_record(rc))
     result = trainer.fit()
     if trainer.ckpt_dir is not None and checkpoint.read_pointer(trainer.ckpt_dir):
         checkpoint.load(trainer.ckpt_dir, "best", model, dev)   # model selection on val

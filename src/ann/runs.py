@@ -3,6 +3,7 @@ the :class:`Run` rebuilt from one (:func:`load`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from .errors import AnnError, CorruptFile
 from .registry import get_task
 from .train import RunConfig, checkpoint
 from .train.batches import eval_batches
+from .train.config import REGISTERED_BY
 from .train.device import model_device
 
 
@@ -86,6 +88,38 @@ def data_facts(info: dict) -> dict:
 
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in info.items()
             if k != "tokenizer" and plain(v)}
+
+
+def config_record(rc: RunConfig) -> dict:
+    """What ``config.json`` holds: the configuration, and in its data section the module that
+    registered the run's dataset when that is the user's (``registered_by``), so that a later
+    command that lacks it can say what to import."""
+    out = rc.to_dict()
+    by = registry.dataset_entry(rc.data.name).registered_by
+    if by:
+        out["data"] = {**out["data"], REGISTERED_BY: by}
+    return out
+
+
+def data_record(rc: RunConfig, info: dict) -> dict:
+    """What ``data.json`` holds: :func:`data_facts` of the loaded data, with ``registered_by``
+    as in :func:`config_record`."""
+    out = data_facts(info)
+    by = registry.dataset_entry(rc.data.name).registered_by
+    if by:
+        out[REGISTERED_BY] = by
+    return out
+
+
+def relocate(rc: RunConfig, path: Path) -> RunConfig:
+    """``rc`` with each data option that names a file the run keeps in its own folder (declared
+    ``in_run=...``, as the arrays handed to ``ann.train(data=...)``) pointed at that file under
+    ``path`` when the recorded path is gone: the run folder was moved or copied elsewhere."""
+    for f in dataclasses.fields(rc.data):
+        inside, value = f.metadata.get("in_run"), getattr(rc.data, f.name)
+        if inside and value and not Path(value).exists() and (Path(path) / inside).is_file():
+            setattr(rc.data, f.name, str((Path(path) / inside).resolve()))
+    return rc
 
 
 def read_metrics(path) -> list[dict]:
@@ -206,7 +240,7 @@ def result_line(run: Run) -> str:
 def load(run_dir, device: str = "cpu") -> Run:
     """Rebuild a trained model from a run directory (config.json + the final or best weights)."""
     path = check_run_dir(run_dir)
-    rc = RunConfig.from_dict(read_config(path))
+    rc = relocate(RunConfig.from_dict(read_config(path)), path)
     model = registry.build_model(rc.model_name, rc.model)
     weights = path / "model.safetensors"
     if weights.exists():

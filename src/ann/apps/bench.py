@@ -13,6 +13,7 @@ run folder by hand (commands with ``RUN_DIR``) are listed but not rerun. After t
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -31,28 +32,55 @@ class Benchmark:
     stored: bool                     # a result exists under benchmarks/results/
 
 
+_SCRIPT = re.compile(r"benchmarks/[A-Za-z0-9_]+\.py")
+
+
+def _own_checkout() -> Path:
+    """The checkout this ann is imported from (``src/ann`` of it), whether or not it has
+    benchmarks."""
+    return Path(__file__).resolve().parents[3]
+
+
 def find_checkout(start: Path | None = None) -> Path:
     """The repository root above ``start`` (default: the current folder): the first folder
-    holding ``benchmarks/report.py`` and ``pyproject.toml``."""
+    holding ``benchmarks/report.py`` and ``pyproject.toml``, which must be the checkout of the
+    ann being run: ann bench runs only its own scripts, never those of a folder it is run in."""
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "benchmarks" / "report.py").is_file() and (folder / "pyproject.toml").is_file():
+            if folder != _own_checkout():
+                raise AnnError(f"{folder} is not the checkout of the ann being run "
+                               f"({_own_checkout()}); ann bench runs only its own benchmarks: cd "
+                               "into that checkout")
             return folder
     raise AnnError(f"ann bench runs from a checkout of the ann repository (a folder with "
                    f"benchmarks/ and pyproject.toml), and {here} is not inside one; cd into it")
 
 
-def _argv(name: str, command: str | None) -> tuple[str, ...] | None:
+def _argv(name: str, command: str | None, root: Path | None = None) -> tuple[str, ...] | None:
+    """What ann bench runs for a recorded ``command``: ``ann train RECIPE KEY=VALUE...`` reruns
+    through ``benchmarks/recipes.py``; ``python benchmarks/NAME.py ...`` only when NAME.py is one
+    of the checkout's own benchmark scripts (no other path, however it is spelled). Anything
+    else is listed, not run: a results file is data, never a command to execute."""
     if not command or ";" in command or "RUN_DIR" in command or "--record" in command:
         return None
-    words = shlex.split(command)
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
     if words[:2] == ["ann", "train"] and len(words) > 2:
-        recipe, rest = words[2], [w for w in words[3:] if "=" in w]
+        from ..recipes import RECIPES
+
+        recipe, rest = words[2], [w for w in words[3:] if "=" in w and not w.startswith("-")]
+        if recipe not in RECIPES:
+            return None
         tag = name[len(recipe) + 1:] if name.startswith(recipe + "-") else ""
         return (sys.executable, "benchmarks/recipes.py", "--only", recipe,
                 *(["--tag", tag] if tag else []), *rest)
-    if words[0] == "python" and len(words) > 1 and words[1].startswith("benchmarks/"):
-        return (sys.executable, *words[1:])
+    if len(words) > 1 and words[0] == "python" and _SCRIPT.fullmatch(words[1]):
+        if (((root or _own_checkout()) / words[1]).is_file()
+                and not ((root or _own_checkout()) / words[1]).is_symlink()):
+            return (sys.executable, *words[1:])
     return None
 
 
@@ -70,11 +98,14 @@ def benchmarks(root: Path) -> dict[str, Benchmark]:
             command = json.loads(path.read_text()).get("command")
         except (OSError, ValueError):
             continue
-        found[name] = Benchmark(name, command or "(not recorded)", _argv(name, command), True)
+        if not isinstance(command, str):
+            command = None
+        found[name] = Benchmark(name, command or "(not recorded)", _argv(name, command, root),
+                                True)
     for r in list_recipes():
         if r.name not in found:
             command = f"python benchmarks/recipes.py --only {r.name} train.threads=1"
-            found[r.name] = Benchmark(r.name, command, _argv(r.name, command), False)
+            found[r.name] = Benchmark(r.name, command, _argv(r.name, command, root), False)
     return found
 
 

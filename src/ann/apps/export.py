@@ -11,9 +11,9 @@ Which models export, and with which inputs, is decided here in one place:
 What is exported is the model's ``forward`` in eval mode, the batch dimension of every input and
 output left free (except where ``FIXED_BATCH`` says the model's forward fixes it), and the time
 dimension too for the models that read sequences of any length (``SEQUENCE_AXES``). A GAN exports
-its generator (noise, and a label for a conditional one, to images in [-1, 1]); GPT and the
-recurrent language model export their full-sequence forward (logits for every position), without
-a key-value cache or carried state. The file is written atomically.
+its generator (noise, and a label for a conditional one, to images in [-1, 1]); GPT, Llama and
+the recurrent language model export their full-sequence forward (logits for every position),
+without a key-value cache or carried state. The file is written atomically.
 
 Needs the ``export`` extra: ``pip install onnx onnxruntime onnxscript``.
 """
@@ -50,6 +50,7 @@ EXPORTS: dict[str, Callable[[nn.Module], tuple]] = {
     "vit": _first,
     "fcn": _first, "unet": _first, "detector": _first,          # dense conv outputs
     "gpt": _first, "bert": _first, "bert-classifier": _first,   # transformers (token ids)
+    "llama": _first,
     "rnn-lm": _first, "rnn-classifier": _first,                 # RNN / LSTM / GRU
     "ae": _first, "conv-ae": _first, "dae": _first, "vae": _first,
     "dcgan": _generator, "cgan": _generator,
@@ -59,9 +60,10 @@ EXPORTS: dict[str, Callable[[nn.Module], tuple]] = {
 # tracing records as a constant: their graph takes exactly the batch size it was exported with.
 FIXED_BATCH: dict[str, int] = {}
 # Models that read sequences of any length: (time axis of the input, of the output or None).
-# GPT and BERT take at most their block_size / max_len tokens.
+# GPT, Llama and BERT take at most their block_size / max_len tokens.
 SEQUENCE_AXES = {"gpt": (1, 1), "bert": (1, 1), "bert-classifier": (1, None), "rnn-lm": (1, 1),
                  "tdnn": (2, None), "tdnn-xvector": (2, None)}
+SEQUENCE_AXES["llama"] = (1, 1)
 
 
 def _free_axes(name: str, input_names: list[str]) -> dict:

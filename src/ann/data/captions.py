@@ -84,17 +84,18 @@ def article(word: str) -> str:
     return "an" if word[0] in "aeiou8" else "a"
 
 
-def caption_rows(tok: WordTokenizer, texts: list[str], max_len: int | None) -> torch.Tensor:
+def caption_rows(tok: WordTokenizer, texts: list[str], max_len: int | None, bos: int = BOS,
+                 eos: int = EOS, pad: int = PAD) -> torch.Tensor:
     """``<bos> ids <eos>`` rows padded to the longest, (N, L) int64; a row longer than
-    ``max_len`` is an error."""
-    rows = [[BOS, *tok.encode(t), EOS] for t in texts]
+    ``max_len`` is an error. ``bos``, ``eos``, ``pad``: the model's ids (an imported CLIP's)."""
+    rows = [[bos, *tok.encode(t), eos] for t in texts]
     width = max(len(r) for r in rows)
     if max_len is not None and width > max_len:
         longest = texts[max(range(len(rows)), key=lambda i: len(rows[i]))]
         raise AnnError(f"the caption {longest!r} is {width} tokens with start and end, longer "
                        f"than the text context model.max_len={max_len}; set model.max_len={width} "
                        "or more")
-    out = torch.full((len(rows), width), PAD, dtype=torch.long)
+    out = torch.full((len(rows), width), pad, dtype=torch.long)
     for i, r in enumerate(rows):
         out[i, :len(r)] = torch.tensor(r)
     return out

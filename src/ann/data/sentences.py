@@ -81,6 +81,7 @@ SST2_MLM_INFO = {
 }
 PYDOC_MLM_INFO = {
     "task": "mlm", "vocab_size": VOCAB_SIZE, "max_len": PYDOC_MAX_LEN, **_SPECIAL_IDS,
+    "reads_tokenizer": True,          # data.tokenizer=FILE.json: an imported BERT's tokens
     "description": "Python's documentation topics as rows of WordPiece tokens, for masked-LM "
                    "(embedded): 90/5/5% train/val/test",
     "source": "https://docs.python.org/3/ (the pydoc_data.topics module of the standard library)",
@@ -108,6 +109,30 @@ class Sentences(ArrayDataset):
         return WordPieceTokenizer._from_dict(self.info["tokenizer"])
 
 
+def given_tokenizer(tokenizer: str, dataset: str):
+    """The saved tokenizer ``data.tokenizer`` names (a ``tokenizer.json``: an imported
+    checkpoint's own), or ``None`` for the dataset's own WordPiece."""
+    if not tokenizer:
+        return None
+    if not tokenizer.endswith(".json"):
+        raise AnnError(f"data.tokenizer={tokenizer!r}: {dataset} reads sentences with its own "
+                       "WordPiece or a saved tokenizer.json (an imported BERT's); leave it empty "
+                       "or name a tokenizer.json")
+    from .tokenizers import load_tokenizer
+
+    tok = load_tokenizer(Path(tokenizer).expanduser())
+    if not hasattr(tok, "token_to_id"):
+        raise AnnError(f"data.tokenizer={tokenizer}: a {tok.kind} tokenizer has no [CLS], [SEP] "
+                       "and [PAD] tokens, which BERT's sentences need")
+    return tok
+
+
+def special_facts(tok) -> dict:
+    """The ids of the special tokens a BERT row uses, in ``tok`` (the dataset info's keys)."""
+    return {f"{name.strip('[]').lower()}_id": tok.token_to_id(name)
+            for name in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")}
+
+
 def encode_rows(tok: WordPieceTokenizer, texts: Sequence[str], max_len: int) -> torch.Tensor:
     """``[CLS] pieces [SEP]`` for each text, its first ``max_len - 2`` pieces kept, padded.
 
@@ -116,6 +141,7 @@ def encode_rows(tok: WordPieceTokenizer, texts: Sequence[str], max_len: int) -> 
     """
     if max_len < 3:
         raise AnnError(f"max_len={max_len} leaves no room for a token between [CLS] and [SEP]")
+    CLS, SEP, PAD = (tok.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]"))  # noqa: N806
     rows = torch.full((len(texts), max_len), PAD, dtype=torch.int64)
     for i, text in enumerate(texts):
         ids = [CLS, *tok.encode(text)[:max_len - 2], SEP]
@@ -293,8 +319,10 @@ def _pydoc_tokenizer() -> WordPieceTokenizer:
 
 
 @functools.lru_cache(maxsize=8)
-def _pydoc_rows(split: str, max_len: int) -> torch.Tensor:
-    ids = torch.tensor(_pydoc_tokenizer().encode(_pydoc_texts()[split]), dtype=torch.int64)
+def _pydoc_rows(split: str, max_len: int, tokenizer: str = "") -> torch.Tensor:
+    tok = given_tokenizer(tokenizer, "pydoc-mlm") or _pydoc_tokenizer()
+    CLS, SEP, PAD = (tok.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]"))  # noqa: N806
+    ids = torch.tensor(tok.encode(_pydoc_texts()[split]), dtype=torch.int64)
     width = max_len - 2
     chunks = ids.split(width)  # consecutive pieces; the last chunk may be shorter
     rows = torch.full((len(chunks), max_len), PAD, dtype=torch.int64)
@@ -306,10 +334,11 @@ def _pydoc_rows(split: str, max_len: int) -> torch.Tensor:
 
 
 @register_dataset("pydoc-mlm", info=PYDOC_MLM_INFO, embedded=True)
-def load_pydoc_mlm(split: str, max_len: int = PYDOC_MAX_LEN) -> Sentences:
-    """Python's documentation as rows of ``max_len - 2`` consecutive WordPiece tokens."""
-    x = _pydoc_rows(split, check_max_len(max_len))
-    tok = _pydoc_tokenizer()
+def load_pydoc_mlm(split: str, max_len: int = PYDOC_MAX_LEN, tokenizer: str = "") -> Sentences:
+    """Python's documentation as rows of ``max_len - 2`` consecutive WordPiece tokens (or tokens
+    of the saved ``tokenizer``: an imported BERT's)."""
+    x = _pydoc_rows(split, check_max_len(max_len), tokenizer)
+    tok = given_tokenizer(tokenizer, "pydoc-mlm") or _pydoc_tokenizer()
     info = {**PYDOC_MLM_INFO, "vocab_size": tok.vocab_size, "max_len": max_len,
-            "tokenizer": tok.to_dict()}
+            "tokenizer": tok.to_dict(), **(special_facts(tok) if tokenizer else {})}
     return Sentences(x, x, info)

@@ -209,8 +209,18 @@ def _tokenizer(name: str, kind: str, bpe_vocab_size: int, dirs: tuple[Path, ...]
     return train_tokenizer(kind, _texts(name, dirs)["train"], bpe_vocab_size)
 
 
+def is_tokenizer_file(kind: str) -> bool:
+    """Whether ``data.tokenizer`` names a saved tokenizer (``tokenizer.json``) to use as it is."""
+    return kind.endswith(".json")
+
+
 def train_tokenizer(kind: str, text: str, bpe_vocab_size: int) -> Tokenizer:
-    """A ``char``, ``word`` or ``bpe`` tokenizer trained on ``text`` (a training split only)."""
+    """A ``char``, ``word`` or ``bpe`` tokenizer trained on ``text`` (a training split only), or
+    the saved tokenizer ``kind`` names (a ``tokenizer.json`` file), untrained."""
+    if is_tokenizer_file(kind):
+        from .tokenizers import load_tokenizer
+
+        return load_tokenizer(Path(kind).expanduser())
     if kind == "char":
         return CharTokenizer.train(text)
     if kind == "word":
@@ -241,7 +251,7 @@ def tokenizer_for(name: str, tokenizer: str | None = None,
 
 def _kind(name: str, tokenizer: str | None) -> str:
     kind = _INFO[name]["tokenizer_kind"] if tokenizer is None else tokenizer
-    if kind not in TOKENIZER_KINDS:
+    if kind not in TOKENIZER_KINDS and not is_tokenizer_file(kind):
         raise unknown(f"tokenizer for dataset {name!r}:", kind, TOKENIZER_KINDS)
     return kind
 

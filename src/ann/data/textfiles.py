@@ -39,8 +39,16 @@ import torch
 from ..config import field
 from ..errors import AnnError, CorruptFile
 from ..registry import register_dataset
-from .sentences import _SPECIAL_IDS, VOCAB_SIZE, Sentences, check_max_len, encode_rows
-from .text import DEFAULT_BPE_VOCAB, TOKENIZER_KINDS, TokenWindows, train_tokenizer
+from .sentences import (
+    _SPECIAL_IDS,
+    VOCAB_SIZE,
+    Sentences,
+    check_max_len,
+    encode_rows,
+    given_tokenizer,
+    special_facts,
+)
+from .text import DEFAULT_BPE_VOCAB, TOKENIZER_KINDS, TokenWindows, is_tokenizer_file, train_tokenizer
 from .tokenfile import STREAM_BYTES, MappedTokenWindows, mapped_tokens, read_token_folder, token_folder
 from .tokenizers import Tokenizer, WordPieceTokenizer
 
@@ -58,6 +66,7 @@ TEXT_FILE_INFO = {
 }
 TEXT_CLASSES_INFO = {
     "task": "classify", "max_len": CLASSES_MAX_LEN, **_SPECIAL_IDS,
+    "reads_tokenizer": True,          # data.tokenizer=FILE.json: an imported BERT's tokens
     "description": "your own labelled texts: data.path=FILE.csv or .tsv with text and label "
                    "columns (data.text, data.label), WordPiece",
     "fills": ("num_classes", "classes"),
@@ -149,8 +158,9 @@ def load_text_file(split: str, path: str = "", block_size: int = 256,
         raise AnnError("text-file needs your text: data.path=FILE.txt (UTF-8; several files "
                        "separated by commas, or a folder of .txt files)")
     kind = tokenizer or TEXT_FILE_INFO["tokenizer_kind"]
-    if kind not in TOKENIZER_KINDS:
-        raise AnnError(f"data.tokenizer={kind!r}: text-file takes {', '.join(TOKENIZER_KINDS)}")
+    if kind not in TOKENIZER_KINDS and not is_tokenizer_file(kind):
+        raise AnnError(f"data.tokenizer={kind!r}: text-file takes {', '.join(TOKENIZER_KINDS)} "
+                       "or a tokenizer.json file")
     vocab = bpe_vocab_size if kind == "bpe" else 0
     files = _files(path)
     stamp = _stamp(files)
@@ -322,19 +332,20 @@ class TextClassesOptions:
 @register_dataset("text-classes", info=TEXT_CLASSES_INFO, embedded=True,
                   options=TextClassesOptions)
 def load_text_classes(split: str, path: str = "", max_len: int = CLASSES_MAX_LEN,
-                      text: str = "text", label: str = "label") -> Sentences:
-    """Your own labelled texts (``data.path``): a split column, or 80/10/10 per class."""
+                      text: str = "text", label: str = "label", tokenizer: str = "") -> Sentences:
+    """Your own labelled texts (``data.path``): a split column, or 80/10/10 per class; read with
+    a WordPiece trained on the training texts, or the saved ``tokenizer`` (an imported BERT's)."""
     if not path:
         raise AnnError("text-classes needs your table: data.path=FILE.csv (or .tsv) with a header "
                        "naming a text and a label column")
     max_len = check_max_len(max_len)
     stamp = _stamp((Path(path).expanduser(),))
     splits, classes = _class_rows(stamp, text, label)
-    tok = _class_tokenizer(stamp, text, label)
+    tok = given_tokenizer(tokenizer, "text-classes") or _class_tokenizer(stamp, text, label)
     texts, labels = splits[split]
     x = encode_rows(tok, texts, max_len)
     y = torch.tensor([classes.index(lab) for lab in labels], dtype=torch.int64)
     info = {**TEXT_CLASSES_INFO, "num_classes": len(classes), "classes": classes,
             "vocab_size": tok.vocab_size, "max_len": max_len, "source": str(Path(path).expanduser()),
-            "tokenizer": tok.to_dict()}
+            "tokenizer": tok.to_dict(), **(special_facts(tok) if tokenizer else {})}
     return Sentences(x, y, info)

@@ -11,7 +11,9 @@ out of the mapped file (:class:`MappedTokenWindows`): memory stays flat in the t
 
 The text is cut only after a newline that sits between two non-space characters (and at the
 90/5/5% split points), where the char, word and byte-level BPE tokenizers read the pieces as they
-read the whole: the tokens equal the in-memory ones.
+read the whole: the tokens equal the in-memory ones. A saved tokenizer (``data.tokenizer=
+tokenizer.json``, an imported model's) is used as it is, piece by piece; one that marks the start
+of a text (SentencePiece's leading ``▁``) marks each piece's start too, every few megabytes.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import torch
 
 from .. import fileio
 from ..errors import AnnError, CorruptFile
-from .text import TokenWindows
+from .text import TokenWindows, is_tokenizer_file, train_tokenizer
 from .tokenizers import BPETokenizer, CharTokenizer, Tokenizer, WordTokenizer, tokenizer_from_dict
 
 STREAM_BYTES = 16 * 2**20      # text above which data.stream=auto maps its tokens from a file
@@ -117,6 +119,8 @@ def _pieces(files: tuple[Path, ...], ends: tuple[int, int]) -> Iterator[tuple[st
 def _train_tokenizer(files, ends, kind: str, bpe_vocab_size: int) -> Tokenizer:
     """The tokenizer :func:`ann.data.text.train_tokenizer` trains on the training part, from
     its pieces."""
+    if is_tokenizer_file(kind):              # a saved tokenizer (an imported model's), untrained
+        return train_tokenizer(kind, "", bpe_vocab_size)
     train = (piece for split, piece in _pieces(files, ends) if split == "train")
     if kind == "char":
         chars: set[str] = set()
@@ -134,7 +138,10 @@ def _train_tokenizer(files, ends, kind: str, bpe_vocab_size: int) -> Tokenizer:
 
 def folder_key(stamp: tuple, kind: str, bpe_vocab_size: int) -> str:
     """The token folder's name: a digest of the files (names, sizes, mtimes) and tokenizer."""
-    blob = json.dumps([FORMAT, [list(entry) for entry in stamp], kind, bpe_vocab_size])
+    saved = Path(kind).expanduser()
+    tokenizer = [kind, *((saved.stat().st_size, saved.stat().st_mtime_ns)
+                         if is_tokenizer_file(kind) and saved.is_file() else ())]
+    blob = json.dumps([FORMAT, [list(entry) for entry in stamp], tokenizer, bpe_vocab_size])
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 

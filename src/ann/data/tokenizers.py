@@ -483,11 +483,72 @@ class WordPieceTokenizer(_HFTokenizer):
 
 
 
+# ---------------------------------------------------------------- a checkpoint's own tokenizer
+
+# The roles of special tokens, with the names ann's BERT code asks for them by.
+SPECIAL_ROLES = ("bos", "eos", "unk", "pad", "cls", "sep", "mask")
+_BERT_NAMES = {"[CLS]": "cls", "[SEP]": "sep", "[PAD]": "pad", "[MASK]": "mask", "[UNK]": "unk"}
+
+
+class PretrainedTokenizer(_HFTokenizer):
+    """The tokenizer a pretrained checkpoint came with (``ann import``), held as a Hugging Face
+    ``tokenizers.Tokenizer``: byte-level BPE, WordPiece or Unigram, exactly as the checkpoint's
+    ``tokenizer.json`` describes it, with what ``tokenizer_config.json`` adds: the special
+    tokens by role (``specials``: bos, eos, unk, pad, cls, sep, mask -> token), the padding side,
+    the chat template and the longest input. ``encode`` adds no special tokens (the task adds
+    what its model expects). A role's token is found by BERT's name too: ``token_to_id("[CLS]")``
+    is the checkpoint's classification token whatever it is called.
+    """
+
+    kind = "pretrained"
+
+    def __init__(self, hf_json: str, specials: dict | None = None, padding_side: str = "right",
+                 chat_template: str | None = None, model_max_length: int | None = None):
+        super().__init__(hf_json)
+        self.specials = {k: v for k, v in (specials or {}).items() if v is not None}
+        self.padding_side, self.chat_template = padding_side, chat_template
+        self.model_max_length = model_max_length
+
+    def token_to_id(self, token: str) -> int:
+        """The id of one token, or of the special token whose role BERT's name says."""
+        i = self._tok.token_to_id(token)
+        if i is None and _BERT_NAMES.get(token) in self.specials:
+            i = self._tok.token_to_id(self.specials[_BERT_NAMES[token]])
+        if i is None:
+            raise AnnError(f"token {token!r} is not in this tokenizer's vocabulary")
+        return i
+
+    def id_to_token(self, i: int) -> str:
+        return self._tok.id_to_token(self._ids([i])[0])
+
+    def special_id(self, role: str) -> int | None:
+        """The id of the special token of ``role`` (``"eos"``, ``"mask"``, ...), if it has one."""
+        token = self.specials.get(role)
+        return None if token is None else self._tok.token_to_id(token)
+
+    @property
+    def special_ids(self) -> list[int]:
+        """Every special token's id (those of the roles and the added special tokens)."""
+        ids = {t for t in (self.special_id(r) for r in self.specials) if t is not None}
+        ids |= {i for i, t in self._tok.get_added_tokens_decoder().items() if t.special}
+        return sorted(ids)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "specials": self.specials, "padding_side": self.padding_side,
+                "chat_template": self.chat_template, "model_max_length": self.model_max_length}
+
+    @classmethod
+    def _from_dict(cls, obj):
+        return cls(obj["tokenizer"], obj.get("specials"), obj.get("padding_side", "right"),
+                   obj.get("chat_template"), obj.get("model_max_length"))
+
+
 # ------------------------------------------------------------------------------------ loading
 
 KINDS: dict[str, type[Tokenizer]] = {c.kind: c for c in (CharTokenizer, WordTokenizer, BPETokenizer)}
 KINDS.update({c.kind: c for c in (RegexTokenizer, TokenizerPair)})
 KINDS[WordPieceTokenizer.kind] = WordPieceTokenizer
+KINDS[PretrainedTokenizer.kind] = PretrainedTokenizer
 
 
 def tokenizer_from_dict(obj: dict[str, Any], origin: str = "tokenizer") -> Tokenizer:

@@ -90,19 +90,26 @@ class RotaryEmbedding(nn.Module):
     theta_i = base^(-2i/hs). Feature i is paired with feature i + hs/2 (the GPT-NeoX layout)
     rather than with its neighbour as in the paper: a fixed permutation of the head features, so
     the same relative-position property with contiguous slices. Cos/sin tables are
-    non-persistent buffers; there are no parameters.
+    non-persistent buffers; there are no parameters. ``inv_freq`` (hs/2,) replaces the theta_i,
+    for schemes that rescale them to stretch the context (Llama 3's, linear interpolation).
 
     Shapes:
         q (B, nh, T, hs), k (B, nh, T', hs) -> rotated q and k of the same shapes, positions
         starting at ``offset`` for both (``rotate`` does one tensor).
     """
 
-    def __init__(self, head_dim: int, max_len: int, base: float = 10000.0):
+    def __init__(self, head_dim: int, max_len: int, base: float = 10000.0,
+                 inv_freq: torch.Tensor | None = None):
         super().__init__()
         if head_dim % 2:
             raise AnnError(f"RotaryEmbedding needs an even head_dim, got {head_dim}")
         self.head_dim, self.max_len, self.base = head_dim, max_len, base
-        inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)  # (hs/2,)
+        if inv_freq is None:
+            inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
+        elif inv_freq.shape != (head_dim // 2,):
+            raise AnnError(f"RotaryEmbedding: inv_freq has shape {tuple(inv_freq.shape)}, "
+                           f"expected ({head_dim // 2},)")
+        inv_freq = inv_freq.float()  # (hs/2,)
         angles = torch.arange(max_len, dtype=torch.float32)[:, None] * inv_freq  # (L, hs/2)
         angles = torch.cat([angles, angles], dim=-1)  # (L, hs): both members of a pair share an angle
         self.register_buffer("cos", angles.cos(), persistent=False)

@@ -45,3 +45,29 @@ def sample(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = N
         logits = torch.empty_like(logits).scatter_(-1, order, sorted_logits)  # back to vocab order
     probs = logits.softmax(dim=-1)  # (B, V)
     return torch.multinomial(probs, 1, generator=generator)  # (B, 1)
+
+
+@torch.no_grad()
+def stream_window(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+                  top_k: int | None = None, top_p: float | None = None,
+                  generator: torch.Generator | None = None, use_cache: bool = True):
+    """Yield ``max_new_tokens`` tokens (B, 1) sampled from a Transformer decoder with a context
+    window, after the prompt ``idx`` (B, T); arguments checked by :func:`check_sampling` first.
+
+    ``model`` has ``config.block_size``, ``empty_cache()`` and ``model(idx, cache) -> (logits,
+    cache)`` (GPT, Llama). It sees the last ``block_size`` tokens. With ``use_cache`` each step
+    feeds only the new token; once the window is full, the cache is rebuilt from the last
+    ``block_size`` tokens at every step (positions cannot slide under a cache), which gives the
+    tokens of ``use_cache=False`` without its speed-up.
+    """
+    block, cache = model.config.block_size, None
+    for _ in range(max_new_tokens):
+        if not use_cache:
+            logits = model(idx[:, -block:])  # (B, T', V)
+        elif cache is None or len(cache[0]) >= block:  # start, or the window is full: rebuild
+            logits, cache = model(idx[:, -block:], model.empty_cache())
+        else:
+            logits, cache = model(idx[:, -1:], cache)  # (B, 1, V)
+        token = sample(logits[:, -1], temperature, top_k, top_p, generator)  # (B, 1)
+        idx = torch.cat([idx, token], dim=1)  # (B, T + 1)
+        yield token

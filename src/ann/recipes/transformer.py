@@ -1,9 +1,9 @@
 """Recipes of the transformer family.
 
-The Transformer family: GPT, the encoder-decoder, BERT, ViT, CLIP, the captioner and T5.
+The Transformer family: GPT, Llama, the encoder-decoder, BERT, ViT, CLIP, the captioner and T5.
 """
 
-from . import Recipe, TourStop, add
+from . import Recipe, Term, TourStop, add, explain
 
 # Language models. nanoGPT's CPU configuration (REFERENCES.md): 4 layers, 4 heads, 128 wide,
 # block 64, batch 12, 2000 iterations, lr 1e-3 decayed to 1e-4, warmup 100, beta2 0.99.
@@ -29,6 +29,13 @@ add(Recipe(
     preset="cpu", model_overrides=dict(block_size=128, dropout=0.1),
     train={**NANOGPT_CPU, "batch_size": 16, "max_steps": 1500},
     tour=TourStop("gpt", 310, dict(max_steps=1500, eval_every=500))))
+add(Recipe(
+    "llama-pydoc", "llama", "pydoc", "loss", 4.2,
+    "Llama (RMSNorm, rotary positions, SwiGLU, grouped-query attention) with byte-level BPE on "
+    "Python's documentation, gpt-pydoc's size and budget (embedded; target is gpt-pydoc's, not "
+    "yet measured for Llama)",
+    preset="cpu", model_overrides=dict(block_size=128),
+    train={**NANOGPT_CPU, "batch_size": 16, "max_steps": 1500}))
 add(Recipe(
     "gpt-ptb", "gpt", "ptb", "perplexity", 150.0,
     "word-level GPT on Penn Treebank (the data and 10k vocabulary of lstm-ptb: test perplexities "
@@ -185,3 +192,35 @@ add(Recipe(
     preset="small", model_overrides=dict(dropout=0.1),
     train=dict(T5_TRAIN, batch_size=64, lr=1e-3, epochs=6, warmup_steps=300),
     reference="transformer-multi30k (3+3x256, 10 epochs): BLEU 36.16; bert-sst2 accuracy"))
+
+
+# Llama's two departures from GPT's block that the glossary does not cover elsewhere (RMSNorm and
+# rotary positions have their general entries).
+def _kv_cache_saving() -> str:
+    from ..registry import model_entry
+
+    p = model_entry("llama").presets["smollm-135m"]
+    hs = p["n_embd"] // p["n_head"]
+    per_token = 2 * p["n_layer"] * p["n_kv_head"] * hs * 4  # keys and values, float32 bytes
+    full = 2 * p["n_layer"] * p["n_head"] * hs * 4
+    return (f"SmolLM-135M's shape ({p['n_head']} query heads, {p['n_kv_head']} key/value heads): "
+            f"{per_token / 1024:.0f} KiB of cache per token instead of {full / 1024:.0f} KiB, "
+            f"{full // per_token}x less")
+
+
+explain(Term(
+    "grouped-query attention",
+    "Attention with fewer key/value heads than query heads: each key/value head is shared by a "
+    "group of query heads (Ainslie et al. 2023). The keys and values cached during generation "
+    "shrink by the group size at little cost in quality; one key/value head for all is "
+    "multi-query attention (Shazeer 2019). Llama 2 and 3, Mistral and Qwen2 use it.",
+    ("ann.models.transformer.llama.Attention", "ann.layers.attention.KVCache"),
+    ("gqa", "multi-query attention", "mqa", "key value heads"), _kv_cache_saving))
+explain(Term(
+    "swiglu",
+    "A gated feed-forward layer: down(silu(gate(x)) * up(x)), one projection deciding how much "
+    "of the other passes (Shazeer 2020, a variant of Dauphin et al.'s gated linear unit). Better "
+    "than a GELU MLP of the same parameter count; Llama makes it 2/3 of the usual 4x width so "
+    "its three matrices cost what two did.",
+    ("ann.models.transformer.llama.SwiGLU",),
+    ("swish glu", "gated linear unit", "glu")))

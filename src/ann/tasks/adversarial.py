@@ -26,6 +26,7 @@ class Adversarial(ImageGenerator, Task):
     (``fd_pixels``, a Fréchet distance on pooled pixels: lower is better)."""
 
     name = "adversarial"
+    targets = "class"
     verbs = {"generate": GENERATE_IMAGES}
     metric = "fd_pixels"
     higher_is_better = False

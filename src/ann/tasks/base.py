@@ -117,6 +117,10 @@ class Task:
             a mask, a box or a caption that says "left of" would).
         verbs: what a finished run offers its user, by name (``generate``, ``translate``,
             ``fill``, ``predict``, ...): see :class:`Verb`.
+        targets: what the targets of a batch ``(x, y)`` of plain arrays are to it: ``"class"``
+            (class indices, N), ``"number"`` (a value per example), or ``""`` (something else:
+            masks, boxes, tokens, graphs). Data handed from Python as arrays
+            (:mod:`ann.data.arrays`) trains only tasks that say which.
     """
 
     name: str = "task"
@@ -126,6 +130,7 @@ class Task:
     evaluate_options: tuple[Option, ...] = ()
     sequential: bool = False
     augmentable: bool = False
+    targets: str = ""
 
     @classmethod
     def for_training(cls, train_config) -> Task:

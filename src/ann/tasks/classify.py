@@ -50,6 +50,7 @@ class Classification(LabelSmoothing, Task):
     """Inputs to class scores; cross-entropy loss; accuracy (higher is better)."""
 
     name = "classify"
+    targets = "class"
     verbs = {"predict": Verb("predict", "predict_inputs", (
                  dataclasses.replace(FILES, required=False),   # or --text
                  Option("text", many=True, metavar="TEXT",
@@ -140,7 +141,11 @@ class Classification(LabelSmoothing, Task):
         else:
             reader = _reader(run)
             key, names = "file", _input_files(run, files)
-            probs = [run.predict(reader(f, info))[0] for f in names]
+            inputs = [reader(f, info) for f in names]                # each (1, ...)
+            if len({tuple(x.shape) for x in inputs}) == 1:           # one batch through the model
+                probs = list(batched(run.predict, torch.cat(inputs), model_device(run.model)))
+            else:                                                    # recordings of any length
+                probs = [run.predict(x)[0] for x in inputs]
         return class_answers(run, key, names, probs, top, out, files)
 
     def predict_rows(self, run, files, top: int = 3, out=None) -> list[Answer]:

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
-from .base import FILES, Answer, Task, Verb
+from .base import FILES, Answer, Option, Task, Verb
 from .caption import _picture
 
 
@@ -75,8 +75,9 @@ class Contrastive(Task):
     """
 
     name = "contrastive"
-    verbs = {"predict": Verb("predict", "predict_files", (FILES,),
-                             "the class prompts ranked for image files (zero-shot)")}
+    verbs = {"predict": Verb("predict", "predict_files", (FILES, Option(
+        "labels", help="CLIP runs: comma-separated texts to rank for each image (default: the "
+        "dataset's class prompts)")), "the class prompts ranked for image files (zero-shot)")}
     metric = "zero_shot"
     higher_is_better = True
 
@@ -128,17 +129,24 @@ class Contrastive(Task):
         """``batch = (images, texts)``: probabilities over the texts for each image, (B, K)."""
         return torch.softmax(model(batch[0], batch[1]).float(), dim=-1)
 
-    def predict_files(self, run, files) -> list[Answer]:
-        """The dataset's class prompts ranked for each image file (zero-shot classification)."""
+    def predict_files(self, run, files, labels: str | None = None) -> list[Answer]:
+        """The dataset's class prompts (or ``labels``, comma-separated) ranked for each image file
+        (zero-shot classification)."""
         from ..data.captions import caption_rows
+        from ..data.folders import read_fitted_image
         from ..data.vision import read_image_file
 
         if not files:
             raise AnnError("give the image files to classify")
-        prompts = run.info["classes"]
-        device = next(run.model.parameters()).device
-        texts = caption_rows(run.tokenizer, prompts, run.model.config.max_len).to(device)
-        images = torch.cat([read_image_file(f, run.info) for f in files]).to(device)
+        prompts = ([t.strip() for t in labels.split(",") if t.strip()] if labels is not None
+                   else list(run.info.get("classes") or []))
+        if not prompts:
+            raise AnnError('give the texts to rank: --labels "a photo of a cat,a photo of a dog"')
+        device, c = next(run.model.parameters()).device, run.model.config
+        texts = caption_rows(run.tokenizer, prompts, c.max_len, c.bos_id, c.eos_id,
+                             c.pad_id).to(device)
+        read = read_fitted_image if run.info.get("fit_images") else read_image_file
+        images = torch.cat([read(f, run.info) for f in files]).to(device)
         probs = self.predict(run.model.eval(), (images, texts)).cpu()
         lines = []
         for f, p in zip(files, probs):

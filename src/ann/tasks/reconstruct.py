@@ -66,6 +66,7 @@ class Reconstruction(ImageGenerator, Task):
     figures of one split are comparable from evaluation to evaluation. Lower loss is better."""
 
     name = "reconstruct"
+    targets = "class"
     verbs = {"generate": GENERATE_IMAGES, "predict": SCORE}
     metric = "loss"
     higher_is_better = False

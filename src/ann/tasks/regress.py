@@ -31,6 +31,7 @@ class Regression(Task):
     """Real-valued targets; MSE loss; RMSE selects the model (lower is better)."""
 
     name = "regression"
+    targets = "number"
     metric = "rmse"
     higher_is_better = False
     verbs = {"predict": Verb("predict", "predict_rows", (ROWS, OUT_CSV),

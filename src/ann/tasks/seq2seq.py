@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import math
 from pathlib import Path
 
@@ -119,6 +120,28 @@ class Seq2Seq(LabelSmoothing, Task):
         bleu, em = self.scores(model, hyps, refs)
         return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)),
                 "accuracy": correct / max(count, 1), "bleu": bleu, "exact_match": em}
+
+    def baselines(self, train, test, metric: str | None = None) -> dict[str, float]:
+        """``commonest``: the commonest training target (the first among equals) written for
+        every test source, as a model that ignores its input would, in ``bleu`` or
+        ``exact_match`` (an unknown token in a reference never matches, as in :meth:`scores`)."""
+        from ..metrics import corpus_bleu, exact_match
+
+        metric, eos, unk = metric or self.metric, train.info.get("eos_id"), train.info.get("unk_id")
+        if metric not in ("bleu", "exact_match") or eos is None or not len(train) or not len(test):
+            return {}
+
+        def targets(data) -> list[tuple[int, ...]]:   # without the start token, until the end
+            return [tuple(until_eos(row[1:], eos)) for row in data.batch(slice(0, len(data)))[1].tolist()]
+
+        counts = collections.Counter(targets(train))
+        commonest = list(max(counts, key=counts.__getitem__))
+        refs = targets(test)
+        hyps = [commonest] * len(refs)
+        if metric == "exact_match":
+            return {"commonest": exact_match(hyps, [list(r) for r in refs])}
+        return {"commonest": corpus_bleu(hyps, [[-1 - i if t == unk else t for i, t in enumerate(r)]
+                                                for r in refs])}
 
     @torch.no_grad()
     def predict(self, model, src) -> torch.Tensor:

@@ -13,8 +13,10 @@ removed. A kill before the pointer moves leaves the previous checkpoint as the o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from .. import fileio
 from ..errors import CorruptFile
 
 POINTER = "latest.json"
+_NAME = re.compile(r"step-[0-9]{8}")      # the only names a pointer may hold: no path at all
 
 
 def _save_weights(model: torch.nn.Module, path: Path):
@@ -34,19 +37,78 @@ def _save_weights(model: torch.nn.Module, path: Path):
     save_file(tensors, str(path))
 
 
+def digest_path(weights) -> Path:
+    """The checksum file beside a weights file: ``model.safetensors.sha256``, in the format
+    ``sha256sum -c`` reads."""
+    weights = Path(weights)
+    return weights.with_name(weights.name + ".sha256")
+
+
+def sha256_of(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _digest_line(weights: Path, data_file: Path) -> str:
+    return f"{sha256_of(data_file)}  {weights.name}\n"
+
+
 def save_weights(model: torch.nn.Module, path):
-    """Write ``model``'s weights to ``path`` as safetensors, atomically."""
+    """Write ``model``'s weights to ``path`` as safetensors, atomically, and their sha256 beside
+    them (:func:`digest_path`)."""
+    path = Path(path)
     with fileio.atomic_path(path) as tmp:
         _save_weights(model, tmp)
+        line = _digest_line(path, tmp)
+    fileio.write_text(digest_path(path), line)
+
+
+def verifying() -> bool:
+    """Whether weights are checked against their recorded sha256 on load (``ANN_NO_VERIFY=1``,
+    or the command line's ``--no-verify``, turns it off for weights edited on purpose)."""
+    return os.environ.get("ANN_NO_VERIFY", "") in ("", "0")
+
+
+def _verify(path: Path):
+    recorded = digest_path(path)
+    if not recorded.exists() or not verifying():    # runs written before checksums load as before
+        return
+    try:
+        want = recorded.read_text(encoding="utf-8").split()[0].lower()
+    except (OSError, ValueError, IndexError):
+        want = ""
+    if sha256_of(path) != want:
+        raise CorruptFile(f"weights file {path} does not match its recorded sha256 ({recorded.name}):"
+                          " it was damaged or changed; restore it, or pass --no-verify to load "
+                          "weights you edited on purpose")
+
+
+def _check_finite(path: Path, tensors: dict, buffers: set):
+    for key, value in tensors.items():
+        if not value.is_floating_point():
+            continue
+        # parameters are never inf or NaN; a buffer may hold -inf (an attention mask), never NaN
+        bad = value.isnan().any() if key in buffers else (~value.isfinite()).any()
+        if bad:
+            raise CorruptFile(f"weights file {path} holds non-finite values in {key!r}: the run "
+                              "diverged or the file was damaged; resume from an earlier "
+                              "checkpoint or train again")
 
 
 def load_weights(model: torch.nn.Module, path, device="cpu"):
-    """Load safetensors weights into ``model``; a damaged file raises CorruptFile."""
+    """Load safetensors weights into ``model``; a damaged file (unreadable, not matching its
+    recorded sha256, holding NaN or infinite parameters) raises CorruptFile."""
+    path = Path(path)
+    _verify(path)
     try:
         tensors = load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError) as e:
         raise CorruptFile(f"weights file {path} cannot be read ({_short(e)}); it is damaged or not "
                           "a safetensors file: delete it and resume from an earlier checkpoint") from None
+    _check_finite(path, tensors, {name for name, _ in model.named_buffers()})
     size_placeholders(model, tensors)
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     if missing or unexpected:
@@ -89,6 +151,8 @@ def save(ckpt_dir, step: int, model, state: dict, best: bool):
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     _save_weights(model, tmp / "model.safetensors")
+    (tmp / "model.safetensors.sha256").write_text(
+        _digest_line(tmp / "model.safetensors", tmp / "model.safetensors"))
     torch.save(state, tmp / "state.pt")
     for f in tmp.iterdir():
         with open(f, "rb") as fh:
@@ -113,12 +177,22 @@ def read_pointer(ckpt_dir) -> dict | None:
     if not path.exists():
         return None
     try:
-        pointer = json.loads(path.read_text())
-        assert isinstance(pointer, dict) and "last" in pointer and "best" in pointer
-        return pointer
-    except (ValueError, AssertionError):
+        pointer = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):              # UnicodeDecodeError is a ValueError
+        pointer = None
+    if not (isinstance(pointer, dict) and "last" in pointer and "best" in pointer):
         raise CorruptFile(f"{path} is damaged; delete the checkpoints folder to start the run "
                           "again") from None
+    for key in ("last", "best"):
+        # a pointer names a checkpoint folder beside it, never a path ('../..', '/elsewhere')
+        if not (isinstance(pointer[key], str) and _NAME.fullmatch(pointer[key])):
+            raise CorruptFile(f"{path} points its {key!r} checkpoint at {str(pointer[key])[:60]!r}, "
+                              "not at a step-NNNNNNNN folder of this run; delete the checkpoints "
+                              "folder to start the run again")
+    if "step" in pointer and not (isinstance(pointer["step"], int) and pointer["step"] >= 0):
+        raise CorruptFile(f"{path} is damaged (its step is not a count); delete the checkpoints "
+                          "folder to start the run again")
+    return pointer
 
 
 def load(ckpt_dir, which: str, model, device="cpu") -> dict:

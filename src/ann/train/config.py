@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .. import config as cfg
@@ -91,8 +92,17 @@ class DataConfig:
                                range=(0, 8))
     augment_flip: bool = field(False, "random horizontal flips of training images")
     train_subset: int = field(0, "use only the first N training examples (0: all)", nonneg=True)
-    tokenizer: str = field("", "tokenizer of a text dataset (empty: the dataset's default)",
-                           choices=("", "char", "word", "bpe"))
+    tokenizer: str = field("", "tokenizer of a text dataset: char, word, bpe, or a saved "
+                           "tokenizer.json (a run's: an imported checkpoint's own); empty: the "
+                           "dataset's default")
+
+    def __post_check__(self):
+        t = self.tokenizer
+        if t in ("", "char", "word", "bpe"):
+            return
+        if not t.endswith(".json") or not Path(t).expanduser().is_file():
+            raise AnnError(f"data.tokenizer={t!r} is neither char, word, bpe nor a tokenizer.json "
+                           "file; give one of those, or leave it empty for the dataset's default")
 
 
 @functools.cache
@@ -112,11 +122,13 @@ def data_config_class(options: type | None) -> type[DataConfig]:
     return dataclass(cls)
 
 
-def data_config(name: str) -> DataConfig:
-    """A default data section for dataset ``name``: the shared settings and the dataset's own."""
+def data_config(name: str, registered_by: str = "") -> DataConfig:
+    """A default data section for dataset ``name``: the shared settings and the dataset's own.
+    ``registered_by``: the module a run recorded as the registrar of a dataset of the user's,
+    named in the error when it is not registered now."""
     from ..registry import dataset_entry
 
-    return data_config_class(dataset_entry(name).options)(name=name)
+    return data_config_class(dataset_entry(name, registered_by).options)(name=name)
 
 
 def _data_from_dict(d: dict) -> DataConfig:
@@ -126,10 +138,16 @@ def _data_from_dict(d: dict) -> DataConfig:
     the defaults; a run directory is read as it is, never refused for them.)"""
     from ..registry import option_datasets
 
-    conf = data_config(d.get("name", DataConfig.name))
+    d = dict(d)
+    conf = data_config(d.get("name", DataConfig.name), str(d.pop(REGISTERED_BY, "") or ""))
     own = {f.name for f in dataclasses.fields(conf)}
     others = set(option_datasets()) - own
     return cfg.from_dict(type(conf), {k: v for k, v in d.items() if k not in others}, "data.")
+
+
+# The entry of a config.json's data section (and of data.json) that names the module which
+# registered a dataset of the user's (ann.register_dataset from Python); not a setting.
+REGISTERED_BY = "registered_by"
 
 
 # Keys an earlier version of ann had, and where they went: old key -> (new key, {old value: new

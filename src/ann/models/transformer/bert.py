@@ -18,6 +18,10 @@ Two heads on one encoder, registered as two models whose encoder parameters shar
 * ``bert-classifier``: the pooler (dense + tanh on the final ``[CLS]`` vector) and a linear
   classifier over it (section 4.1). Task ``classify``.
 
+Two more heads, unregistered (no ann task trains them yet), carry the weights of ``transformers``'
+``BertForTokenClassification`` (:class:`BertTagger`: a linear layer on every token) and
+``BertForQuestionAnswering`` (:class:`BertSpanQA`: answer start and end scores per token).
+
 Next-sentence prediction is left out: RoBERTa (Liu et al. 2019, https://arxiv.org/abs/1907.11692)
 found that it does not help, and the corpora here are single sentences. The pooler therefore
 starts untrained when a classifier is fine-tuned from a masked-LM run.
@@ -256,3 +260,50 @@ class BertClassifier(nn.Module):
         the content modulo ``num_classes``, so the classifier must count the non-padding tokens."""
         x, lengths = _sentences(self.config, batch_size, generator)
         return x, lengths % self.config.num_classes
+
+
+@dataclass
+class BertTaggerConfig(BertConfig):
+    num_classes: int = field(2, "number of tags a token can take (filled from the dataset)",
+                             positive=True)
+
+
+class BertTagger(nn.Module):
+    """BERT with a linear layer over every token's final vector: token classification (named
+    entities, parts of speech; Devlin et al. 2019, section 5.3), as ``BertForTokenClassification``.
+
+    Shapes:
+        idx (B, T) int64, segments (B, T) or None -> logits (B, T, num_classes).
+    """
+
+    def __init__(self, config: BertTaggerConfig):
+        super().__init__()
+        self.config = c = config
+        self.encoder = BertEncoder(c)
+        self.drop = Dropout(c.dropout) if c.dropout > 0 else nn.Identity()
+        self.classifier = Linear(c.n_embd, c.num_classes)
+        gpt2_init(self)  # BERT's initialisation, as BertMLM
+
+    def forward(self, idx: torch.Tensor, segments: torch.Tensor | None = None) -> torch.Tensor:
+        return self.classifier(self.drop(self.encoder(idx, segments)))  # (B, T, num_classes)
+
+
+class BertSpanQA(nn.Module):
+    """BERT for extractive question answering (Devlin et al. 2019, section 4.2, SQuAD): the
+    question as sentence A, the passage as sentence B, and two scores per token, that the answer
+    starts there and that it ends there; as ``BertForQuestionAnswering``.
+
+    Shapes:
+        idx (B, T) int64, segments (B, T) or None -> logits (B, T, 2): [..., 0] start scores,
+        [..., 1] end scores.
+    """
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = c = config
+        self.encoder = BertEncoder(c)
+        self.qa = Linear(c.n_embd, 2)
+        gpt2_init(self)  # BERT's initialisation, as BertMLM
+
+    def forward(self, idx: torch.Tensor, segments: torch.Tensor | None = None) -> torch.Tensor:
+        return self.qa(self.encoder(idx, segments))  # (B, T, 2)

@@ -37,7 +37,7 @@ from ...layers import (
 )
 from ...registry import register_model
 from ..examples import recurrence_tokens
-from ..sampling import check_sampling, sample
+from ..sampling import check_sampling, stream_window
 
 
 @dataclass
@@ -195,18 +195,5 @@ class GPT(nn.Module):
         tokens as ``use_cache=False`` without its speed-up.
         """
         check_sampling(idx, max_new_tokens, temperature, top_k, top_p)
-        return self._stream(idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache)
-
-    @torch.no_grad()
-    def _stream(self, idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache):
-        block, cache = self.config.block_size, None
-        for _ in range(max_new_tokens):
-            if not use_cache:
-                logits = self(idx[:, -block:])  # (B, T', V)
-            elif cache is None or len(cache[0]) >= block:  # start, or the window is full: rebuild
-                logits, cache = self(idx[:, -block:], self.empty_cache())
-            else:
-                logits, cache = self(idx[:, -1:], cache)  # (B, 1, V)
-            token = sample(logits[:, -1], temperature, top_k, top_p, generator)  # (B, 1)
-            idx = torch.cat([idx, token], dim=1)  # (B, T + 1)
-            yield token
+        return stream_window(self, idx, max_new_tokens, temperature, top_k, top_p, generator,
+                             use_cache)

@@ -3,7 +3,10 @@
 ``from_hf(model)`` takes a ``transformers`` model object the caller has built or downloaded and
 returns the ann model with the same weights; ``from_hf_pretrained(path_or_name)`` loads one with
 ``transformers`` first. Each supported class has a converter in :data:`CONVERTERS` (class name ->
-function); the converters themselves never import ``transformers``.
+function); the converters themselves never import ``transformers``. The tensor mapping of each
+architecture works on a plain config and state dict (:func:`gpt2_weights`, :func:`bert_weights`,
+``hf_t5.t5_weights``, ``hf_vision.vit_weights`` / ``clip_weights``), which is what ``ann import``
+uses to read a saved folder without ``transformers`` (see :mod:`.hf_folder`).
 """
 
 from __future__ import annotations
@@ -35,16 +38,32 @@ def _gpt2_config(hf) -> GPTConfig:
         activation=_ACTIVATIONS[hf.activation_function], ln_eps=hf.layer_norm_epsilon)
 
 
-def from_hf_gpt2(hf_model) -> GPT:
-    """A :class:`GPT` with the config and weights of a ``transformers`` GPT-2 model.
+class Weights(dict):
+    """A checkpoint's tensors by their Hugging Face names; a name the converter needs but the
+    checkpoint lacks is one clear error, not a ``KeyError``."""
 
-    Accepts ``GPT2LMHeadModel`` (or a bare ``GPT2Model``, whose head is the tied embedding).
+    def __missing__(self, name):
+        raise AnnError(f"the checkpoint lacks tensor {name!r}, which its config.json implies; "
+                       "the weights and config.json do not belong together")
+
+
+def _check_shape(src: dict, name: str, shape: tuple, prefix: str = "") -> torch.Tensor:
+    if tuple(src[name].shape) != tuple(shape):
+        raise AnnError(f"tensor {prefix + name!r} has shape {tuple(src[name].shape)} but config.json implies "
+                       f"{tuple(shape)}; the weights and config.json do not belong together")
+    return src[name]
+
+
+def gpt2_weights(hf, src: dict) -> tuple[GPTConfig, dict]:
+    """ann's :class:`GPTConfig` and GPT tensors from a GPT-2 config (a ``transformers`` config
+    or anything with its attributes) and its tensors (``transformer.`` prefix optional).
+
     GPT-2's ``Conv1D`` layers store weights as (in, out), the transpose of ``nn.Linear``, and its
     ``c_attn`` fuses the query, key and value projections: they are split here.
     """
-    conf = _gpt2_config(hf_model.config)
-    body = getattr(hf_model, "transformer", hf_model)
-    src = {k: v.detach() for k, v in body.state_dict().items()}
+    conf = _gpt2_config(hf)
+    prefix = "transformer." if any(k.startswith("transformer.") for k in src) else ""
+    src = Weights({k.removeprefix("transformer."): v for k, v in src.items()})
     C = conf.n_embd
     out = {"wte.weight": src["wte.weight"], "wpe.weight": src["wpe.weight"],
            "ln_f.weight": src["ln_f.weight"], "ln_f.bias": src["ln_f.bias"]}
@@ -53,8 +72,8 @@ def from_hf_gpt2(hf_model) -> GPT:
         for ours, theirs in (("ln1", "ln_1"), ("ln2", "ln_2")):
             out[b + ours + ".weight"] = src[h + theirs + ".weight"]
             out[b + ours + ".bias"] = src[h + theirs + ".bias"]
-        w_qkv = src[h + "attn.c_attn.weight"].split(C, dim=1)  # 3 x (C, C), each (in, out)
-        b_qkv = src[h + "attn.c_attn.bias"].split(C, dim=0)  # 3 x (C,)
+        w_qkv = _check_shape(src, h + "attn.c_attn.weight", (C, 3 * C), prefix).split(C, dim=1)
+        b_qkv = _check_shape(src, h + "attn.c_attn.bias", (3 * C,), prefix).split(C, dim=0)
         for name, w, bias in zip(("q_proj", "k_proj", "v_proj"), w_qkv, b_qkv, strict=True):
             out[b + f"attn.{name}.weight"] = w.t()  # (out, in) as nn.Linear
             out[b + f"attn.{name}.bias"] = bias
@@ -62,12 +81,19 @@ def from_hf_gpt2(hf_model) -> GPT:
                              ("mlp.proj", "mlp.c_proj")):
             out[b + ours + ".weight"] = src[h + theirs + ".weight"].t()  # (out, in)
             out[b + ours + ".bias"] = src[h + theirs + ".bias"]
-    head = getattr(hf_model, "lm_head", None)
-    out["lm_head.weight"] = out["wte.weight"] if conf.tie_weights else head.weight.detach()
-    model = GPT(conf)
-    with torch.no_grad():
-        model.load_state_dict({k: v.contiguous() for k, v in out.items()}, strict=True)
-    return model
+    head = src["lm_head.weight"] if not conf.tie_weights else out["wte.weight"]
+    out["lm_head.weight"] = head
+    return conf, out
+
+
+def from_hf_gpt2(hf_model) -> GPT:
+    """A :class:`GPT` with the config and weights of a ``transformers`` GPT-2 model.
+
+    Accepts ``GPT2LMHeadModel`` (or a bare ``GPT2Model``, whose head is the tied embedding).
+    """
+    src = {k: v.detach() for k, v in hf_model.state_dict().items()}
+    conf, out = gpt2_weights(hf_model.config, src)
+    return _load(GPT(conf), out)
 
 
 def _bert_config(hf, cls: type, **extra) -> BertConfig:
@@ -106,10 +132,65 @@ def _bert_encoder_weights(src: dict, n_layer: int, prefix: str = "") -> dict:
     return out
 
 
-def _load(model: torch.nn.Module, weights: dict) -> torch.nn.Module:
+def _load(model: torch.nn.Module, weights: dict, src: dict | None = None) -> torch.nn.Module:
+    """``model`` with ``weights`` (ann's names) loaded; a tensor whose shape disagrees with the
+    model the config describes is named (by its name in ``src``, the checkpoint, when given)."""
+    own = model.state_dict()
+    for name, w in weights.items():
+        if name in own and own[name].shape != w.shape:
+            theirs = _source_name(w, src) or name
+            raise AnnError(f"tensor {theirs!r} has shape {tuple(w.shape)} but config.json implies "
+                           f"{tuple(own[name].shape)}; the weights and config.json do not belong "
+                           "together")
     with torch.no_grad():
-        model.load_state_dict({k: v.detach().contiguous() for k, v in weights.items()}, strict=True)
+        model.load_state_dict({k: v.detach().float().contiguous() for k, v in weights.items()},
+                              strict=True)
     return model
+
+
+def _source_name(tensor: torch.Tensor, src: dict | None) -> str | None:
+    """The checkpoint's name of the tensor ``tensor`` was taken from (it shares its storage)."""
+    if src is None:
+        return None
+    ptr = tensor.untyped_storage().data_ptr()
+    return next((k for k, v in src.items() if v.untyped_storage().data_ptr() == ptr), None)
+
+
+BERT_KINDS = {"BertModel": BertEncoder, "BertForMaskedLM": BertMLM,
+              "BertForSequenceClassification": BertClassifier}
+
+
+def bert_weights(hf, src: dict, arch: str, **extra) -> tuple[type, BertConfig, dict]:
+    """(ann class, config, tensors) of a BERT of Hugging Face class ``arch`` (a key of
+    :data:`BERT_KINDS`) from its config and tensors; ``extra`` sets config fields a Hugging Face
+    config lacks (``mask_id``, ``n_special``)."""
+    src = Weights(src)
+    if arch == "BertModel":
+        conf = _bert_config(hf, BertConfig)
+        prefix = "bert." if "bert.embeddings.word_embeddings.weight" in src else ""
+        weights = {k.removeprefix("encoder."): v
+                   for k, v in _bert_encoder_weights(src, conf.n_layer, prefix).items()}
+        return BertEncoder, conf, weights
+    if arch == "BertForMaskedLM":
+        if not getattr(hf, "tie_word_embeddings", True):
+            raise AnnError("this BertForMaskedLM has an output layer separate from its token "
+                           "embedding (tie_word_embeddings=False); ann's BERT ties them")
+        conf = _bert_config(hf, BertMLMConfig, **extra)
+        out = _bert_encoder_weights(src, conf.n_layer, "bert.")
+        p = "cls.predictions."
+        out.update({"mlm.0.weight": src[p + "transform.dense.weight"],
+                    "mlm.0.bias": src[p + "transform.dense.bias"],
+                    "mlm.2.weight": src[p + "transform.LayerNorm.weight"],
+                    "mlm.2.bias": src[p + "transform.LayerNorm.bias"],
+                    "decoder.weight": out["encoder.tok.weight"], "decoder.bias": src[p + "bias"]})
+        return BertMLM, conf, out
+    conf = _bert_config(hf, BertClassifierConfig, num_classes=hf.num_labels, **extra)
+    out = _bert_encoder_weights(src, conf.n_layer, "bert.")
+    out.update({"pooler.0.weight": src["bert.pooler.dense.weight"],
+                "pooler.0.bias": src["bert.pooler.dense.bias"],
+                "classifier.weight": src["classifier.weight"],
+                "classifier.bias": src["classifier.bias"]})
+    return BertClassifier, conf, out
 
 
 def from_hf_bert(hf_model) -> torch.nn.Module:
@@ -120,36 +201,12 @@ def from_hf_bert(hf_model) -> torch.nn.Module:
     the pooler is dropped). The masked-LM task's ``mask_id`` and ``n_special`` are not in a
     Hugging Face config: they keep ann's defaults (its tokenizers put five specials first); for
     Google's vocabularies set ``model.config.mask_id = 103`` and ``n_special = 104`` to train on.
+    (``ann import`` reads them from the checkpoint's tokenizer.)
     """
-    hf = hf_model.config
     kind = type(hf_model).__name__
-    if kind == "BertModel":
-        conf = _bert_config(hf, BertConfig)
-        src = hf_model.state_dict()
-        weights = {k.removeprefix("encoder."): v
-                   for k, v in _bert_encoder_weights(src, conf.n_layer).items()}
-        return _load(BertEncoder(conf), weights)
     src = hf_model.state_dict()
-    if kind == "BertForMaskedLM":
-        if not getattr(hf, "tie_word_embeddings", True):
-            raise AnnError("this BertForMaskedLM has an output layer separate from its token "
-                           "embedding (tie_word_embeddings=False); ann's BERT ties them")
-        conf = _bert_config(hf, BertMLMConfig)
-        out = _bert_encoder_weights(src, conf.n_layer, "bert.")
-        p = "cls.predictions."
-        out.update({"mlm.0.weight": src[p + "transform.dense.weight"],
-                    "mlm.0.bias": src[p + "transform.dense.bias"],
-                    "mlm.2.weight": src[p + "transform.LayerNorm.weight"],
-                    "mlm.2.bias": src[p + "transform.LayerNorm.bias"],
-                    "decoder.weight": out["encoder.tok.weight"], "decoder.bias": src[p + "bias"]})
-        return _load(BertMLM(conf), out)
-    conf = _bert_config(hf, BertClassifierConfig, num_classes=hf.num_labels)
-    out = _bert_encoder_weights(src, conf.n_layer, "bert.")
-    out.update({"pooler.0.weight": src["bert.pooler.dense.weight"],
-                "pooler.0.bias": src["bert.pooler.dense.bias"],
-                "classifier.weight": src["classifier.weight"],
-                "classifier.bias": src["classifier.bias"]})
-    return _load(BertClassifier(conf), out)
+    cls, conf, out = bert_weights(hf_model.config, src, kind)
+    return _load(cls(conf), out, src)
 
 
 # Hugging Face class name -> converter. Other modules of this family add their converters here.

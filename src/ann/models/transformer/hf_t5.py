@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ...errors import AnnError
-from .hf import CONVERTERS
+from .hf import CONVERTERS, Weights, _load
 from .t5 import T5, T5Config
 
 _FEED_FORWARD = {("relu", False): "relu", ("gelu_new", True): "gated-gelu"}
@@ -53,14 +53,21 @@ def _feed_forward(src: dict, theirs: str, ours: str, names, out: dict):
 
 
 def from_hf_t5(hf_model) -> T5:
-    """A :class:`T5` with the config and weights of a ``transformers`` T5 model.
+    """A :class:`T5` with the config and weights of a ``transformers`` T5 model."""
+    src = {k: v.detach() for k, v in hf_model.state_dict().items()}
+    conf, out = t5_weights(hf_model.config, src)
+    return _load(T5(conf), out, src)
+
+
+def t5_weights(hf, src: dict) -> tuple[T5Config, dict]:
+    """ann's :class:`T5Config` and T5 tensors from a T5 config and its tensors.
 
     Hugging Face nests each block's sub-layers as ``layer.0`` (self-attention), ``layer.1``
     (cross-attention in the decoder, feed-forward in the encoder), ``layer.2``; its first block
     of each stack holds that stack's ``relative_attention_bias``.
     """
-    conf = _t5_config(hf_model.config)
-    src = {k: v.detach() for k, v in hf_model.state_dict().items()}
+    conf = _t5_config(hf)
+    src = Weights(src)
     ff = ("wi_0", "wi_1", "wo") if conf.feed_forward == "gated-gelu" else ("wi", "wo")
     ff_name = "DenseReluDense"
     out = {"embed.weight": src["shared.weight"],
@@ -84,15 +91,12 @@ def from_hf_t5(hf_model) -> T5:
         out[b + "cross_norm.weight"] = src[h + "1.layer_norm.weight"]
         _feed_forward(src, h + "2." + ff_name, b + "ff", ff, out)
         out[b + "ff_norm.weight"] = src[h + "2.layer_norm.weight"]
-    head = src.get("lm_head.weight", out["embed.weight"])
+    head = src["lm_head.weight"] if "lm_head.weight" in src else out["embed.weight"]
     if conf.tie_embeddings and not torch.equal(head, out["embed.weight"]):
         raise AnnError("this T5 scales its decoder output as v1.0 does, but its output layer is "
                        "not its embedding; ann's T5 ties the two in that case")
     out["head.proj.weight"] = out["embed.weight"] if conf.tie_embeddings else head
-    model = T5(conf)
-    with torch.no_grad():
-        model.load_state_dict({k: v.contiguous() for k, v in out.items()}, strict=True)
-    return model
+    return conf, out
 
 
 CONVERTERS.update({"T5ForConditionalGeneration": from_hf_t5})

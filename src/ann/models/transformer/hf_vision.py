@@ -11,7 +11,7 @@ import torch
 
 from ...errors import AnnError
 from .clip import CLIP, CLIPConfig
-from .hf import CONVERTERS, _load
+from .hf import CONVERTERS, Weights, _load
 from .vit import ViT, ViTConfig
 
 _ACTS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh",
@@ -48,20 +48,27 @@ def from_hf_vit(hf_model) -> ViT:
     ``ViTForImageClassification`` keeps its classifier; a bare ``ViTModel`` gets a zero head of
     one class (its pooler, unused by ViT classification, is dropped).
     """
-    hf = hf_model.config
+    src = dict(hf_model.state_dict())
+    conf, out = vit_weights(hf_model.config, src, type(hf_model).__name__)
+    return _load(ViT(conf), out, src)
+
+
+def vit_weights(hf, src: dict, arch: str) -> tuple[ViTConfig, dict]:
+    """ann's :class:`ViTConfig` and ViT tensors from a ViT config, its tensors and its Hugging
+    Face class (``ViTForImageClassification`` or ``ViTModel``)."""
+    src = Weights(src)
     if not getattr(hf, "qkv_bias", True):
         raise AnnError("a ViT without query/key/value biases (qkv_bias=False) is not supported")
     size, patch = hf.image_size, hf.patch_size
     if not isinstance(size, int) or not isinstance(patch, int):
         raise AnnError("only square ViT images and patches (integer image_size, patch_size) are supported")
-    classify = type(hf_model).__name__ == "ViTForImageClassification"
+    classify = arch == "ViTForImageClassification"
     conf = ViTConfig(in_channels=hf.num_channels, image_size=size,
                      num_classes=hf.num_labels if classify else 1, patch_size=patch,
                      d_model=hf.hidden_size, n_layer=hf.num_hidden_layers,
                      n_head=hf.num_attention_heads, d_ff=hf.intermediate_size,
                      dropout=hf.hidden_dropout_prob, activation=_act(hf.hidden_act),
                      ln_eps=hf.layer_norm_eps)
-    src = {k: v for k, v in hf_model.state_dict().items()}
     p = "vit." if classify else ""
     e = p + "embeddings."
     out = {"encoder.cls": src[e + "cls_token"], "encoder.pos": src[e + "position_embeddings"],
@@ -79,7 +86,7 @@ def from_hf_vit(hf_model) -> ViT:
     else:
         out["head.weight"] = torch.zeros(1, conf.d_model)
         out["head.bias"] = torch.zeros(1)
-    return _load(ViT(conf), out)
+    return conf, out
 
 
 _CLIP_BLOCK = {"ln1": "layer_norm1", "attn.q_proj": "self_attn.q_proj",
@@ -96,7 +103,15 @@ def from_hf_clip(hf_model) -> CLIP:
     which ann does not reproduce: such a config is refused). ``pad_id`` and ``bos_id`` are taken
     from the config when set.
     """
-    hf = hf_model.config
+    src = dict(hf_model.state_dict())
+    conf, out = clip_weights(hf_model.config, src)
+    return _load(CLIP(conf), out, src)
+
+
+def clip_weights(hf, src: dict) -> tuple[CLIPConfig, dict]:
+    """ann's :class:`CLIPConfig` and CLIP tensors from a CLIP config (``text_config`` and
+    ``vision_config`` within) and its tensors."""
+    src = Weights(src)
     t, v = hf.text_config, hf.vision_config
     if t.eos_token_id == 2:
         raise AnnError("this CLIP config has the legacy eos_token_id=2, for which transformers "
@@ -117,7 +132,6 @@ def from_hf_clip(hf_model) -> CLIP:
                       pad_id=t.pad_token_id if t.pad_token_id is not None else 0,
                       bos_id=t.bos_token_id if t.bos_token_id is not None else 2,
                       logit_scale_init=float(hf.logit_scale_init_value))
-    src = {k: w for k, w in hf_model.state_dict().items()}
     ve, te = "vision_model.embeddings.", "text_model.embeddings."
     out = {"visual.cls": src[ve + "class_embedding"].view(1, 1, -1),
            "visual.pos": src[ve + "position_embedding.weight"][None],
@@ -141,7 +155,7 @@ def from_hf_clip(hf_model) -> CLIP:
                                   _CLIP_BLOCK))
     if not math.isfinite(float(out["logit_scale"])):
         raise AnnError("this CLIP's logit_scale is not finite")
-    return _load(CLIP(conf), out)
+    return conf, out
 
 
 CONVERTERS.update({"ViTForImageClassification": from_hf_vit, "ViTModel": from_hf_vit,
