@@ -218,3 +218,24 @@ def test_a_list_of_the_users_files_is_kept_absolute_file_by_file(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     rc = build_config("gpt-shakespeare", ["data.name=text-file", "data.path=a.txt, notes/b.txt"])
     assert rc.data.path == f"{tmp_path / 'a.txt'},{tmp_path / 'notes' / 'b.txt'}"
+
+
+@pytest.mark.parametrize("tp,value,words", [
+    (float, "inf", "finite"), (float, "-inf", "finite"), (float, "nan", "finite"),
+    (float, float("inf"), "finite"), (int, str(2 ** 64), "64 bits"), (int, 2 ** 63, "64 bits"),
+    (int, -2 ** 63 - 1, "64 bits"),
+])
+def test_a_number_no_engine_can_take_is_refused_before_anything_runs(tp, value, words):
+    """``train.lr=inf`` or ``train.seed=2**64`` end in one line when the configuration is read
+    (issue 30), not in a NaN loss or an overflow inside torch after the run directory exists."""
+    from ann.config import parse_value
+
+    with pytest.raises(AnnError, match=words):
+        parse_value(tp, value, "train.x")
+    assert parse_value(int, str(2 ** 63 - 1), "train.x") == 2 ** 63 - 1
+
+
+def test_an_infinite_learning_rate_writes_no_run_directory(tmp_path):
+    with pytest.raises(AnnError, match="train.lr must be a finite number"):
+        ann.train("cnn-digits", {"train.lr": "inf"}, out=tmp_path / "run", quiet=True)
+    assert not (tmp_path / "run").exists()

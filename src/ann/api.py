@@ -16,6 +16,7 @@ import math
 import torch
 
 from . import registry, runs
+from .config import INT_LIMIT
 from .data.splits import load_split  # noqa: F401  (re-exported: the Python API)
 from .errors import AnnError
 from .runner import _normalise as normalise  # noqa: F401
@@ -74,9 +75,6 @@ def use(run: Run, verb: str, **options) -> list[Answer]:
     return getattr(run.task, v.method)(run, **options)
 
 
-_INT_LIMIT = 2 ** 63          # what torch (seeds, sizes) and NumPy take as a 64-bit integer
-
-
 def check_number(option, value):
     """A number given to a verb's ``float`` or ``int`` option is finite and fits in 64 bits:
     ``--temperature nan``, ``--length-penalty inf`` or ``--seed 2**70`` are refused in one line
@@ -87,9 +85,9 @@ def check_number(option, value):
             continue
         if option.type is float and isinstance(v, (int, float)) and not math.isfinite(v):
             raise AnnError(f"{option.cli} {v} is not a finite number; give an ordinary number")
-        if option.type is int and isinstance(v, int) and not -_INT_LIMIT <= v < _INT_LIMIT:
+        if option.type is int and isinstance(v, int) and not -INT_LIMIT <= v < INT_LIMIT:
             raise AnnError(f"{option.cli} {v} does not fit in 64 bits; give a number between "
-                           f"{-_INT_LIMIT} and {_INT_LIMIT - 1}")
+                           f"{-INT_LIMIT} and {INT_LIMIT - 1}")
 
 
 def translate(run: Run, text: str, beam_size: int = 1, length_penalty: float = 0.0,

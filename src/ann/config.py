@@ -44,6 +44,9 @@ def _base_type(tp):
     return tp, False
 
 
+INT_LIMIT = 2 ** 63
+
+
 def _parse_scalar(tp, value, key):
     if tp is bool:
         if isinstance(value, bool):
@@ -59,13 +62,18 @@ def _parse_scalar(tp, value, key):
         if isinstance(value, bool):
             raise AnnError(f"{key} must be an integer, got {value!r}")
         if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        try:
-            return int(str(value).replace("_", ""))
-        except ValueError:
-            raise AnnError(f"{key} must be an integer, got {value!r}") from None
+            out = value
+        elif isinstance(value, float) and value.is_integer():
+            out = int(value)
+        else:
+            try:
+                out = int(str(value).replace("_", ""))
+            except ValueError:
+                raise AnnError(f"{key} must be an integer, got {value!r}") from None
+        if not -INT_LIMIT <= out < INT_LIMIT:     # seeds, sizes and counts go to torch as int64
+            raise AnnError(f"{key} must fit in 64 bits (between {-INT_LIMIT} and "
+                           f"{INT_LIMIT - 1}), got {value!r}")
+        return out
     if tp is float:
         if isinstance(value, bool):
             raise AnnError(f"{key} must be a number, got {value!r}")
@@ -73,8 +81,8 @@ def _parse_scalar(tp, value, key):
             out = float(value)
         except (TypeError, ValueError):
             raise AnnError(f"{key} must be a number, got {value!r}") from None
-        if math.isnan(out):
-            raise AnnError(f"{key} must be a number, got {value!r}")
+        if not math.isfinite(out):
+            raise AnnError(f"{key} must be a finite number, got {value!r}")
         return out
     if tp is str:
         return str(value)
