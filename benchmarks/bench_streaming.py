@@ -24,6 +24,11 @@ tenth of the size the same way, so that "memory flat in the file's size" is two 
 side; the in-memory reading of the small file is the contrast. The token file is built in
 ``--work``'s cache on the first run (its seconds are recorded).
 
+At the full size the CNN's own arithmetic dominates: one step of 64 pictures of 128x128 took
+about 5 s on this project's 2-core machine (an epoch of 40,000: about 50 minutes per run, three
+runs); ``--train-size 32`` decodes the same JPEGs but trains on 32x32, where the data pipeline's
+share (and the workers' effect) shows.
+
 Results go to benchmarks/results/speed/streaming.json (not with ``--smoke``).
 """
 
@@ -149,7 +154,7 @@ class PeakMemory:
 
 def image_settings(args) -> dict:
     return {"data.name": "image-folder", "data.path": str(args.folder), "data.stream": "on",
-            "data.image_size": args.size, "data.channels": 3, "data.augment_shift": 0,
+            "data.image_size": args.train_size or args.size, "data.channels": 3, "data.augment_shift": 0,
             "data.val_fraction": args.val_fraction, "data.test_fraction": args.val_fraction,
             "train.epochs": 1, "train.batch_size": args.batch_size, "train.threads": args.threads,
             "train.eval_batch_size": 100, "train.log_every": 50}
@@ -213,10 +218,11 @@ def child_peer_images(args) -> dict:
     mean = torch.tensor(train.info["mean"]).view(3, 1, 1)
     std = torch.tensor(train.info["std"]).view(3, 1, 1)
     items = lambda d: list(zip(d.x.files, d.y.tolist()))            # noqa: E731
-    loader = torch.utils.data.DataLoader(Pictures(items(train), args.size, mean, std),
+    side = args.train_size or args.size
+    loader = torch.utils.data.DataLoader(Pictures(items(train), side, mean, std),
                                          batch_size=args.batch_size, shuffle=True,
                                          num_workers=args.workers, drop_last=True)
-    model = ann.create_model("cnn", in_channels=3, image_size=args.size,
+    model = ann.create_model("cnn", in_channels=3, image_size=side,
                              num_classes=train.info["num_classes"])
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=5e-4)
     start = time.perf_counter()
@@ -231,7 +237,7 @@ def child_peer_images(args) -> dict:
     model.eval()
     right = 0
     with torch.no_grad():
-        for x, y in torch.utils.data.DataLoader(Pictures(items(val), args.size, mean, std),
+        for x, y in torch.utils.data.DataLoader(Pictures(items(val), side, mean, std),
                                                 batch_size=100, num_workers=args.workers):
             right += int((model(x).argmax(-1) == y).sum())
     wall = time.perf_counter() - start
@@ -266,6 +272,7 @@ def run_child(kind: str, args, **extra) -> dict:
     """One measurement in a fresh process (its peak memory its own)."""
     argv = [sys.executable, __file__, "--child", kind, "--work", str(args.work),
             "--images", str(args.images), "--size", str(args.size), "--classes", str(args.classes),
+            "--train-size", str(args.train_size),
             "--batch-size", str(args.batch_size), "--threads", str(args.threads),
             "--val-fraction", str(args.val_fraction), "--gpt-steps", str(args.gpt_steps),
             "--runs", str(args.runs)]
@@ -286,6 +293,8 @@ def parse(argv=None):
     p.add_argument("--images", type=int, default=50_000, help="JPEGs in the generated folder")
     p.add_argument("--size", type=int, default=128, help="their side in pixels")
     p.add_argument("--classes", type=int, default=10)
+    p.add_argument("--train-size", type=int, default=0, help="side the CNN reads the pictures "
+                   "at (0: --size); smaller makes the data pipeline a larger share of the time")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--val-fraction", type=float, default=0.02, help="val and test share each")
     p.add_argument("--text-mb", type=float, default=200.0, help="size of the large text file")
@@ -330,6 +339,7 @@ def main(argv=None):
                                         ("big_streamed", big, "on"),      # builds the token file
                                         ("big_streamed_again", big, "on"))}   # reuses it
     out = {"images": {"count": args.images, "size": args.size, "classes": args.classes,
+                      "train_size": args.train_size or args.size,
                       "generated_seconds": round(made_images, 1), **images,
                       "workers_speedup": round(images["ann_workers_2"]["images_per_s"]
                                                / images["ann_workers_0"]["images_per_s"], 2),
