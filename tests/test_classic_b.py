@@ -97,3 +97,85 @@ def test_esn_errors_are_one_line():
     net.fitted.fill_(True)
     with pytest.raises(AnnError, match=r"\(batch, length, 1\)"):
         net(torch.zeros(1, 5))
+
+
+# --- restricted Boltzmann machine --------------------------------------------------------------
+class _Uniforms:
+    """A stand-in for numpy's RandomState whose ``uniform`` hands out prepared draws, so that
+    scikit-learn's Gibbs sampling and ann's use the same random numbers."""
+
+    def __init__(self, draws):
+        self.draws = list(draws)
+
+    def uniform(self, size=None):
+        out = self.draws.pop(0)
+        assert out.shape == tuple(size)
+        return out
+
+
+def _rbm_pair(n_visible=12, n_hidden=5, seed=0):
+    from sklearn.neural_network import BernoulliRBM
+
+    torch.manual_seed(seed)
+    ours = create_model("rbm", image_size=1, in_channels=n_visible, n_hidden=n_hidden,
+                        init_std=0.3)
+    theirs = BernoulliRBM(n_components=n_hidden, learning_rate=0.1, random_state=3)
+    theirs.components_ = ours.layer.weight.detach().double().numpy().copy()     # (H, V)
+    theirs.intercept_hidden_ = ours.layer.h_bias.detach().double().numpy().copy()
+    theirs.intercept_visible_ = ours.layer.v_bias.detach().double().numpy().copy()
+    return ours, theirs
+
+
+def test_pcd_update_matches_scikit_learn_with_the_same_gibbs_samples():
+    """One persistent-CD step of scikit-learn's BernoulliRBM (its ``_fit``) against ann's: the
+    same weights, the same chain, the same uniform draws; ann's update is autograd of the CD
+    loss followed by plain SGD at lr / batch."""
+    ours, theirs = _rbm_pair()
+    with torch.no_grad():
+        ours.layer.v_bias.normal_(0, 0.5)
+        ours.layer.h_bias.normal_(0, 0.5)
+    theirs.intercept_visible_ = ours.layer.v_bias.detach().double().numpy().copy()
+    theirs.intercept_hidden_ = ours.layer.h_bias.detach().double().numpy().copy()
+    rng = np.random.RandomState(7)
+    v_pos = (rng.uniform(size=(8, 12)) < 0.4).astype(np.float64)
+    chain_h = (rng.uniform(size=(8, 5)) < 0.5).astype(np.float64)      # the persistent chain
+    u_v, u_h = rng.uniform(size=(8, 12)), rng.uniform(size=(8, 5))
+    theirs.h_samples_ = chain_h.copy()
+    theirs._fit(v_pos, _Uniforms([u_v, u_h]))
+    layer = ours.layer.double()
+    v_neg = layer.sample(layer.visible_probs(torch.tensor(chain_h)), uniform=torch.tensor(u_v))
+    with torch.no_grad():               # the chain moves on to the negatives' hidden samples
+        h_next = layer.sample(layer.hidden_probs(v_neg), uniform=torch.tensor(u_h))
+    layer.cd_loss(torch.tensor(v_pos), v_neg).backward()
+    with torch.no_grad():
+        for p in layer.parameters():
+            p -= 0.1 * p.grad                 # cd_loss is a batch mean: lr 0.1 is sklearn's lr/B * sum
+    np.testing.assert_allclose(layer.weight.detach().numpy(), theirs.components_, atol=1e-10)
+    np.testing.assert_allclose(layer.h_bias.detach().numpy(), theirs.intercept_hidden_, atol=1e-10)
+    np.testing.assert_allclose(layer.v_bias.detach().numpy(), theirs.intercept_visible_, atol=1e-10)
+    np.testing.assert_array_equal(h_next.numpy(), theirs.h_samples_)
+
+
+def test_cd1_update_matches_the_hand_computation():
+    """CD-1 (Hinton 2002) by hand in numpy: dW = (v0^T p(h|v0) - v1^T p(h|v1)) / B."""
+    ours, _ = _rbm_pair(seed=1)
+    layer = ours.layer.double()
+    rng = np.random.RandomState(0)
+    v0 = (rng.uniform(size=(6, 12)) < 0.5).astype(np.float64)
+    v1 = (rng.uniform(size=(6, 12)) < 0.5).astype(np.float64)           # any negatives
+    w, b, c = (t.detach().numpy().copy() for t in (layer.weight, layer.v_bias, layer.h_bias))
+    sig = lambda a: 1 / (1 + np.exp(-a))                                 # noqa: E731
+    h0, h1 = sig(v0 @ w.T + c), sig(v1 @ w.T + c)
+    layer.cd_loss(torch.tensor(v0), torch.tensor(v1)).backward()
+    np.testing.assert_allclose(-layer.weight.grad.numpy(), (h0.T @ v0 - h1.T @ v1) / 6, atol=1e-12)
+    np.testing.assert_allclose(-layer.v_bias.grad.numpy(), (v0 - v1).mean(0), atol=1e-12)
+    np.testing.assert_allclose(-layer.h_bias.grad.numpy(), (h0 - h1).mean(0), atol=1e-12)
+
+
+def test_pseudo_likelihood_matches_scikit_learn():
+    ours, theirs = _rbm_pair(seed=2)
+    rng = np.random.RandomState(1)
+    v = (rng.uniform(size=(20, 12)) < 0.3).astype(np.float64)
+    index = np.random.RandomState(3).randint(0, 12, 20)                  # sklearn's flips (seed 3)
+    mine = ours.layer.double().pseudo_likelihood(torch.tensor(v), torch.tensor(index))
+    np.testing.assert_allclose(mine.numpy(), theirs.score_samples(v), rtol=1e-10)
