@@ -8,12 +8,15 @@ from . import Recipe, Term, TourStop, add, explain
 CD = dict(optimizer="sgd", lr=0.05, momentum=0.5, schedule="constant", weight_decay=0.0,
           batch_size=20)
 
+# Measured (seed 0, shared cores): rbm-digits test pseudo-likelihood -18.46 in 17 s of training;
+# scikit-learn's BernoulliRBM (PCD, 100 units, lr 0.05, batch 20, 30 epochs) on the same pixels:
+# -19.35 in 1.5 s. Untrained: about -44. The tour's 5 epochs reach about -24.
 add(Recipe(
     "rbm-digits", "rbm", "digits", "pseudo_likelihood", -20.0,
     "Bernoulli RBM, 100 hidden units, CD-1 on the 8x8 digits: pseudo-likelihood and Gibbs samples",
     model_overrides=dict(n_hidden=100), train=dict(CD, epochs=30),
     reference="scikit-learn BernoulliRBM on the same pixels (tests/test_classic_b.py formula)",
-    tour=TourStop("rbm", 10.0)))
+    tour=TourStop("rbm", 3.0, dict(epochs=5))))
 add(Recipe(
     "rbm-digits-pcd", "rbm", "digits", "pseudo_likelihood", -20.0,
     "Bernoulli RBM, 100 hidden units, persistent CD (Tieleman 2008) on the 8x8 digits",
@@ -23,11 +26,14 @@ add(Recipe(
     "Bernoulli RBM, 500 hidden units, persistent CD on MNIST (not measured on the shared CPU)",
     preset="mnist", train=dict(CD, epochs=5, lr=0.01, batch_size=100)))
 
+# Measured (seed 0): test accuracy 0.972 after 2 x 1,200 CD-1 steps and 2,400 fine-tuning steps.
+# The same sigmoid network without pretraining (model.pretrain_steps=0 train.max_steps=2400)
+# reaches 0.981: on 1,259 small digits with Adam, greedy pretraining does not help.
 add(Recipe(
     "dbn-digits", "dbn", "digits", "accuracy", 0.95,
     "Deep belief net 64-256-256-10: greedy CD-1 pretraining of each RBM, then back-propagation",
     model_overrides=dict(pretrain_steps=1200),
-    train=dict(max_steps=4800, batch_size=20, lr=1e-3, schedule="constant", weight_decay=0.0,
+    train=dict(max_steps=4800, batch_size=20, lr=3e-3, schedule="constant", weight_decay=0.0,
                eval_every=400, log_every=100)))
 add(Recipe(
     "dbn-mnist", "dbn", "mnist", "accuracy", 0.985,
