@@ -23,8 +23,9 @@ add(Recipe(
     preset="pcd", model_overrides=dict(n_hidden=100), train=dict(CD, epochs=30, lr=0.02)))
 add(Recipe(
     "rbm-mnist", "rbm", "mnist", "pseudo_likelihood", -100.0,
-    "Bernoulli RBM, 500 hidden units, persistent CD on MNIST (not measured on the shared CPU)",
-    preset="mnist", train=dict(CD, epochs=5, lr=0.01, batch_size=100)))
+    "Bernoulli RBM, 500 hidden units, persistent CD on MNIST, 5 epochs (measured: -84.3 in 193 s)",
+    preset="mnist", train=dict(CD, epochs=5, lr=0.01, batch_size=100),
+    reference="scikit-learn BernoulliRBM, same sizes and epochs: -100.9 (BENCHMARKS.md)"))
 
 # Measured (seed 0): test accuracy 0.972 after 2 x 1,200 CD-1 steps and 2,400 fine-tuning steps.
 # The same sigmoid network without pretraining (model.pretrain_steps=0 train.max_steps=2400)
