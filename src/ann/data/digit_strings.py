@@ -31,9 +31,8 @@ from ..config import field
 from ..errors import AnnError
 from ..registry import register_dataset
 from ..split import Split
-from .audio import FEATURES, FSDD_SPEAKERS, SAMPLE_RATE, _fsdd_files, _fsdd_folder
+from .audio import FEATURES, FSDD_SPEAKERS, SAMPLE_RATE, _fsdd_files, _fsdd_folder, standardise
 from .audio import features as audio_features
-from .audio import standardise
 
 DIGITS = [str(d) for d in range(10)]
 MIN_DIGITS, MAX_DIGITS = 3, 7
