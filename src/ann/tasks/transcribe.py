@@ -131,6 +131,10 @@ class Transcription(Task):
     def inputs(self, model, batch) -> tuple:
         return batch[0], batch[1]
 
+    def logits(self, model, batch) -> torch.Tensor:
+        """Per-step log-probabilities (B, T', 1 + C) of the blank and each label."""
+        return model(*self.inputs(model, batch))[0]
+
     def lengths(self, model, data) -> torch.Tensor:
         """(N,) frames of each utterance, for ``train.length_buckets``."""
         return data.lengths
