@@ -9,7 +9,7 @@ standardised per utterance (CMVN). A split holds ``x`` (N, F, T) features padded
 after each utterance's ``lengths`` (N,) frames, and ``y`` (N, L) the digits, padded with -1.
 
 * ``fsdd-strings``: real recordings of the Free Spoken Digit Dataset
-  (``$ANN_DATA_DIR/fsdd/recordings``). The speaker ``data.speaker`` (default ``theo``) is held
+  (``$ANN_DATA_DIR/fsdd/recordings``). The speaker ``data.held_out`` (default ``theo``) is held
   out of training entirely; of the other five, FSDD's official take split decides which
   recordings a split draws from: takes 0-4 are test (as ``fsdd`` does), 5-9 val, 10-49 train.
   The extra split ``speaker`` is strings of the held-out speaker's recordings, all takes:
@@ -114,8 +114,8 @@ FSDD_STRINGS_INFO = {**STRINGS_INFO,
 class StringOptions:
     """How many digit strings each split holds, and (FSDD) the speaker held out."""
 
-    speaker: str = field("theo", "digit strings (fsdd-strings): the speaker held out of "
-                         "training, scored on the 'speaker' split", choices=FSDD_SPEAKERS)
+    held_out: str = field("theo", "digit strings (fsdd-strings): the speaker held out of "
+                          "training, scored on the 'speaker' split", choices=FSDD_SPEAKERS)
     strings: int = field(3000, "digit strings: utterances in the train split (val and test "
                          "hold a tenth and a sixth of it, at least 50)", range=(1, 1_000_000))
 
@@ -153,9 +153,10 @@ def _fsdd_strings(folder: str, split: str, speaker: str, strings: int) -> DigitS
 
 @register_dataset("fsdd-strings", info=FSDD_STRINGS_INFO, embedded=False, splits=SPLITS,
                   options=StringOptions)
-def load_fsdd_strings(split: str, speaker: str = "theo", strings: int = 3000) -> DigitStrings:
-    """FSDD digits joined into strings; ``speaker`` held out (the ``speaker`` split)."""
-    return _fsdd_strings(str(_fsdd_folder()), split, speaker, strings)
+def load_fsdd_strings(split: str, held_out: str = "theo", strings: int = 3000) -> DigitStrings:
+    """FSDD digits joined into strings; speaker ``held_out`` kept out of training (the
+    ``speaker`` split)."""
+    return _fsdd_strings(str(_fsdd_folder()), split, held_out, strings)
 
 
 # ------------------------------------------------------------------------------ tone-strings

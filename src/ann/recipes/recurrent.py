@@ -131,15 +131,21 @@ add(Recipe(
 explain(Term(
     "ctc",
     "Connectionist temporal classification (Graves et al. 2006) trains a network that scores "
-    "every input step without knowing which step each output label belongs to: it adds a "
-    "'blank' class, reads a path of one class per step as the labels left after merging "
-    "repeats and dropping blanks ('--44-7' reads '4 7'), and maximises the summed probability "
-    "of all paths that read as the transcript, by a forward-backward recursion "
-    "(torch.nn.CTCLoss). Greedy decoding takes the best class of every step; prefix beam "
-    "search keeps the few likeliest transcripts, each with the probability of all its paths, "
-    "and can find a better one. Speech recognition scores it by word error rate: the fewest "
-    "substituted, deleted and inserted words over the reference's words.",
+    "every input step, with an extra 'blank' class, without knowing where each label falls: a "
+    "path of one class per step reads as the labels left after merging repeats and dropping "
+    "blanks ('--44-7' reads '4 7'), and the loss is minus the log of the summed probability of "
+    "all paths that read as the transcript (torch.nn.CTCLoss). Greedy decoding takes each "
+    "step's best class; prefix beam search keeps the likeliest transcripts with all their "
+    "paths' probability.",
     ("ann.tasks.transcribe.Transcription", "ann.tasks.transcribe.beam_decode",
-     "ann.models.recurrent.ctc.CTCRecognizer", "ann.metrics.wer"),
-    ("connectionist temporal classification", "ctc loss", "word error rate", "wer",
-     "character error rate", "cer", "speech recognition", "prefix beam search")))
+     "ann.models.recurrent.ctc.CTCRecognizer"),
+    ("connectionist temporal classification", "ctc loss", "prefix beam search",
+     "speech recognition")))
+explain(Term(
+    "word error rate",
+    "How speech recognition is scored: the fewest substituted, deleted and inserted words that "
+    "turn the transcripts into the references (edit distance), over the number of reference "
+    "words, summed over the corpus; it can pass 1 when many words are inserted. The character "
+    "error rate counts characters the same way.",
+    ("ann.metrics.wer", "ann.metrics.cer", "ann.metrics.edit_distance"),
+    ("wer", "character error rate", "cer", "edit distance", "levenshtein distance")))
