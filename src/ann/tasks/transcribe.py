@@ -140,6 +140,10 @@ class Transcription(Task):
         return data.lengths
 
     def _ctc(self, model, batch, reduction="mean"):
+        if len(batch) != 3 or batch[2].dim() != 2:
+            raise AnnError("a transcribe model trains on speech with transcripts, batches of "
+                           "(features, lengths, labels): give data.name=fsdd-strings or "
+                           "tone-strings")
         x, lengths, y = batch
         log_probs, steps = model(x, lengths)                         # (B, T', 1 + C), (B,)
         tgt, tgt_lengths = targets(y)
