@@ -51,6 +51,9 @@ RENAMED = {
 }
 # Keys added since, with the value every recipe that did not have them before must get.
 ADDED = {"train.select": "metric", "train.select_window": 10, "train.workers": 0}
+# Keys added since to some models' configs only, with the value every recipe whose config has
+# them must get (the recurrent classifier's model.n_features: audio frames, 0 for rows/tokens).
+ADDED_TO_SOME = {"model.n_features": 0}
 
 
 def recorded(name: str, got: dict) -> dict:
@@ -62,6 +65,9 @@ def recorded(name: str, got: dict) -> dict:
             want[new] = values.get(value, value) if isinstance(value, str) else value
     for key, value in ADDED.items():
         want.setdefault(key, value)
+    for key, value in ADDED_TO_SOME.items():
+        if key in got:
+            want.setdefault(key, value)
     return want
 
 

@@ -3,6 +3,8 @@
 * :func:`corpus_bleu`: BLEU-4 over a corpus (Papineni et al. 2002, "BLEU: a method for automatic
   evaluation of machine translation", ACL, https://aclanthology.org/P02-1040/).
 * :func:`exact_match`: the share of hypotheses equal to their reference, token for token.
+* :func:`wer`, :func:`cer`: word and character error rates of transcripts (edit distance over
+  the reference length, summed over the corpus, as speech recognition reports them).
 
 Both take sequences that are already tokenized (lists of words or of token ids), so the caller
 decides the tokenization; BLEU figures are comparable only under the same tokenization.
@@ -229,3 +231,32 @@ def pixel_accuracy(cm) -> float:
 
     cm = torch.as_tensor(cm, dtype=torch.float64)
     return float(cm.diagonal().sum() / cm.sum()) if cm.sum() > 0 else float("nan")
+
+
+def edit_distance(hypothesis: Sequence, reference: Sequence) -> int:
+    """Levenshtein distance: the fewest substitutions, deletions and insertions that turn
+    ``hypothesis`` into ``reference`` (Wagner-Fischer, one row at a time)."""
+    row = list(range(len(reference) + 1))
+    for i, h in enumerate(hypothesis, 1):
+        prev, row[0] = row[0], i
+        for j, r in enumerate(reference, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (h != r))
+    return row[-1]
+
+
+def error_rate(hypotheses: Sequence[Sequence], references: Sequence[Sequence]) -> float:
+    """Corpus error rate: total edit distance over the total reference length (as speech
+    recognition scores it; an empty reference counts its hypothesis's insertions)."""
+    errors = sum(edit_distance(h, r) for h, r in zip(hypotheses, references, strict=True))
+    return errors / max(1, sum(len(r) for r in references))
+
+
+def wer(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    """Word error rate of transcripts (words split on whitespace), over the whole corpus."""
+    return error_rate([h.split() for h in hypotheses], [r.split() for r in references])
+
+
+def cer(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    """Character error rate of transcripts (every character counts, spaces included), over the
+    whole corpus."""
+    return error_rate([list(h) for h in hypotheses], [list(r) for r in references])

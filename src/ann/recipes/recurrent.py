@@ -3,7 +3,7 @@
 Recurrent networks (RNN, LSTM, GRU): language models, forecasting, classification, translation.
 """
 
-from . import Recipe, TourStop, add
+from . import Recipe, Term, TourStop, add, explain
 
 # Recurrent language models. Zaremba et al. 2014, small (REFERENCES.md): 2 x 200 LSTM, 20 steps,
 # batch 20, SGD lr 1 for 4 epochs then halved every epoch, 13 epochs, clip 5, init +-0.1, no
@@ -107,3 +107,45 @@ add(Recipe(
     train=dict(epochs=10, batch_size=128, lr=1e-3, schedule="constant", grad_clip=1.0,
                log_every=50, eval_batch_size=250),
     reference="tutorial Transformer 3+3x256, 10 epochs: BLEU 36.52 (transformer-multi30k)"))
+
+
+# Speech recognition with CTC (issue 25): FSDD digits joined into strings of 3-7 digits, a
+# bidirectional GRU over log-mel frames (four frames per step), CTCLoss, greedy decoding; the
+# speaker held out of training is scored separately (speaker.json, `ann eval --split speaker`).
+add(Recipe(
+    "ctc-fsdd", "ctc-rnn", "fsdd-strings", "wer", 0.05,
+    "bidirectional GRU with CTC transcribing strings of 3-7 spoken digits (Free Spoken Digit "
+    "Dataset recordings joined with random silences; one speaker held out)",
+    preset="base",
+    train=dict(epochs=10, batch_size=32, lr=2e-3, min_lr=1e-4, grad_clip=1.0, length_buckets=8,
+               log_every=50, eval_batch_size=100),
+    reference="Graves et al. 2006: CTC with a BLSTM, TIMIT phoneme error rate 30.5%"))
+add(Recipe(
+    "ctc-tones", "ctc-rnn", "tone-strings", "wer", 0.05,
+    "bidirectional GRU with CTC transcribing generated strings of digit tones (embedded; "
+    "seconds; the shape of ctc-fsdd without speech)",
+    preset="small",
+    train=dict(epochs=20, batch_size=32, lr=3e-3, min_lr=1e-4, grad_clip=1.0, log_every=50,
+               eval_batch_size=100)))
+
+explain(Term(
+    "ctc",
+    "Connectionist temporal classification (Graves et al. 2006) trains a network that scores "
+    "every input step, with an extra 'blank' class, without knowing where each label falls: a "
+    "path of one class per step reads as the labels left after merging repeats and dropping "
+    "blanks ('--44-7' reads '4 7'), and the loss is minus the log of the summed probability of "
+    "all paths that read as the transcript (torch.nn.CTCLoss). Greedy decoding takes each "
+    "step's best class; prefix beam search keeps the likeliest transcripts with all their "
+    "paths' probability.",
+    ("ann.tasks.transcribe.Transcription", "ann.tasks.transcribe.beam_decode",
+     "ann.models.recurrent.ctc.CTCRecognizer"),
+    ("connectionist temporal classification", "ctc loss", "prefix beam search",
+     "speech recognition")))
+explain(Term(
+    "word error rate",
+    "How speech recognition is scored: the fewest substituted, deleted and inserted words that "
+    "turn the transcripts into the references (edit distance), over the number of reference "
+    "words, summed over the corpus; it can pass 1 when many words are inserted. The character "
+    "error rate counts characters the same way.",
+    ("ann.metrics.wer", "ann.metrics.cer", "ann.metrics.edit_distance"),
+    ("wer", "character error rate", "cer", "edit distance", "levenshtein distance")))

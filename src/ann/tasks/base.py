@@ -15,7 +15,8 @@ import torch
 from ..errors import AnnError
 
 # Metrics that are better when lower, for metrics other than a task's own (``Task.metric``).
-LOWER_IS_BETTER = ("loss", "perplexity", "nelbo", "rmse", "mae", "mse", "fd_pixels", "fd_classifier")
+LOWER_IS_BETTER = ("loss", "perplexity", "nelbo", "rmse", "mae", "mse", "fd_pixels", "fd_classifier",
+                   "wer", "cer")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ Two kinds of input, chosen by the config:
   embedding, then the recurrent layers; padding (``pad_id``) is left out of the pooling;
 * real-valued rows (``vocab_size`` = 0), e.g. an image read one pixel row per time step (the
   "row-by-row MNIST" setting of Le et al. 2015, https://arxiv.org/abs/1504.00941): images
-  (B, C, H, W) become H steps of C * W values.
+  (B, C, H, W) become H steps of C * W values;
+* audio features (``n_features`` > 0, filled from ``fsdd``, ``chirps``, ``audio-folder``):
+  (B, F, T) log-mel or MFCC frames become T steps of F values.
 
 The sequence is summarised by the mean and the max of the top layer's outputs over the real
 steps (both directions when bidirectional), then a linear layer gives the class scores.
@@ -35,6 +37,8 @@ class SequenceClassifierConfig:
                              positive=True)
     image_size: int = field(8, "image height and width, for images read row by row (filled)",
                             positive=True)
+    n_features: int = field(0, "audio: coefficients per frame, read one frame per step "
+                            "(filled from audio data); 0: not audio", nonneg=True)
     pad_id: int = field(0, "the padding token id, left out of the pooling", nonneg=True)
     max_len: int = field(128, "the longest sequence the model reads (filled from text data)",
                          positive=True)
@@ -58,7 +62,8 @@ class SequenceClassifier(nn.Module):
 
     Shapes:
         x (B, T) int64 token ids (vocab_size > 0), or (B, T, F) values, or images (B, C, H, W)
-        read as H steps of C * W values -> logits (B, num_classes).
+        read as H steps of C * W values, or audio (B, n_features, T) read as T steps of
+        n_features values -> logits (B, num_classes).
     """
 
     task = "classify"
@@ -66,7 +71,7 @@ class SequenceClassifier(nn.Module):
     def __init__(self, config: SequenceClassifierConfig):
         super().__init__()
         self.config = c = config
-        width = c.n_embd if c.vocab_size else c.in_channels * c.image_size
+        width = c.n_embd if c.vocab_size else c.n_features or c.in_channels * c.image_size
         self.embed = Embedding(c.vocab_size, c.n_embd) if c.vocab_size else nn.Identity()
         self.drop = Dropout(c.dropout) if c.dropout > 0 else nn.Identity()
         self.rnn = Recurrent(c.cell, width, c.hidden, c.n_layer, c.bidirectional, c.dropout,
@@ -84,6 +89,12 @@ class SequenceClassifier(nn.Module):
         else:
             if x.dim() == 4:
                 x = x.permute(0, 2, 1, 3).flatten(2)                 # (B, H, C*W): rows
+            elif c.n_features:
+                x = x.transpose(1, 2)                                # (B, T, F): frames
+            if x.dim() != 3 or x.size(-1) != self.rnn.net.input_size:
+                raise AnnError(f"this classifier reads {self.rnn.net.input_size} values per "
+                               f"step, got inputs of shape {tuple(x.shape)}; train it on the "
+                               "data it was built for")
             keep = torch.ones(*x.shape[:2], 1, dtype=torch.bool, device=x.device)
         if x.size(1) > c.max_len:
             raise AnnError(f"the sequence has {x.size(1)} steps but model.max_len is {c.max_len};"
