@@ -30,8 +30,8 @@ from .split import Split
 from .train import RunConfig, Trainer, checkpoint, distributed
 from .train.config import REGISTERED_BY, data_config, moved_key
 from .train.device import select_device
-from .train.engine import seed_everything
-from .train.fitted import FittedTrainer
+from .train.engine import check_setup, seed_everything
+from .train.fitted import FittedTrainer, check_fitted
 
 # Keys that may change when a run is resumed: extending training or moving it to other hardware
 # is fine, changing the model or the optimisation is not.
@@ -516,11 +516,38 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool, keep_data=None
     seed_everything(tc.seed, tc.deterministic)
     model = registry.build_model(rc.model_name, rc.model).to(dev)
     task = registry.task_class(model.task).for_training(tc)
+    # A model fitted in closed form (GMDH, PNN, DSN: a `fit` method) is fitted by that method;
+    # FittedTrainer records the run as the gradient loop does (see ann.train.fitted).
+    training = registry.model_entry(rc.model_name).training
+    fitted = training.kind == "fit"
+    # everything the trainer would refuse is refused before the run directory exists
+    augment = _augmenter(rc, task, train_data.info)
+    width = cfg.value(rc.model, "d_model")
+    if fitted:
+        check_fitted(rc, task, dist, augment, training)
+    else:
+        check_setup(tc, model, task, train_data, dist, training, width=width)
     run_dir = None
     if resuming:
         run_dir = Path(out)
+        if dist.main:
+            runs.lock_run(run_dir)
     elif dist.main:
         run_dir = runs.new_run_dir(rc.recipe or rc.model_name, out)
+    try:
+        return _train_in(rc, run_dir, resuming, dist, quiet, keep_data, dev, model, task,
+                         training, augment, width, (train_data, val_data, test_data))
+    finally:
+        if run_dir is not None and dist.main:
+            runs.release_run(run_dir)
+
+
+def _train_in(rc: RunConfig, run_dir, resuming: bool, dist, quiet: bool, keep_data, dev, model,
+              task, training, augment, width, splits) -> Run:
+    """The part of :func:`_train` that writes ``run_dir`` (held by this process)."""
+    train_data, val_data, test_data = splits
+    fitted = training.kind == "fit"
+    if not resuming and dist.main:
         if keep_data is not None:
             rc.data.path = keep_data(run_dir)
         fileio.write_json(run_dir / "config.json", runs.config_record(rc))
@@ -528,10 +555,8 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool, keep_data=None
             fileio.write_json(run_dir / "tokenizer.json", train_data.info["tokenizer"])
         fileio.write_json(run_dir / "data.json", runs.data_record(rc, train_data.info))
     restore = _start_from(rc, model, run_dir, resuming, dist, quiet)
-    # A model fitted in closed form (GMDH, PNN, DSN: a `fit` method) is fitted by that method;
-    # FittedTrainer records the run as the gradient loop does (see ann.train.fitted).
-    training = registry.model_entry(rc.model_name).training
-    fitted = training.kind == "fit"
+    if restore and checkpoint.read_pointer(Path(run_dir) / "checkpoints") is None:
+        restore = False         # killed before its first checkpoint: it starts from step 0
     if dist.main and not quiet:
         size = ("parameters sized by the fit" if fitted
                 else f"{sum(p.numel() for p in model.parameters()):,} parameters")
@@ -539,8 +564,7 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool, keep_data=None
               f"({size}, {dev}{f', {dist.world} processes' if dist.active else ''})", flush=True)
     trainer_cls = FittedTrainer if fitted else Trainer
     trainer = trainer_cls(rc, model, task, train_data, val_data, dev, run_dir, dist,
-                          _augmenter(rc, task, train_data.info), quiet, training=training,
-                          width=cfg.value(rc.model, "d_model"))
+                          augment, quiet, training=training, width=width)
     if resuming:
         if restore:
             trainer.restore()
