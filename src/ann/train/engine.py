@@ -300,7 +300,7 @@ class Trainer:
         extras: dict[str, float] = {}             # other losses a self-stepping model reports
         saved = self.step or None                 # the step of the last checkpoint written
         with _CtrlC() as ctrl_c:
-            while self.step < self.total and not stopped and not ctrl_c.pressed:
+            while self.step < self.total and not stopped and not ctrl_c.asked(self.dist):
                 loss = self.train_step()
                 if not np.isfinite(loss):
                     raise AnnError(f"the training loss became {loss} at step {self.step}; lower "
@@ -346,6 +346,12 @@ class _CtrlC:
 
     def _press(self, signum, frame):
         self.pressed = True
+
+    def asked(self, dist: distributed.Dist) -> bool:
+        """Whether Ctrl-C was pressed in any process: all stop after the same step."""
+        if dist.active:
+            self.pressed = distributed.mean_across(dist, float(self.pressed)) > 0
+        return self.pressed
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
