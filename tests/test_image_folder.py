@@ -66,7 +66,7 @@ def test_registered_with_its_options():
     entry = dataset_entry("image-folder")
     assert entry.embedded and entry.info["task"] == "classify"
     assert entry.option_names == ("path", "image_size", "channels", "val_fraction",
-                                  "test_fraction", "split_seed")
+                                  "test_fraction", "split_seed", "stream")
 
 
 def test_classes_channels_size_and_statistics(photos):

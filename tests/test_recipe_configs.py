@@ -50,7 +50,7 @@ RENAMED = {
     "model.select_window": ("train.select_window", {}),
 }
 # Keys added since, with the value every recipe that did not have them before must get.
-ADDED = {"train.select": "metric", "train.select_window": 10}
+ADDED = {"train.select": "metric", "train.select_window": 10, "train.workers": 0}
 
 
 def recorded(name: str, got: dict) -> dict:

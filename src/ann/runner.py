@@ -7,6 +7,7 @@ face of this is :func:`ann.api.train`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -35,7 +36,8 @@ from .train.fitted import FittedTrainer, check_fitted
 
 # Keys that may change when a run is resumed: extending training or moving it to other hardware
 # is fine, changing the model or the optimisation is not.
-RESUME_KEYS = ("train.epochs", "train.max_steps", "train.threads", "train.device")
+RESUME_KEYS = ("train.epochs", "train.max_steps", "train.threads", "train.workers",
+               "train.device")
 
 
 def _normalise(overrides) -> dict:
@@ -134,7 +136,7 @@ def _load_splits(rc: RunConfig):
         if not isinstance(train, ArrayDataset):
             raise AnnError(f"data.train_subset works on image datasets, not {rc.data.name!r}")
         n = min(rc.data.train_subset, len(train))
-        train = dataclasses.replace(train, x=train.x[:n], y=train.y[:n])
+        train = train.head(n)
     # Facts only the loaded data knows: the vocabulary the tokenizer built (one per side for
     # seq2seq), and others the dataset names under "fills" (a series' scale).
     facts = ("vocab_size", "src_vocab_size", "tgt_vocab_size", *train.info.get("fills", ()))
@@ -169,15 +171,17 @@ def _augmenter(rc: RunConfig, task, info: dict):
     # the standardised value of a raw-0 background pixel (one per channel where the stats are)
     fill = -torch.as_tensor(info["mean"], dtype=torch.float64) / torch.as_tensor(info["std"],
                                                                                  dtype=torch.float64)
-    return lambda x, g: augment_images(x, g, shift=rc.data.augment_shift,
-                                       flip=rc.data.augment_flip, fill=fill)
+    # a partial, not a closure: a train.workers process started by spawn (no fork) unpickles it
+    return functools.partial(augment_images, shift=rc.data.augment_shift,
+                             flip=rc.data.augment_flip, fill=fill)
 
 
 # --- starting weights: train.init_from and pretraining ---------------------------------------
 # What a pretraining run takes from the run it starts: the model keys the two configs share
 # (the architecture) except these, and these training keys (where and how it runs).
 PRETRAIN_OWN_MODEL_KEYS = ("dropout",)
-PRETRAIN_SHARED_KEYS = ("seed", "deterministic", "device", "amp", "compile", "threads")
+PRETRAIN_SHARED_KEYS = ("seed", "deterministic", "device", "amp", "compile", "threads",
+                        "workers")
 
 
 def _init_file(source) -> Path:

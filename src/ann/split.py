@@ -20,9 +20,14 @@ class Split:
     processes and micro-batches, which keeps augmentation independent of the process count);
     ``True`` when ``batch`` joins its examples into one structure (graphs batched as one
     block-diagonal graph, triples with shared negatives), so the engine asks for each
-    micro-batch's examples instead."""
+    micro-batch's examples instead.
+
+    ``random_batches``: ``True`` when ``batch`` draws from the global random generator (fresh
+    negative samples each step), so that the engine builds its batches in the training process
+    even under ``train.workers`` (a loader worker's generator is not the run's)."""
 
     collated: bool = False
+    random_batches: bool = False
     info: dict[str, Any]
 
     def __len__(self) -> int:

@@ -3,6 +3,7 @@ share."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,10 @@ class ArrayDataset(Split):
         engine trains on has this method; datasets that build examples on the fly (token
         windows over one shared token stream) implement it without materialising the split."""
         return self.x[index], self.y[index]
+
+    def head(self, n: int) -> ArrayDataset:
+        """The first ``n`` examples (``data.train_subset``)."""
+        return dataclasses.replace(self, x=self.x[:n], y=self.y[:n])
 
 
 @dataclass

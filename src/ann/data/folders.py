@@ -15,6 +15,12 @@ converted to 1 channel (grayscale) or 3 (RGB). The facts known only after readin
 size, class names, the training images' mean and std) go into the split's ``info`` and, through
 ``fills``, into the model config; the run records them in ``data.json`` so that ``ann predict``
 reads a new picture the same way (:func:`read_fitted_image`).
+
+A folder larger than memory streams (``data.stream``, :mod:`ann.data.lazyimages`): only its file
+names are held, and each batch decodes its pictures (``train.workers=N`` processes do it ahead).
+Its mean and std come from a seeded sample of up to 2,000 training images; the first batch, the
+accuracy and the predictions are the in-memory ones. A picture found unreadable mid-run stops
+the run with its name (the last checkpoint is kept).
 """
 
 from __future__ import annotations
@@ -31,6 +37,15 @@ from ..errors import AnnError
 from ..registry import register_dataset
 from .base import ArrayDataset
 from .classfolders import FolderKind, check_folder, folder_stamp, labelled_files, split_option
+from .lazyimages import (
+    STREAM_BUDGET,
+    LazyImages,
+    StreamedImages,
+    decoded_bytes,
+    image_groups,
+    pixel_stats,
+    stats_sample,
+)
 from .vision import open_image, preprocess_images, read_image_file
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -61,6 +76,10 @@ class ImageFolderOptions:
     val_fraction: float = split_option("val_fraction", "images")
     test_fraction: float = split_option("test_fraction", "images")
     split_seed: int = split_option("split_seed", "images")
+    stream: str = field("auto", "decode the images from their files batch by batch (in "
+                        "train.workers processes) instead of holding them in memory: on, off, "
+                        "or auto (on when the decoded images would pass 2 GB)",
+                        choices=("auto", "on", "off"))
 
 
 def in_channels(img, channels: int):
@@ -112,34 +131,76 @@ def _sizes(files: list[Path], image_size: int, channels: int) -> tuple[int, int]
     return image_size, channels or (1 if gray else 3)
 
 
+def fit_image_file(path: Path, size: int, channels: int) -> np.ndarray:
+    """(C, size, size) uint8 pixels of the picture file ``path`` (:func:`fit_image`)."""
+    return fit_image(open_image(path), size, channels)
+
+
 @functools.lru_cache(maxsize=2)
-def _read(folder: Path, image_size: int, channels: int, val_fraction: float,
+def _plan(folder: Path, image_size: int, channels: int, val_fraction: float,
           test_fraction: float, split_seed: int, stamp: tuple):
-    """``({split: (images (N, C, S, S) uint8, labels (N,) int64)}, info)``: read once for the
-    three splits of a run (``stamp`` only keys the cache)."""
+    """``(classes, {split: [(file, class)]}, size, channels)``: the layout checked and the
+    automatic side and channels decided, no pixel read (``stamp`` only keys the cache)."""
     classes, files = labelled_files(folder, KIND, val_fraction, test_fraction, split_seed)
     size, channels = _sizes([f for rows in files.values() for f, _ in rows], image_size, channels)
+    return classes, files, size, channels
+
+
+def _info(classes, size: int, channels: int, stats) -> dict:
+    mean, std = stats
+    return {**FOLDER_INFO, "in_channels": channels, "image_size": size,
+            "num_classes": len(classes), "classes": classes, "mean": mean, "std": std,
+            "fills": FILLS}
+
+
+@functools.lru_cache(maxsize=2)
+def _read(plan_key: tuple):
+    """``({split: (images (N, C, S, S) uint8, labels (N,) int64)}, info)``: read once for the
+    three splits of a run."""
+    classes, files, size, channels = _plan(*plan_key)
     arrays = {}
     for split, rows in files.items():
-        images = np.stack([fit_image(open_image(f), size, channels) for f, _ in rows])
+        images = np.stack([fit_image_file(f, size, channels) for f, _ in rows])
         arrays[split] = images, np.array([c for _, c in rows], dtype=np.int64)
-    pixels = torch.from_numpy(arrays["train"][0]).float() / 255        # (N, C, S, S)
-    info = {**FOLDER_INFO, "in_channels": channels, "image_size": size,
-            "num_classes": len(classes), "classes": classes,
-            "mean": tuple(pixels.mean((0, 2, 3)).tolist()),
-            "std": tuple(pixels.std((0, 2, 3), correction=0).clamp(min=1e-3).tolist()),
-            "fills": FILLS}
-    return arrays, info
+    return arrays, _info(classes, size, channels, pixel_stats(image_groups(arrays["train"][0])))
+
+
+@functools.lru_cache(maxsize=2)
+def _streamed_info(plan_key: tuple, split_seed: int) -> dict:
+    """The info of a streamed folder: its statistics from a seeded sample of training images."""
+    classes, files, size, channels = _plan(*plan_key)
+    train = files["train"]
+    sample = (fit_image_file(train[i][0], size, channels)                 # one at a time
+              for i in stats_sample(len(train), split_seed))
+    return _info(classes, size, channels, pixel_stats(sample))
+
+
+def _streams(stream: str, files: dict, size: int, channels: int) -> bool:
+    """Whether the folder is read lazily: ``data.stream=on``, or ``auto`` and its decoded images
+    would take more than :data:`~ann.data.lazyimages.STREAM_BUDGET`."""
+    if stream != "auto":
+        return stream == "on"
+    count = sum(len(rows) for rows in files.values())
+    return decoded_bytes(count, channels, size) > STREAM_BUDGET
 
 
 @register_dataset("image-folder", info=FOLDER_INFO, embedded=True, options=ImageFolderOptions)
 def load_image_folder(split: str, path: str = "", image_size: int = 0, channels: int = 0,
                       val_fraction: float = 0.1, test_fraction: float = 0.1,
-                      split_seed: int = 0) -> ArrayDataset:
+                      split_seed: int = 0, stream: str = "auto") -> ArrayDataset:
     """Your own pictures (``data.path=FOLDER``), one subfolder per class; see the module."""
     folder = check_folder(path, KIND)
-    arrays, info = _read(folder.resolve(), image_size, channels, val_fraction, test_fraction,
-                         split_seed, folder_stamp(folder))
+    key = (folder.resolve(), image_size, channels, val_fraction, test_fraction, split_seed,
+           folder_stamp(folder))
+    _, files, size, channels = _plan(*key)
+    if _streams(stream, files, size, channels):
+        info = _streamed_info(key, split_seed)
+        rows = files[split]
+        images = LazyImages(tuple(f for f, _ in rows),
+                            functools.partial(fit_image_file, size=size, channels=channels), info)
+        labels = torch.tensor([c for _, c in rows], dtype=torch.int64)
+        return StreamedImages(images, labels, dict(info))
+    arrays, info = _read(key)
     images, labels = arrays[split]
     return ArrayDataset(preprocess_images(images, info), torch.from_numpy(labels), dict(info))
 

@@ -32,6 +32,7 @@ class LinkSplit(Split):
     def __init__(self, graph: Graph, split: str, info: dict[str, Any], seed: int = 0):
         n = graph.num_nodes
         self.info, self.x, self.split = info, graph.x, split
+        self.random_batches = split == "train"      # fresh negatives from the global generator
         e = graph.edge_index
         undirected = e[:, e[0] < e[1]]                                  # each edge once
         g = torch.Generator().manual_seed(seed)

@@ -58,6 +58,7 @@ class BPRTriples(Split):
     """Training split: one example per training interaction; batches are BPR triples."""
 
     collated = True
+    random_batches = True          # fresh negatives from the global generator each step
 
     def __init__(self, data: Interactions, info: dict[str, Any]):
         self.data, self.info = data, info

@@ -19,7 +19,10 @@ text classifiers.
   WordPiece rows as in ``sst2`` (:mod:`ann.data.sentences`), the vocabulary (up to 8,192 pieces)
   trained on the training texts only; the model reads ``max_len`` pieces (default 128).
 
-Both are read once per process while the files stay unchanged (keyed by size and mtime).
+Both are read once per process while the files stay unchanged (keyed by size and mtime). A
+large ``text-file`` (``data.stream``: ``auto`` past 16 MB, ``on``, ``off``) is tokenized once
+into a memory-mapped token file in the cache and read window by window
+(:mod:`ann.data.tokenfile`): the same tokens, memory flat in the text's size.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..config import field
@@ -45,6 +49,7 @@ from .sentences import (
     special_facts,
 )
 from .text import DEFAULT_BPE_VOCAB, TOKENIZER_KINDS, TokenWindows, is_tokenizer_file, train_tokenizer
+from .tokenfile import STREAM_BYTES, MappedTokenWindows, mapped_tokens, read_token_folder, token_folder
 from .tokenizers import Tokenizer, WordPieceTokenizer
 
 LM_SPLITS = (0.90, 0.95)          # train ends, val ends (by characters); the rest is test
@@ -73,10 +78,7 @@ TEXT_CLASSES_INFO = {
 def read_utf8(path: Path) -> str:
     """The text of ``path``; a missing, empty or non-UTF-8 file fails in one line (the byte
     offset of the first bad byte, so that it can be found in an editor or ``xxd``)."""
-    if not path.exists():
-        raise AnnError(f"{path}: no such file; check data.path")
-    if path.is_dir():
-        raise AnnError(f"{path} is a folder; give a file")
+    _check_path(path)
     data = path.read_bytes()
     bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     try:
@@ -141,12 +143,16 @@ class TextFileOptions:
     """The plain-text files of your own."""
 
     path: str = field("", PATH_HELP, path="list")     # one file, FILE,FILE,..., or a folder
+    stream: str = field("auto", "tokenize the text once into a memory-mapped token file in the "
+                        "cache and read windows from it, instead of holding the tokens in "
+                        "memory: on, off, or auto (on past 16 MB of text)",
+                        choices=("auto", "on", "off"))
 
 
 @register_dataset("text-file", info=TEXT_FILE_INFO, embedded=True, options=TextFileOptions)
 def load_text_file(split: str, path: str = "", block_size: int = 256,
                    tokenizer: str | None = None,
-                   bpe_vocab_size: int = DEFAULT_BPE_VOCAB) -> TokenWindows:
+                   bpe_vocab_size: int = DEFAULT_BPE_VOCAB, stream: str = "auto") -> TokenWindows:
     """Your own text (``data.path``), 90/5/5% by characters, as windows of ``block_size``."""
     if not path:
         raise AnnError("text-file needs your text: data.path=FILE.txt (UTF-8; several files "
@@ -158,18 +164,42 @@ def load_text_file(split: str, path: str = "", block_size: int = 256,
     vocab = bpe_vocab_size if kind == "bpe" else 0
     files = _files(path)
     stamp = _stamp(files)
-    tokens = _lm_tokens(stamp, split, kind, vocab)
-    if len(tokens) < block_size + 1:
+    if _streams(stream, files):
+        folder = token_folder(files, stamp, kind, vocab)
+        meta, tok = read_token_folder(folder)
+        tokens, chars = mapped_tokens(folder, split, meta), meta["characters"][split]
+    else:
+        tokens, tok = _lm_tokens(stamp, split, kind, vocab), _lm_tokenizer(stamp, kind, vocab)
         chars = len(_lm_texts(stamp)[split])
+    if len(tokens) < block_size + 1:
         share = {"train": "first 90%", "val": "next 5%", "test": "last 5%"}[split]
         raise AnnError(f"{path}: its {split} part (the {share}: {chars} characters) is {len(tokens)} "
                        f"{kind} tokens, too few for one window of the model's context "
                        f"(block_size={block_size}) plus its target; give more text (about "
                        f"{20 * (block_size + 1)} {kind} tokens in all) or a smaller model.block_size")
-    tok = _lm_tokenizer(stamp, kind, vocab)
     info = {**TEXT_FILE_INFO, "vocab_size": tok.vocab_size, "tokenizer_kind": kind,
             "source": ",".join(str(f) for f in files), "tokenizer": tok.to_dict()}
+    if isinstance(tokens, np.ndarray):
+        return MappedTokenWindows(tokens, block_size, info)
     return TokenWindows(tokens, block_size, info)
+
+
+def _streams(stream: str, files: tuple[Path, ...]) -> bool:
+    """Whether the text's tokens are mapped from a file: ``data.stream=on``, or ``auto`` and the
+    files hold more than :data:`~ann.data.tokenfile.STREAM_BYTES`."""
+    if stream != "auto":
+        return stream == "on"
+    for f in files:
+        _check_path(f)
+    return sum(f.stat().st_size for f in files) > STREAM_BYTES
+
+
+def _check_path(path: Path):
+    """A missing path or a folder fails as :func:`read_utf8` says."""
+    if not path.exists():
+        raise AnnError(f"{path}: no such file; check data.path")
+    if path.is_dir():
+        raise AnnError(f"{path} is a folder; give a file")
 
 
 # ----------------------------------------------------------------------- text-classes (classify)

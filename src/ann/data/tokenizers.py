@@ -180,12 +180,19 @@ class WordTokenizer(Tokenizer):
         ``"<unk>"`` and ``"<eos>"`` keep their roles when listed in ``specials``; without
         ``"<eos>"`` newlines are plain whitespace, without ``"<unk>"`` unknown words are an error.
         """
+        return cls.from_counts(collections.Counter(cls.split(text, "<eos>" if "<eos>" in specials
+                                                             else None)), min_freq, specials)
+
+    @classmethod
+    def from_counts(cls, counts: collections.Counter, min_freq: int = 1,
+                    specials=("<unk>", "<eos>")) -> WordTokenizer:
+        """:meth:`train` from the word counts of a text (``split(text, eos)`` counted; a text
+        read piece by piece, cut after newlines, counts the same)."""
         if min_freq < 1:
             raise AnnError(f"min_freq must be at least 1, got {min_freq}")
         specials = list(dict.fromkeys(specials))
         unk = "<unk>" if "<unk>" in specials else None
         eos = "<eos>" if "<eos>" in specials else None
-        counts = collections.Counter(cls.split(text, eos))
         kept = sorted((w for w, n in counts.items() if n >= min_freq and w not in specials),
                       key=lambda w: (-counts[w], w))
         return cls(specials + kept, unk, eos)
@@ -275,9 +282,10 @@ class BPETokenizer(_HFTokenizer):
     kind = "bpe"
 
     @classmethod
-    def train(cls, text: str, vocab_size: int = 2048, min_frequency: int = 2) -> BPETokenizer:
+    def train(cls, text, vocab_size: int = 2048, min_frequency: int = 2) -> BPETokenizer:
         """Learn merges on ``text`` until the vocabulary has ``vocab_size`` tokens (at least 256,
-        the bytes; fewer when the text runs out of pairs seen ``min_frequency`` times)."""
+        the bytes; fewer when the text runs out of pairs seen ``min_frequency`` times).
+        ``text``: a string, or its lines (``keepends=True``) as an iterable, read once."""
         if vocab_size < 256:
             raise AnnError(f"a byte-level BPE vocabulary needs at least 256 tokens (one per byte), "
                            f"got vocab_size={vocab_size}")
@@ -288,7 +296,8 @@ class BPETokenizer(_HFTokenizer):
         trainer = hf.trainers.BpeTrainer(
             vocab_size=vocab_size, min_frequency=min_frequency, show_progress=False,
             initial_alphabet=hf.pre_tokenizers.ByteLevel.alphabet(), special_tokens=[])
-        tok.train_from_iterator(text.splitlines(keepends=True), trainer=trainer)
+        lines = text.splitlines(keepends=True) if isinstance(text, str) else text
+        tok.train_from_iterator(lines, trainer=trainer)
         return cls(tok.to_str())
 
 

@@ -191,9 +191,11 @@ class Task:
     def score_fixed(self, predict, data, metric: str | None = None, config=None) -> float:
         """``metric`` of a stand-in model whose outputs ``predict`` computes from the model's
         inputs, on all of ``data`` in one batch, scored by this task's own :meth:`evaluate`
-        (so a baseline's figure means what the run's figure means)."""
-        return self.evaluate(Fixed(predict, config), [data.batch(slice(0, len(data)))])[
-            metric or self.metric]
+        (so a baseline's figure means what the run's figure means), :data:`BASELINE_BATCH`
+        examples at a time."""
+        batches = (data.batch(slice(i, i + BASELINE_BATCH))
+                   for i in range(0, len(data), BASELINE_BATCH))
+        return self.evaluate(Fixed(predict, config), batches)[metric or self.metric]
 
     @torch.no_grad()
     def predict(self, model, x) -> torch.Tensor:
@@ -231,15 +233,33 @@ def log_prior(y: torch.Tensor, classes: int) -> torch.Tensor:
 
 
 MAX_LINEAR_FIT = 5000      # training examples a linear baseline is fitted on (seconds, not minutes)
+MAX_LINEAR_VALUES = 10_000_000    # and input values (rows x features): large pictures take fewer
+BASELINE_BATCH = 1000      # examples a baseline reads at a time (a streamed split stays streamed)
+
+
+def fit_subset(n: int, features: int) -> torch.Tensor | None:
+    """The rows a linear baseline is fitted on, out of ``n`` of ``features`` values each: at most
+    :data:`MAX_LINEAR_FIT` and :data:`MAX_LINEAR_VALUES` values in all, a seeded random subset
+    (``None``: all ``n``)."""
+    rows = min(MAX_LINEAR_FIT, max(1, MAX_LINEAR_VALUES // max(features, 1)))
+    if n <= rows:
+        return None
+    return torch.randperm(n, generator=torch.Generator().manual_seed(0))[:rows]
 
 
 def fit_rows(x: torch.Tensor, y: torch.Tensor) -> tuple:
-    """At most :data:`MAX_LINEAR_FIT` rows of ``x`` flattened and their ``y``, as numpy arrays
-    (a seeded random subset when there are more)."""
-    if len(x) > MAX_LINEAR_FIT:
-        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:MAX_LINEAR_FIT]
+    """The :func:`fit_subset` rows of ``x`` flattened and their ``y``, as numpy arrays."""
+    keep = fit_subset(len(x), x[0].numel() if len(x) else 1)
+    if keep is not None:
         x, y = x[keep], y[keep]
     return x.reshape(len(x), -1).double().numpy(), y.numpy()
+
+
+def split_targets(data) -> torch.Tensor:
+    """The targets (a batch's second tensor) of every example of ``data``, read
+    :data:`BASELINE_BATCH` examples at a time."""
+    return torch.cat([data.batch(slice(i, i + BASELINE_BATCH))[1]
+                      for i in range(0, len(data), BASELINE_BATCH)])
 
 
 def linear_classifier(x: torch.Tensor, y: torch.Tensor, classes: int):

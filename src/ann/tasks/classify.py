@@ -12,7 +12,18 @@ import torch.nn.functional as F
 from ..errors import AnnError
 from ..registry import register_task
 from ..train.device import model_device
-from .base import FILES, Answer, LabelSmoothing, Option, Task, Verb, linear_classifier, log_prior
+from .base import (
+    FILES,
+    Answer,
+    LabelSmoothing,
+    Option,
+    Task,
+    Verb,
+    fit_subset,
+    linear_classifier,
+    log_prior,
+    split_targets,
+)
 from .mlm import sentence_rows
 from .rows import Table, batched, number, read_rows_of
 
@@ -78,13 +89,16 @@ class Classification(LabelSmoothing, Task):
         """``majority``: the commonest class of the training labels, always; ``linear``:
         logistic regression on the flattened inputs (real-valued inputs only: token ids are
         not features), fitted on at most 5,000 training examples."""
-        x, y = train.batch(slice(0, len(train)))[:2]
-        test_y = test.batch(slice(0, len(test)))[1]
+        y, test_y = split_targets(train), split_targets(test)
         classes = int(max(y.max(), test_y.max())) + 1
         prior = log_prior(y, classes)
         out = {"majority": self.score_fixed(lambda x: prior.expand(len(x), classes), test, metric)}
+        keep = fit_subset(len(train), train.batch(slice(0, 1))[0][0].numel())
+        # only the rows the linear model is fitted on are read (a streamed split decodes them)
+        x, fy = (train.batch(slice(0, len(train)))[0], y) if keep is None else (
+            train.batch(keep)[0], y[keep])
         if x.is_floating_point() and len(torch.unique(y)) > 1:
-            out["linear"] = self.score_fixed(linear_classifier(x, y, classes), test, metric)
+            out["linear"] = self.score_fixed(linear_classifier(x, fy, classes), test, metric)
         return out
 
     @torch.no_grad()

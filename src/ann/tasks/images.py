@@ -36,8 +36,9 @@ MAX_FIT = 20000      # training examples the k-NN and the linear probe fit on (a
 @torch.no_grad()
 def _codes(model, data, device, limit: int | None = None) -> np.ndarray:
     n = len(data) if limit is None else min(limit, len(data))
-    x = data.x[:n]
-    out = [model.encode(x[i:i + 1000].to(device)).float().cpu() for i in range(0, n, 1000)]
+    # 1,000 at a time from the split itself: a streamed split decodes only those
+    out = [model.encode(data.x[i:min(i + 1000, n)].to(device)).float().cpu()
+           for i in range(0, n, 1000)]
     return torch.cat(out).numpy()
 
 

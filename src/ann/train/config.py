@@ -63,6 +63,9 @@ class TrainConfig:
                      choices=("auto", "bf16", "off"))
     compile: bool = field(False, "torch.compile the model")
     threads: int = field(0, "torch CPU threads (0: torch's default)", nonneg=True)
+    workers: int = field(0, "processes that prepare training batches ahead (decoding, "
+                         "augmenting); the batches and the final weights are those of 0, "
+                         "which builds them in the training process", range=(0, 64))
     init_from: str = field("", "starting weights: '' = pretrain with the recipe's pretraining "
                                "recipe (if any) into RUN_DIR/pretrain; 'scratch'; or a run "
                                "directory, whose tensors that match by name and shape are copied")

@@ -5,7 +5,9 @@ and a split into metrics, data is a set of tensors indexed by :class:`EpochBatch
 resumed run needs (weights, optimizer, schedule, RNG, step, best so far, the checkpoint
 selection's window) goes into each checkpoint,
 and the data order depends only on (seed, step): a run killed at any moment and resumed ends with
-the weights an uninterrupted run would have had (on CPU, in deterministic mode).
+the weights an uninterrupted run would have had (on CPU, in deterministic mode). The batches are
+built in the training process, or ahead of the loop by ``train.workers`` processes
+(:mod:`ann.train.loader`), from the same step indices: the weights do not depend on which.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ import torch
 from ..errors import AnnError
 from ..registry import Training
 from . import checkpoint, distributed
-from .batches import EpochBatches, eval_batches, step_generator
+from .batches import EpochBatches
 from .device import autocast
+from .loader import MicroBatches, split_batches, step_batches
 from .optim import build_optimizer, build_schedule, noam_factor
 from .progress import MetricsLog, Progress
 from .select import Selection
@@ -155,6 +158,9 @@ class Trainer:
         # run reports its whole training time, not only the last session's), and when this
         # session's fit began.
         self.seconds_before, self._fit_start = 0.0, None
+        self.make_batches = MicroBatches(train, augment, self.tc.seed, self.dist.rank,
+                                         self.dist.world, self.tc.grad_accum)
+        self._loader = None             # fit's (step, micro-batches) iterator
         self.train_model = distributed.wrap(torch.compile(model) if self.tc.compile else model,
                                             self.dist, device)
 
@@ -200,29 +206,24 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------
     def micro_batches(self, step: int) -> list[tuple]:
-        """This process's micro-batches of global step ``step``, on the host.
+        """This process's micro-batches of global step ``step``, on the host (see
+        :class:`~ann.train.loader.MicroBatches`)."""
+        return self.make_batches(step, self.batches.indices(step))
 
-        A dataset whose ``batch`` joins examples into one structure (``collated = True``: graphs
-        batched as one block-diagonal graph) is asked for each micro-batch's examples; any other
-        is asked for the whole global batch, which is augmented and then sliced, so that the
-        augmentation does not depend on the number of processes."""
-        x_all = self.batches.indices(step)
-        share = len(x_all) // self.dist.world
-        micro = share // self.tc.grad_accum
-        parts = range(self.tc.grad_accum)
-        if self.train_data.collated:
-            own = x_all[self.dist.rank * share:(self.dist.rank + 1) * share]
-            return [self.train_data.batch(own[i * micro:(i + 1) * micro]) for i in parts]
-        batch = self.train_data.batch(x_all)
-        if self.augment is not None:
-            batch = (self.augment(batch[0], step_generator(self.tc.seed, step)),) + batch[1:]
-        batch = tuple(t[self.dist.rank * share:(self.dist.rank + 1) * share] for t in batch)
-        return [tuple(t[i * micro:(i + 1) * micro] for t in batch) for i in parts]
+    def _step_batches(self) -> list[tuple]:
+        """The current step's micro-batches: from the loader :meth:`fit` opened (built ahead by
+        ``train.workers`` processes), else built now."""
+        if self._loader is None:
+            return self.micro_batches(self.step)
+        step, parts = next(self._loader)
+        if step != self.step:       # the loader runs in step with the loop, or not at all
+            raise RuntimeError(f"the batch loader is at step {step}, the loop at {self.step}")
+        return parts
 
     def model_step(self) -> float:
         """One step of a model that steps itself: ``training_step(batch, optimizers, step)``
         returns its losses as numbers, ``loss`` the one shown and checked."""
-        (batch,) = self.micro_batches(self.step)
+        (batch,) = self._step_batches()
         batch = tuple(t.to(self.device, non_blocking=True) for t in batch)
         losses = self.model.training_step(batch, self.optimizers, self.step)
         for schedule in self.schedules.values():
@@ -236,7 +237,7 @@ class Trainer:
         total_loss = 0.0
         self.task.start_step(                     # e.g. reset carried state at an epoch's start
             self.step, self.batches.steps_per_epoch)
-        for i, mb in enumerate(self.micro_batches(self.step)):
+        for i, mb in enumerate(self._step_batches()):
             mb = tuple(t.to(self.device, non_blocking=True) for t in mb)
             with distributed.no_sync(self.train_model, i == self.tc.grad_accum - 1):
                 with autocast(self.device, self.tc.amp):
@@ -253,8 +254,8 @@ class Trainer:
     def evaluate(self, data) -> dict:
         self.model.eval()
         with autocast(self.device, self.tc.amp):
-            metrics = self.task.evaluate(self.model, eval_batches(data, self.tc.eval_batch_size,
-                                                                  self.device))
+            metrics = self.task.evaluate(self.model, split_batches(
+                data, self.tc.eval_batch_size, self.device, self.tc.workers))
         self.model.train()
         return metrics
 
@@ -300,27 +301,32 @@ class Trainer:
         extras: dict[str, float] = {}             # other losses a self-stepping model reports
         saved = self.step or None                 # the step of the last checkpoint written
         with _CtrlC() as ctrl_c:
-            while self.step < self.total and not stopped and not ctrl_c.asked(self.dist):
-                loss = self.train_step()
-                if not np.isfinite(loss):
-                    raise AnnError(f"the training loss became {loss} at step {self.step}; lower "
-                                   "train.lr or set train.grad_clip=1.0")
-                self.step += 1
-                window.append(loss)
-                extras = {k: extras.get(k, 0.0) + v for k, v in self.step_extras.items()}
-                bar.update(loss=loss)
-                if self.step % self.tc.log_every == 0 or self.step == self.total:
-                    last_loss = distributed.mean_across(self.dist, sum(window) / len(window))
-                    self.log.write({"step": self.step, "epoch": self.epoch, "split": "train",
-                                    "loss": last_loss, "lr": self.sched.get_last_lr()[0],
-                                    **{k: v / len(window) for k, v in extras.items()}})
-                    window, extras = [], {}
-                if self.step % self.eval_every == 0 or self.step == self.total:
-                    stopped = self._on_eval(bar, last_loss)
-                    saved = self.step
-                elif self.step % self.ckpt_every == 0:
-                    self.save(best=False)
-                    saved = self.step
+            self._loader = step_batches(self.make_batches, self.batches, self.step, self.total,
+                                        self.tc.workers)
+            try:
+                while self.step < self.total and not stopped and not ctrl_c.asked(self.dist):
+                    loss = self.train_step()
+                    if not np.isfinite(loss):
+                        raise AnnError(f"the training loss became {loss} at step {self.step}; lower "
+                                       "train.lr or set train.grad_clip=1.0")
+                    self.step += 1
+                    window.append(loss)
+                    extras = {k: extras.get(k, 0.0) + v for k, v in self.step_extras.items()}
+                    bar.update(loss=loss)
+                    if self.step % self.tc.log_every == 0 or self.step == self.total:
+                        last_loss = distributed.mean_across(self.dist, sum(window) / len(window))
+                        self.log.write({"step": self.step, "epoch": self.epoch, "split": "train",
+                                        "loss": last_loss, "lr": self.sched.get_last_lr()[0],
+                                        **{k: v / len(window) for k, v in extras.items()}})
+                        window, extras = [], {}
+                    if self.step % self.eval_every == 0 or self.step == self.total:
+                        stopped = self._on_eval(bar, last_loss)
+                        saved = self.step
+                    elif self.step % self.ckpt_every == 0:
+                        self.save(best=False)
+                        saved = self.step
+            finally:
+                self._loader = None         # stops the loader's workers
             # Ctrl-C only raised a flag: the loop stopped between two whole steps, after any
             # checkpoint of the last one was written, so this state is the one a resume needs.
             # Another Ctrl-C while it is saved is ignored until the save is done.
