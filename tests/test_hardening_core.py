@@ -92,15 +92,16 @@ def _ctrl_c_at(monkeypatch, where: str, nth: int):
         monkeypatch.setattr(torch.optim.AdamW, "step", pressing)
 
 
-@pytest.mark.parametrize("where,nth", [("forward", 1), ("update", 3), ("update", 4),
-                                       ("forward", 6), ("forward", 11)])
+@pytest.mark.parametrize("where,nth,workers", [("forward", 1, 0), ("update", 3, 0),
+                                               ("update", 4, 0), ("forward", 6, 0),
+                                               ("forward", 11, 0), ("update", 5, 2)])
 def test_ctrl_c_inside_a_step_stops_after_it_and_resumes_bit_identically(
-        reference, tmp_path, monkeypatch, where, nth):
+        reference, tmp_path, monkeypatch, where, nth, workers):
     out = tmp_path / "run"
     before = signal.getsignal(signal.SIGINT)
     _ctrl_c_at(monkeypatch, where, nth)
     with pytest.raises(Interrupted, match=r"interrupted at step \d+, checkpoint saved; resume"):
-        ann.train("cnn-digits", BASE, out=out, quiet=True)
+        ann.train("cnn-digits", {**BASE, "train.workers": workers}, out=out, quiet=True)
     assert signal.getsignal(signal.SIGINT) is before          # the handler is put back
     assert not (out / "summary.json").exists()
     assert 1 <= _pointer(out)["step"] < 12
