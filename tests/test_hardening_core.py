@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file
 
 import ann
-from ann import runs
+from ann import runner, runs
 from ann.errors import AnnError
 from ann.train import Interrupted, Trainer, checkpoint
 from ann.train import engine as engine_module
@@ -153,6 +153,7 @@ def _killed_before_first_checkpoint(out, monkeypatch):
         raise RuntimeError("killed")
 
     monkeypatch.setattr(Trainer, "fit", killed)
+    monkeypatch.setattr(runner, "_discard", lambda *a: None)      # a SIGKILL cleans up nothing
     with pytest.raises(RuntimeError):
         ann.train("cnn-digits", BASE, out=out, quiet=True)
     monkeypatch.undo()
@@ -216,6 +217,17 @@ def test_settings_the_model_task_or_data_refuse_leave_no_run_directory(tmp_path,
         ann.train(recipe, {"train.max_steps": 2, "train.threads": 1, **overrides}, out=out,
                   quiet=True)
     assert not out.exists()
+
+
+def test_a_new_run_failing_before_its_first_checkpoint_leaves_nothing(reference, tmp_path):
+    out, given = tmp_path / "run", tmp_path / "given"
+    given.mkdir()
+    for folder in (out, given):      # found only when the weights are copied into the model
+        with pytest.raises(AnnError, match="none of the .* tensors"):
+            ann.train("mlp-digits", {**BASE, "train.init_from": str(reference)}, out=folder,
+                      quiet=True)
+    assert not out.exists()
+    assert given.is_dir() and not any(given.iterdir())     # the user's folder, left as it was
 
 
 # -- real processes: a real Ctrl-C, and two writers at once -------------------------------------

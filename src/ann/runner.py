@@ -531,19 +531,35 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool, keep_data=None
         check_fitted(rc, task, dist, augment, training)
     else:
         check_setup(tc, model, task, train_data, dist, training, width=width)
-    run_dir = None
+    run_dir, made = None, False
     if resuming:
         run_dir = Path(out)
         if dist.main:
             runs.lock_run(run_dir)
     elif dist.main:
+        made = out is None or not Path(out).exists()
         run_dir = runs.new_run_dir(rc.recipe or rc.model_name, out)
     try:
         return _train_in(rc, run_dir, resuming, dist, quiet, keep_data, dev, model, task,
                          training, augment, width, (train_data, val_data, test_data))
+    except BaseException:
+        if run_dir is not None and dist.main and not resuming and runs.reusable(run_dir):
+            _discard(run_dir, made)
+        raise
     finally:
         if run_dir is not None and dist.main:
             runs.release_run(run_dir)
+
+
+def _discard(run_dir: Path, made: bool):
+    """A new run that failed before its first checkpoint leaves nothing: the folder it made is
+    removed, a folder given with --out that was there before is left as it was."""
+    import shutil
+
+    if made:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    else:
+        runs.clear_run(run_dir)
 
 
 def _train_in(rc: RunConfig, run_dir, resuming: bool, dist, quiet: bool, keep_data, dev, model,
@@ -687,6 +703,8 @@ def helper_run(recipe: str, overrides: dict | None = None, quiet: bool = True) -
     folder = cache_dir() / "helpers" / f"{recipe}-{key}"
     if (folder / "model.safetensors").exists() and (folder / "summary.json").exists():
         return load(folder)
+    if folder.is_dir():                  # another process training this helper: say so
+        runs.lock_run(folder).release()
     shutil.rmtree(folder, ignore_errors=True)          # a helper stopped half-way: train it again
     train(recipe, {**overrides, "train.threads": torch.get_num_threads()}, out=folder, quiet=quiet)
     return load(folder)

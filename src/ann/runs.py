@@ -164,7 +164,7 @@ def new_run_dir(name: str, out: str | Path | None) -> Path:
                 if other != name or not reusable(path):
                     raise AnnError(f"--out {path} already holds a run ({other}); continue it with "
                                    f"--resume {path} or choose another --out")
-                _clear(path)                     # its unfinished start: begin it again
+                clear_run(path)                     # its unfinished start: begin it again
         except BaseException:
             held.release()
             raise
@@ -183,7 +183,7 @@ def new_run_dir(name: str, out: str | Path | None) -> Path:
     return path
 
 
-def _clear(path: Path):
+def clear_run(path: Path):
     """Remove what a run that stopped before its first checkpoint wrote (not the lock)."""
     import shutil
 
