@@ -383,7 +383,10 @@ def cmd_experiment(args):
 
         torch.set_num_threads(args.threads)
     out = runs.new_run_dir(f"experiment-{args.name}", args.out)
-    run_experiment(args.name, out, **options)
+    try:
+        run_experiment(args.name, out, **options)
+    finally:
+        runs.release_run(out)
     print(f"ann: experiment {args.name} done; table, plots and results.json in {out}")
 
 
