@@ -202,6 +202,8 @@ def test_a_run_held_by_a_live_process_is_refused_in_one_line(reference, tmp_path
 
 # -- section 4: refused before anything is written ---------------------------------------------
 @pytest.mark.parametrize("recipe,overrides,words", [
+    ("cnn-digits", {"train.lr": "inf"}, "train.lr"),
+    ("cnn-digits", {"train.weight_decay": "inf"}, "train.weight_decay"),
     ("cnn-digits", {"train.grad_accum": 3}, "train.grad_accum"),
     ("cnn-digits", {"train.length_buckets": 4}, "train.length_buckets"),
     ("cnn-digits", {"train.schedule": "noam"}, "train.noam_d_model"),

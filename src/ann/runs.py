@@ -110,6 +110,14 @@ _HELD: dict[Path, RunLock] = {}
 
 
 def _alive(pid: int) -> bool:          # pragma: no cover - Windows
+    """Whether process ``pid`` runs (where unsure: yes). On Windows ``os.kill`` would end the
+    process, so psutil is asked, where it is installed."""
+    if os.name == "nt":
+        try:
+            import psutil
+        except ImportError:
+            return True
+        return psutil.pid_exists(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
