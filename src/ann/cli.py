@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import textwrap
 
@@ -385,7 +386,10 @@ def cmd_experiment(args):
 
         torch.set_num_threads(args.threads)
     out = runs.new_run_dir(f"experiment-{args.name}", args.out)
-    run_experiment(args.name, out, **options)
+    try:
+        run_experiment(args.name, out, **options)
+    finally:
+        runs.release_run(out)
     print(f"ann: experiment {args.name} done; table, plots and results.json in {out}")
 
 
@@ -523,6 +527,8 @@ def main(argv=None) -> int:
     except AnnError as e:
         if args.debug:
             raise
+        if e.exit_code == 130:      # stopped by Ctrl-C: another press must not cut the exit short
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         print(f"ann: error: {e}", file=sys.stderr)
         return e.exit_code
     except BrokenPipeError:     # `ann list | head`: the reader has what it wanted
@@ -535,6 +541,7 @@ def main(argv=None) -> int:
         print(f"ann: error: {e.strerror or e}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("ann: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # a bug, not a user mistake: say so plainly

@@ -31,8 +31,8 @@ from .split import Split
 from .train import RunConfig, Trainer, checkpoint, distributed, finetune
 from .train.config import REGISTERED_BY, data_config, moved_key
 from .train.device import select_device
-from .train.engine import seed_everything
-from .train.fitted import FittedTrainer
+from .train.engine import check_setup, seed_everything
+from .train.fitted import FittedTrainer, check_fitted
 
 # Keys that may change when a run is resumed: extending training or moving it to other hardware
 # is fine, changing the model or the optimisation is not.
@@ -541,12 +541,55 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool, keep_data=None
     seed_everything(tc.seed, tc.deterministic)
     model = registry.build_model(rc.model_name, rc.model).to(dev)
     task = registry.task_class(model.task).for_training(tc)
+    # A model fitted in closed form (GMDH, PNN, DSN: a `fit` method) is fitted by that method;
+    # FittedTrainer records the run as the gradient loop does (see ann.train.fitted).
+    training = registry.model_entry(rc.model_name).training
+    fitted = training.kind == "fit"
+    # everything the trainer would refuse is refused before the run directory exists
+    augment = _augmenter(rc, task, train_data.info)
+    width = cfg.value(rc.model, "d_model")
+    if fitted:
+        check_fitted(rc, task, dist, augment, training)
+    else:
+        check_setup(tc, model, task, train_data, dist, training, width=width)
     finetune.check(model, tc)              # train.freeze / train.lora_targets name real tensors
-    run_dir = None
+    run_dir, made = None, False
     if resuming:
         run_dir = Path(out)
+        if dist.main:
+            runs.lock_run(run_dir)
     elif dist.main:
+        made = out is None or not Path(out).exists()
         run_dir = runs.new_run_dir(rc.recipe or rc.model_name, out)
+    try:
+        return _train_in(rc, run_dir, resuming, dist, quiet, keep_data, dev, model, task,
+                         training, augment, width, (train_data, val_data, test_data))
+    except BaseException:
+        if run_dir is not None and dist.main and not resuming and runs.reusable(run_dir):
+            _discard(run_dir, made)
+        raise
+    finally:
+        if run_dir is not None and dist.main:
+            runs.release_run(run_dir)
+
+
+def _discard(run_dir: Path, made: bool):
+    """A new run that failed before its first checkpoint leaves nothing: the folder it made is
+    removed, a folder given with --out that was there before is left as it was."""
+    import shutil
+
+    if made:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    else:
+        runs.clear_run(run_dir)
+
+
+def _train_in(rc: RunConfig, run_dir, resuming: bool, dist, quiet: bool, keep_data, dev, model,
+              task, training, augment, width, splits) -> Run:
+    """The part of :func:`_train` that writes ``run_dir`` (held by this process)."""
+    train_data, val_data, test_data = splits
+    fitted = training.kind == "fit"
+    if not resuming and dist.main:
         if keep_data is not None:
             rc.data.path = keep_data(run_dir)
         fileio.write_json(run_dir / "config.json", runs.config_record(rc))
@@ -554,12 +597,10 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool, keep_data=None
             fileio.write_json(run_dir / "tokenizer.json", train_data.info["tokenizer"])
         fileio.write_json(run_dir / "data.json", runs.data_record(rc, train_data.info))
     restore = _start_from(rc, model, run_dir, resuming, dist, quiet)
-    if tc.lora_rank or tc.freeze:
-        finetune.prepare(model, tc, _provided(rc, model, run_dir))
-    # A model fitted in closed form (GMDH, PNN, DSN: a `fit` method) is fitted by that method;
-    # FittedTrainer records the run as the gradient loop does (see ann.train.fitted).
-    training = registry.model_entry(rc.model_name).training
-    fitted = training.kind == "fit"
+    if restore and checkpoint.read_pointer(Path(run_dir) / "checkpoints") is None:
+        restore = False         # killed before its first checkpoint: it starts from step 0
+    if rc.train.lora_rank or rc.train.freeze:
+        finetune.prepare(model, rc.train, _provided(rc, model, run_dir))
     if dist.main and not quiet:
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         total = sum(p.numel() for p in model.parameters())
@@ -569,8 +610,7 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool, keep_data=None
               f"({size}, {dev}{f', {dist.world} processes' if dist.active else ''})", flush=True)
     trainer_cls = FittedTrainer if fitted else Trainer
     trainer = trainer_cls(rc, model, task, train_data, val_data, dev, run_dir, dist,
-                          _augmenter(rc, task, train_data.info), quiet, training=training,
-                          width=cfg.value(rc.model, "d_model"))
+                          augment, quiet, training=training, width=width)
     if resuming:
         if restore:
             trainer.restore()
@@ -581,7 +621,7 @@ def _train(rc: RunConfig, out, resuming: bool, dist, quiet: bool, keep_data=None
     result = trainer.fit()
     if trainer.ckpt_dir is not None and checkpoint.read_pointer(trainer.ckpt_dir):
         checkpoint.load(trainer.ckpt_dir, "best", model, dev)   # model selection on val
-    if tc.lora_rank:
+    if rc.train.lora_rank:
         finetune.merge(model)       # the adapters folded into the weights: an ordinary model
     run = Run(rc, model, run_dir if dist.main else None)
     test = trainer.evaluate(test_data)
@@ -691,6 +731,8 @@ def helper_run(recipe: str, overrides: dict | None = None, quiet: bool = True) -
     folder = cache_dir() / "helpers" / f"{recipe}-{key}"
     if (folder / "model.safetensors").exists() and (folder / "summary.json").exists():
         return load(folder)
+    if folder.is_dir():                  # another process training this helper: say so
+        runs.lock_run(folder).release()
     shutil.rmtree(folder, ignore_errors=True)          # a helper stopped half-way: train it again
     train(recipe, {**overrides, "train.threads": torch.get_num_threads()}, out=folder, quiet=quiet)
     return load(folder)

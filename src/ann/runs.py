@@ -3,8 +3,11 @@ the :class:`Run` rebuilt from one (:func:`load`)."""
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,28 +22,186 @@ from .train import RunConfig, checkpoint
 from .train.batches import eval_batches
 from .train.config import REGISTERED_BY
 from .train.device import model_device
+from .train.progress import read_rows
+
+LOCK = ".lock"
+
+
+class RunLock:
+    """An exclusive hold on a run directory: one writer at a time (``ann train``, ``--resume``,
+    ``ann import``). The file ``RUN/.lock`` names the holder (pid and host) and is locked with
+    ``fcntl.flock``, which the system lets go of when the holder dies, so a lock left by a
+    killed process is stale and taken over; where ``fcntl`` is missing (Windows) the file is
+    created exclusively and a holder that no longer runs is detected by its pid."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.file = self.path / LOCK
+        self._fd = None
+        try:
+            import fcntl
+        except ImportError:             # pragma: no cover - Windows
+            fcntl = None
+        self._take_flock(fcntl) if fcntl is not None else self._take_exclusive()
+        _HELD[self.file.resolve()] = self
+
+    def _refuse(self):
+        try:
+            pid, _, host = self.file.read_text(encoding="utf-8", errors="replace").strip().partition(" ")
+        except OSError:
+            pid, host = "", ""
+        who = f"process {pid[:20] or '?'}" + (f" on {host[:60]}" if host and host != _HOST else "")
+        raise AnnError(f"{self.path} is being written by {who}; wait for it or stop it")
+
+    def _take_flock(self, fcntl):
+        while True:
+            fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                self._refuse()
+            try:        # the last holder may have removed the file between our open and our lock
+                same = os.fstat(fd).st_ino == os.stat(self.file).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} {_HOST}\n".encode())
+        self._fd = fd
+
+    def _take_exclusive(self):          # pragma: no cover - Windows
+        for _ in range(3):
+            try:
+                fd = os.open(self.file, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                pid = self.file.read_text(errors="replace").split(" ")[0]
+                if pid.isdigit() and _alive(int(pid)):
+                    self._refuse()
+                self.file.unlink(missing_ok=True)      # stale: its holder no longer runs
+                continue
+            os.write(fd, f"{os.getpid()} {_HOST}\n".encode())
+            self._fd = fd
+            return
+        self._refuse()
+
+    def release(self):
+        if self._fd is None:
+            return
+        _HELD.pop(self.file.resolve(), None)
+        try:
+            self.file.unlink(missing_ok=True)         # while still held: see _take_flock
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+
+_HOST = socket.gethostname()
+_HELD: dict[Path, RunLock] = {}
+
+
+def _alive(pid: int) -> bool:          # pragma: no cover - Windows
+    """Whether process ``pid`` runs (where unsure: yes). On Windows ``os.kill`` would end the
+    process, so psutil is asked, where it is installed."""
+    if os.name == "nt":
+        try:
+            import psutil
+        except ImportError:
+            return True
+        return psutil.pid_exists(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def lock_run(path) -> RunLock:
+    """Hold ``path`` (a run directory) for writing until :func:`release_run` (or the process
+    ends); a directory another live process holds is refused with one line."""
+    return RunLock(path)
+
+
+def release_run(path):
+    """Let go of the hold :func:`lock_run` or :func:`new_run_dir` took on ``path``."""
+    held = _HELD.get((Path(path) / LOCK).resolve())
+    if held is not None:
+        held.release()
+
+
+@atexit.register
+def _release_all():
+    for held in list(_HELD.values()):
+        held.release()
+
+
+def reusable(path: Path) -> bool:
+    """Whether run directory ``path`` stopped before its first checkpoint: it holds a
+    ``config.json`` but no checkpoint, no weights and no pretraining checkpoint, so there is
+    nothing in it worth keeping and ``--out`` may start it again."""
+    return not any((path / name).exists() for name in
+                   ("model.safetensors", "summary.json", f"checkpoints/{checkpoint.POINTER}",
+                    f"pretrain/checkpoints/{checkpoint.POINTER}", "pretrain/model.safetensors"))
 
 
 def new_run_dir(name: str, out: str | Path | None) -> Path:
-    """``out`` if given (empty or new), else ``runs/NAME-YYYYmmdd-HHMMSS`` (made unique)."""
+    """``out`` if given (empty, new, or the same recipe's run that stopped before its first
+    checkpoint), else ``runs/NAME-YYYYmmdd-HHMMSS`` (made unique); held with :func:`lock_run`
+    until :func:`release_run`."""
     if out is not None:
         path = Path(out)
         if path.exists() and not path.is_dir():
             raise AnnError(f"--out {path} is a file, not a folder; choose another --out")
-        if (path / "config.json").exists():
-            other = read_config(path).get("recipe", "?")
-            raise AnnError(f"--out {path} already holds a run ({other}); continue it with "
-                           f"--resume {path} or choose another --out")
         path.mkdir(parents=True, exist_ok=True)
+        held = lock_run(path)                    # before looking: another start may be writing
+        try:
+            if (path / "config.json").exists():
+                record = read_config(path)
+                other = record.get("recipe") or record.get("model_name") or "?"
+                if other != name or not reusable(path):
+                    raise AnnError(f"--out {path} already holds a run ({other}); continue it with "
+                                   f"--resume {path} or choose another --out")
+                clear_run(path)                     # its unfinished start: begin it again
+        except BaseException:
+            held.release()
+            raise
         return path
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = Path("runs") / f"{name}-{stamp}"
     n = 1
-    while path.exists():
-        n += 1
-        path = Path("runs") / f"{name}-{stamp}-{n}"
-    path.mkdir(parents=True)
+    while True:
+        try:
+            path.mkdir(parents=True)
+            break
+        except FileExistsError:
+            n += 1
+            path = Path("runs") / f"{name}-{stamp}-{n}"
+    lock_run(path)
     return path
+
+
+def clear_run(path: Path):
+    """Remove what a run that stopped before its first checkpoint wrote (not the lock)."""
+    import shutil
+
+    for name in ("config.json", "metrics.jsonl", "data.json", "tokenizer.json", "checkpoints",
+                 "pretrain"):
+        target = path / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target, ignore_errors=True)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
 
 
 def check_run_dir(path) -> Path:
@@ -126,14 +287,7 @@ def read_metrics(path) -> list[dict]:
     file = Path(path) / "metrics.jsonl"
     if not file.exists():
         return []
-    rows = []
-    for line in file.read_text().splitlines():
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:  # a line cut short by a kill: the rest is still good
-                continue
-    return rows
+    return read_rows(file)      # a line cut short by a kill is dropped: the rest is still good
 
 
 @dataclass

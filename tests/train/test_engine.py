@@ -1,6 +1,8 @@
 """The training loop: determinism, exact resume, crash safety, accumulation, early stopping."""
 
 import dataclasses
+import os
+import signal
 
 import pytest
 import torch
@@ -110,14 +112,16 @@ def test_resume_after_crash_equals_uninterrupted(tmp_path, monkeypatch):
 
 
 def ctrl_c_at_step_7(trainer, monkeypatch):
-    """Fit ``trainer`` with a Ctrl-C arriving before step 7: a checkpoint is saved, and the
-    error tells how to resume."""
+    """Fit ``trainer`` with a Ctrl-C (a real SIGINT) arriving during its 7th step: the step
+    finishes, the run stops after it, a checkpoint of step 7 is saved, and the error tells how
+    to resume."""
     real_step = Trainer.train_step
 
     def interrupted(self):
-        if self.step == 7:
-            raise KeyboardInterrupt
-        return real_step(self)
+        loss = real_step(self)
+        if self.step == 6:                  # the 7th step, not yet counted
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss
 
     monkeypatch.setattr(Trainer, "train_step", interrupted)
     with pytest.raises(Interrupted, match="resume with"):

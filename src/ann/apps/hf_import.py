@@ -131,6 +131,7 @@ def import_folder(folder, out=None, quiet: bool = False) -> Path:
     if tok is not None:     # `ann eval` reads the recipe's text with the checkpoint's tokenizer
         rc.data.tokenizer = str((run_dir / "tokenizer.json").resolve())
     fileio.write_json(run_dir / "config.json", rc.to_dict())   # last: now it is a run
+    runs.release_run(run_dir)                  # held by new_run_dir while it was written
     if not quiet:
         print(f"ann: imported {imported.hf_class} ({n_params:,} parameters"
               f"{f', {tok.vocab_size:,}-token tokenizer' if tok is not None else ''}) into "

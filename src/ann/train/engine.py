@@ -13,6 +13,8 @@ built in the training process, or ahead of the loop by ``train.workers`` process
 from __future__ import annotations
 
 import random
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from . import checkpoint, distributed
 from .batches import EpochBatches
 from .device import autocast
 from .loader import MicroBatches, split_batches, step_batches
-from .optim import build_optimizer, build_schedule
+from .optim import build_optimizer, build_schedule, noam_factor
 from .progress import MetricsLog, Progress
 from .select import Selection
 
@@ -66,6 +68,38 @@ def set_rng_state(state: dict):
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+_UNSET = object()
+
+
+def check_setup(tc, model, task, train, dist: distributed.Dist, training: Training | None = None,
+                lengths=_UNSET, width: int | None = None):
+    """Refuse, with one line, training settings that do not fit this model, task and data
+    (accumulation that does not divide the batch, length buckets without lengths, a model that
+    steps itself asked to accumulate): what :class:`Trainer` would refuse, asked before the run
+    directory exists. ``lengths``: the task's lengths of ``train`` when already computed;
+    ``width``: the model's width, which the noam schedule needs."""
+    training = training or Training()
+    if len(train) == 0:
+        raise AnnError("the training split holds no examples; give the dataset more data")
+    if tc.schedule == "noam" and not (tc.noam_d_model or width):
+        noam_factor(0, tc.warmup_steps, None)         # its one-line refusal
+    if tc.length_buckets:
+        if lengths is _UNSET:
+            lengths = None if task.sequential else task.lengths(model, train)
+        if lengths is None:
+            raise AnnError(f"train.length_buckets batches sequences by length; the "
+                           f"{task.name} task has no lengths to sort by: set "
+                           "train.length_buckets=0")
+    batch = min(tc.batch_size, len(train))       # EpochBatches takes at most the whole set
+    if batch % (dist.world * tc.grad_accum):
+        raise AnnError(f"train.batch_size={batch} must be divisible by "
+                       f"processes x train.grad_accum = {dist.world * tc.grad_accum}")
+    if training.kind == "steps" and (tc.grad_accum != 1 or dist.active):
+        raise AnnError(f"{type(model).__name__} takes its own training steps, on one "
+                       "process and without accumulation; set train.grad_accum=1 and run "
+                       "without torchrun")
+
+
 @dataclass
 class FitResult:
     step: int
@@ -95,17 +129,10 @@ class Trainer:
         # A task that carries state from step to step (truncated BPTT) reads the data in order.
         sequential = task.sequential
         lengths = task.lengths(model, train) if self.tc.length_buckets and not sequential else None
-        if self.tc.length_buckets:
-            if lengths is None:
-                raise AnnError(f"train.length_buckets batches sequences by length; the "
-                               f"{task.name} task has no lengths to sort by: set "
-                               "train.length_buckets=0")
+        check_setup(self.tc, model, task, train, self.dist, training, lengths, width)
         self.batches = EpochBatches(len(train), self.tc.batch_size, self.tc.seed, 0, 1,
                                     sequential=sequential, lengths=lengths,
                                     pool=self.tc.length_buckets)
-        if self.batches.batch_size % (self.dist.world * self.tc.grad_accum):
-            raise AnnError(f"train.batch_size={self.batches.batch_size} must be divisible by "
-                           f"processes x train.grad_accum = {self.dist.world * self.tc.grad_accum}")
         spe = self.batches.steps_per_epoch
         self.total = self.tc.max_steps or self.tc.epochs * spe
         self.eval_every = self.tc.eval_every or spe
@@ -120,7 +147,6 @@ class Trainer:
         self.optimizers = self.schedules = None
         self.step_extras: dict[str, float] = {}
         if training.kind == "steps":
-            self._check_model_step()
             self.optimizers = dict(model.configure_optimizers(self.tc))
             self.schedules = {k: build_schedule(o, self.total, self.tc, width, spe)
                               for k, o in self.optimizers.items()}
@@ -193,12 +219,6 @@ class Trainer:
         if step != self.step:       # the loader runs in step with the loop, or not at all
             raise RuntimeError(f"the batch loader is at step {step}, the loop at {self.step}")
         return parts
-
-    def _check_model_step(self):
-        if self.tc.grad_accum != 1 or self.dist.active:
-            raise AnnError(f"{type(self.model).__name__} takes its own training steps, on one "
-                           "process and without accumulation; set train.grad_accum=1 and run "
-                           "without torchrun")
 
     def model_step(self) -> float:
         """One step of a model that steps itself: ``training_step(batch, optimizers, step)``
@@ -279,34 +299,72 @@ class Trainer:
         bar = Progress(self.total, self.step, self.cfg.recipe or self.cfg.model_name, self.quiet)
         window, last_loss, stopped = [], float("nan"), False
         extras: dict[str, float] = {}             # other losses a self-stepping model reports
-        self._loader = step_batches(self.make_batches, self.batches, self.step, self.total,
-                                    self.tc.workers)
-        try:
-            while self.step < self.total and not stopped:
-                loss = self.train_step()
-                if not np.isfinite(loss):
-                    raise AnnError(f"the training loss became {loss} at step {self.step}; lower "
-                                   "train.lr or set train.grad_clip=1.0")
-                self.step += 1
-                window.append(loss)
-                extras = {k: extras.get(k, 0.0) + v for k, v in self.step_extras.items()}
-                bar.update(loss=loss)
-                if self.step % self.tc.log_every == 0 or self.step == self.total:
-                    last_loss = distributed.mean_across(self.dist, sum(window) / len(window))
-                    self.log.write({"step": self.step, "epoch": self.epoch, "split": "train",
-                                    "loss": last_loss, "lr": self.sched.get_last_lr()[0],
-                                    **{k: v / len(window) for k, v in extras.items()}})
-                    window, extras = [], {}
-                if self.step % self.eval_every == 0 or self.step == self.total:
-                    stopped = self._on_eval(bar, last_loss)
-                elif self.step % self.ckpt_every == 0:
+        saved = self.step or None                 # the step of the last checkpoint written
+        with _CtrlC() as ctrl_c:
+            self._loader = step_batches(self.make_batches, self.batches, self.step, self.total,
+                                        self.tc.workers)
+            try:
+                while self.step < self.total and not stopped and not ctrl_c.asked(self.dist):
+                    loss = self.train_step()
+                    if not np.isfinite(loss):
+                        raise AnnError(f"the training loss became {loss} at step {self.step}; lower "
+                                       "train.lr or set train.grad_clip=1.0")
+                    self.step += 1
+                    window.append(loss)
+                    extras = {k: extras.get(k, 0.0) + v for k, v in self.step_extras.items()}
+                    bar.update(loss=loss)
+                    if self.step % self.tc.log_every == 0 or self.step == self.total:
+                        last_loss = distributed.mean_across(self.dist, sum(window) / len(window))
+                        self.log.write({"step": self.step, "epoch": self.epoch, "split": "train",
+                                        "loss": last_loss, "lr": self.sched.get_last_lr()[0],
+                                        **{k: v / len(window) for k, v in extras.items()}})
+                        window, extras = [], {}
+                    if self.step % self.eval_every == 0 or self.step == self.total:
+                        stopped = self._on_eval(bar, last_loss)
+                        saved = self.step
+                    elif self.step % self.ckpt_every == 0:
+                        self.save(best=False)
+                        saved = self.step
+            finally:
+                self._loader = None         # stops the loader's workers
+            # Ctrl-C only raised a flag: the loop stopped between two whole steps, after any
+            # checkpoint of the last one was written, so this state is the one a resume needs.
+            # Another Ctrl-C while it is saved is ignored until the save is done.
+            if ctrl_c.pressed:
+                bar.close()
+                if saved != self.step:
                     self.save(best=False)
-        except KeyboardInterrupt:
-            bar.close()
-            self.save(best=False)
-            where = f"; resume with: ann train --resume {self.run_dir}" if self.run_dir else ""
-            raise Interrupted(f"interrupted at step {self.step}, checkpoint saved{where}") from None
-        finally:
-            self._loader = None         # stops the loader's workers
+                where = f"; resume with: ann train --resume {self.run_dir}" if self.run_dir else ""
+                raise Interrupted(f"interrupted at step {self.step}, checkpoint saved{where}")
         bar.close()
         return FitResult(self.step, self.best_step, self.best_val, stopped, self.seconds)
+
+
+class _CtrlC:
+    """Ctrl-C (SIGINT) during :meth:`Trainer.fit` only sets ``pressed``: the loop finishes the
+    step (and the checkpoint) it is in and stops there, instead of a KeyboardInterrupt landing
+    between ``opt.step()`` and the step count, or halfway through a checkpoint. The previous
+    handler comes back afterwards. Outside the main thread signals cannot be caught: nothing
+    changes there."""
+
+    def __init__(self):
+        self.pressed, self._before = False, None
+
+    def _press(self, signum, frame):
+        self.pressed = True
+
+    def asked(self, dist: distributed.Dist) -> bool:
+        """Whether Ctrl-C was pressed in any process: all stop after the same step."""
+        if dist.active:
+            self.pressed = distributed.mean_across(dist, float(self.pressed)) > 0
+        return self.pressed
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._before = signal.signal(signal.SIGINT, self._press)
+        return self
+
+    def __exit__(self, *exc):
+        if self._before is not None:
+            signal.signal(signal.SIGINT, self._before)
+        return False

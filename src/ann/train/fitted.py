@@ -50,6 +50,22 @@ def all_of(data, device=None):
     return tuple(t.to(device) for t in batch) if device is not None else batch
 
 
+def check_fitted(cfg, task, dist, augment, training: Training):
+    """Refuse, with one line, settings a model fitted in closed form cannot follow (torchrun,
+    augmentation, a checkpoint selection other than the fit's own): what
+    :class:`FittedTrainer` refuses, asked before the run directory exists."""
+    if dist.active:
+        raise AnnError(f"{cfg.model_name} is fitted in closed form on one process; run it "
+                       "without torchrun")
+    if augment is not None and not training.augments:
+        raise AnnError(f"{cfg.model_name} is fitted in closed form, which does not use data "
+                       "augmentation; drop data.augment_shift / data.augment_flip")
+    if cfg.train.select not in ("metric", "last"):
+        raise AnnError(f"{cfg.model_name} is fitted in closed form and tests the fitted model "
+                       f"(its fit chooses how far to grow on the validation {task.metric}); "
+                       f"train.select={cfg.train.select} does not apply: drop it")
+
+
 class FittedTrainer:
     """The engine's stand-in for models with a ``fit`` method; same constructor and interface
     (``fit``, ``evaluate``, ``restore``, ``log``, ``ckpt_dir``, ``epoch``) as ``Trainer``."""
@@ -62,16 +78,7 @@ class FittedTrainer:
         self.training = training
         self.model, self.task, self.train_data, self.val_data = model, task, train, val
         self.device, self.dist = device, dist or distributed.Dist()
-        if self.dist.active:
-            raise AnnError(f"{cfg.model_name} is fitted in closed form on one process; run it "
-                           "without torchrun")
-        if augment is not None and not training.augments:
-            raise AnnError(f"{cfg.model_name} is fitted in closed form, which does not use data "
-                           "augmentation; drop data.augment_shift / data.augment_flip")
-        if self.tc.select not in ("metric", "last"):
-            raise AnnError(f"{cfg.model_name} is fitted in closed form and tests the fitted model "
-                           f"(its fit chooses how far to grow on the validation {task.metric}); "
-                           f"train.select={self.tc.select} does not apply: drop it")
+        check_fitted(cfg, task, self.dist, augment, training)
         self.augment = augment
         self.ckpt_dir = Path(run_dir) / "checkpoints" if run_dir is not None else None
         self.run_dir = Path(run_dir) if run_dir is not None else None

@@ -17,6 +17,7 @@ generator is not the run's.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Callable, Iterator
 
 import torch
@@ -97,6 +98,12 @@ def _context():
     return "fork" if "fork" in multiprocessing.get_all_start_methods() else None
 
 
+def _ignore_ctrl_c(worker_id: int):
+    """A worker leaves Ctrl-C to the training process, which stops between two steps (a worker
+    that died of it would leave the loop without its next batch)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def step_batches(make: MicroBatches, batches: EpochBatches, start: int, stop: int,
                  workers: int) -> Iterator[tuple[int, list[tuple]]]:
     """``(step, micro-batches)`` for steps ``start .. stop - 1``: built here when ``workers`` is
@@ -108,7 +115,8 @@ def step_batches(make: MicroBatches, batches: EpochBatches, start: int, stop: in
                         multiprocessing_context=_context(), persistent_workers=False,
                         # the workers' seeds come from here, not from the run's global generator
                         # (whose state drives dropout and must stay as workers=0 leaves it)
-                        generator=torch.Generator().manual_seed(start))
+                        generator=torch.Generator().manual_seed(start),
+                        worker_init_fn=_ignore_ctrl_c)
     return _raising(iter(loader))
 
 
@@ -135,7 +143,7 @@ def split_batches(data, batch_size: int, device: torch.device, workers: int) -> 
                         sampler=[slice(i, i + batch_size) for i in starts],
                         num_workers=min(workers, len(starts)), collate_fn=_as_is,
                         multiprocessing_context=_context(),
-                        generator=torch.Generator().manual_seed(0))
+                        generator=torch.Generator().manual_seed(0), worker_init_fn=_ignore_ctrl_c)
     for batch in loader:
         if isinstance(batch, AnnError):
             raise batch

@@ -12,6 +12,25 @@ from tqdm.auto import tqdm
 from .. import fileio
 
 
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a ``metrics.jsonl``; a line cut short (a kill, a full disk) or garbled is
+    dropped, as is anything that is not a row: the lines around it are still good."""
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line) if line.strip() else None
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def _step(row: dict) -> float:
+    step = row.get("step", 0)
+    return step if isinstance(step, (int, float)) and not isinstance(step, bool) else float("inf")
+
+
 class MetricsLog:
     """Append-only JSON lines, one per log step or evaluation; flushed after every line."""
 
@@ -23,8 +42,7 @@ class MetricsLog:
         """On resume: drop lines written after the checkpoint we resume from (atomic rewrite)."""
         if self.path is None or not self.path.exists():
             return
-        rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
-        self.rows = [r for r in rows if r.get("step", 0) <= step]
+        self.rows = [r for r in read_rows(self.path) if _step(r) <= step]
         fileio.write_text(self.path, "".join(json.dumps(r) + "\n" for r in self.rows))
 
     def write(self, row: dict):
