@@ -28,7 +28,7 @@ the gold answers' characters (:class:`QASplit`).
   ``tkinter``, ``lib2to3``, ``turtledemo``, ``ensurepip``, ``site-packages`` and private names
   ``_x`` skipped) whose docstring, with its whitespace collapsed into single spaces, is the passage:
 
-  - a sentence ``Return X.`` (or ``Returns X.``), X of 1 to 25 words, gives "What does
+  - a sentence ``Return X.`` (or ``Returns X``; the period is optional at the end), X of 1 to 25 words, gives "What does
     `module.func` return?" with the answer X (the first such sentence);
   - a phrase ``raise NameError`` / ``raises NameError`` (a name ending in Error, Exception,
     Warning, Exit or Interrupt) gives "What does `module.func` raise?" with the answer the name
@@ -300,7 +300,7 @@ def load_squad(split: str, max_len: int = QA_MAX_LEN, path: str = "", eval_path:
 
 SKIP_PACKAGES = ("test", "idlelib", "tkinter", "lib2to3", "turtledemo", "ensurepip",
                  "site-packages", "dist-packages", "__pycache__", "pydoc_data")
-_RETURN = re.compile(r"(?:^|(?<=[.!?:]\s))Returns?\s+(.+?)\.(?=\s|$)")
+_RETURN = re.compile(r"(?:^|(?<=[.!?:]\s))Returns?\s+(.+?)(?:\.(?=\s|$)|$)")
 _RAISE = re.compile(r"\b[Rr]aises?\s+([A-Z]\w*(?:Error|Exception|Warning|Exit|Interrupt))\b")
 
 
@@ -360,13 +360,16 @@ def module_split(group: str) -> str:
     return "train" if r < 16 else "val" if r < 18 else "test"
 
 
-@functools.lru_cache(maxsize=1)
-def pydoc_questions() -> dict[str, list[QAExample]]:
-    """Every question of ``pydoc-qa``, by split (see the module docstring)."""
+@functools.lru_cache(maxsize=2)
+def pydoc_questions(only: tuple[str, ...] | None = None) -> dict[str, list[QAExample]]:
+    """Every question of ``pydoc-qa``, by split (see the module docstring); ``only``: just
+    those of these top-level modules."""
     root = Path(os.__file__).parent
     seen, out = set(), {"train": [], "val": [], "test": []}
     found = []
     for module, path in _stdlib_files(root):
+        if only is not None and module.split(".")[0] not in only:
+            continue
         try:
             tree = ast.parse(path.read_text(encoding="utf-8"))
         except (SyntaxError, UnicodeDecodeError, ValueError):

@@ -235,7 +235,7 @@ add(Recipe(
     "`f` return / raise?), from bert-pydoc's masked LM; try `ann ask RUN --context FILE "
     "\"What does `f` return?\"`",
     preset="L2-H128", pretrain="bert-pydoc",
-    train=dict(max_steps=500, pretrain_steps=300, batch_size=32, lr=1e-3, warmup_steps=50,
+    train=dict(max_steps=400, pretrain_steps=200, batch_size=32, lr=1e-3, warmup_steps=40,
                schedule="linear",
                weight_decay=0.01, grad_clip=1.0, eval_every=100, log_every=20)))
 explain(Term(
