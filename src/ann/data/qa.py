@@ -200,7 +200,8 @@ def make_split(examples, tok, max_len: int, split: str, info: dict) -> QASplit:
     if not kept:
         raise AnnError(f"the {split} split holds no questions; give a file with more of them")
     info = {**info, "vocab_size": tok.vocab_size, "max_len": max_len, "tokenizer": tok.to_dict(),
-            **special_facts(tok), "cut": cut, "dropped": dropped}
+            **special_facts(tok), "cut": cut, "dropped": dropped,
+            "fills": ("pad_id", "sep_id")}       # a saved tokenizer's ids reach the model
     return QASplit(kept, tensors, info)
 
 
