@@ -28,8 +28,9 @@ the gold answers' characters (:class:`QASplit`).
   ``tkinter``, ``lib2to3``, ``turtledemo``, ``ensurepip``, ``site-packages`` and private names
   ``_x`` skipped) whose docstring, with its whitespace collapsed into single spaces, is the passage:
 
-  - a sentence ``Return X.`` (or ``Returns X``; the period is optional at the end), X of 1 to 25 words, gives "What does
-    `module.func` return?" with the answer X (the first such sentence);
+  - a sentence ``Return X.`` (or ``Returns X``; the period is optional at the end), X of 1
+    to 25 words, gives "What does `module.func` return?" with the answer X (the first such
+    sentence);
   - a phrase ``raise NameError`` / ``raises NameError`` (a name ending in Error, Exception,
     Warning, Exit or Interrupt) gives "What does `module.func` raise?" with the answer the name
     (its first mention);
