@@ -254,10 +254,10 @@ explain(Term(
     ("ann.tasks.qa.exact_match", "ann.tasks.qa.normalize_answer"),
     aliases=("em",)))
 explain(Term(
-    "f1 score",
+    "word-overlap f-measure",
     "SQuAD's partial credit: the normalised predicted and gold answers as bags of words, "
     "precision = shared words / predicted words, recall = shared words / gold words, F1 their "
     "harmonic mean (1 when both answers are empty, 0 when one is), the best over the gold "
     "answers, averaged over questions.",
     ("ann.tasks.qa.f1_score", "ann.tasks.qa.squad_scores"),
-    aliases=("f1", "squad f1", "token f1")))
+    aliases=("f1", "f1 score", "squad f1", "token f1")))
