@@ -216,6 +216,9 @@ def test_tiny_bert_qa_learns_far_above_the_sentence_baseline(qa_run):
     assert summary["baselines"]["question-word sentence"] == pytest.approx(40.0)
     assert summary["test"]["f1"] >= 80 and summary["test"]["exact_match"] >= 75
     assert summary["beats_baselines"] is True
+    baseline = json.loads((qa_run / "baseline.json").read_text())
+    assert baseline["f1"] == pytest.approx(40.0) and baseline["exact_match"] == 0.0
+    assert (qa_run / "samples.txt").read_text().count("predicted: ") == 20
 
 
 def test_ann_ask_answers_from_a_file(qa_run, tmp_path):

@@ -175,6 +175,26 @@ class ExtractiveQA(Task):
                               [list(ex.answers) for ex in examples])
         return {"question-word sentence": scores[metric or self.metric]}
 
+    def report(self, run, test_data, folder) -> None:
+        """``baseline.json``: the sentence baseline's exact match and F1 on the test split (a
+        run on its recipe's own data has no baselines in its summary); ``samples.txt``: the
+        first test questions with the gold and the predicted answers."""
+        from .. import fileio
+
+        if not isinstance(test_data, QASplit) or run.path is None:
+            return
+        examples = test_data.examples
+        fileio.write_json(Path(folder) / "baseline.json", {
+            "baseline": "the context sentence with the most question words",
+            **squad_scores([baseline_answer(e.question, e.context) for e in examples],
+                           [list(e.answers) for e in examples])})
+        lines = []
+        for ex in examples[:20]:
+            got = answer(run, ex.question, ex.context)["answer"]
+            lines.append(f"Q: {ex.question}\n  gold: {' | '.join(ex.answers) or '(none)'}\n"
+                         f"  predicted: {got or '(none)'}")
+        fileio.write_text(Path(folder) / "samples.txt", "\n".join(lines) + "\n")
+
     # --- use ------------------------------------------------------------------------------
     def ask(self, run, question: str, context: str) -> list[Answer]:
         """``ann ask RUN --context FILE "question"``: the answer span of the passage in FILE."""
@@ -227,9 +247,12 @@ def answer(run, question: str, passage: str) -> dict:
     width = max(len(r) for r in rows)
     x = torch.tensor([r + [pad] * (width - len(r)) for r in rows], dtype=torch.long)
     off = torch.tensor([o + [(-1, -1)] * (width - len(o)) for o in offsets], dtype=torch.long)
-    device = next(run.model.parameters()).device
+    model = run.model
+    device, was_training = next(model.parameters()).device, model.training
+    model.eval()                                          # no dropout in an answer
     with torch.no_grad():
-        logits = run.model(x.to(device)).float().cpu()                 # (W, T, 2)
+        logits = model(x.to(device)).float().cpu()                     # (W, T, 2)
+    model.train(was_training)
     start, end, score, null = best_spans(logits, off[..., 0] >= 0, config.max_answer_len)
     spans = [b for b in range(len(rows)) if not (start[b] == 0 and end[b] == 0)]
     if not spans:
