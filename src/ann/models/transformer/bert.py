@@ -10,7 +10,7 @@ encoder blocks are post-LayerNorm, as in the original Transformer (Vaswani et al
 ``x = LN(x + attn(x))`` then ``x = LN(x + ffn(x))``, with a GELU feed-forward layer four times as
 wide and self-attention that never looks at padding (a key-padding mask from ``idx != pad_id``).
 
-Two heads on one encoder, registered as two models whose encoder parameters share their names
+Heads on one encoder, registered as models whose encoder parameters share their names
 (``encoder.*``), so that weights pretrained with one start the other:
 
 * ``bert``: the masked-LM head (section 3.1, task 1): dense + GELU + LayerNorm, then a decoder
@@ -18,9 +18,12 @@ Two heads on one encoder, registered as two models whose encoder parameters shar
 * ``bert-classifier``: the pooler (dense + tanh on the final ``[CLS]`` vector) and a linear
   classifier over it (section 4.1). Task ``classify``.
 
-Two more heads, unregistered (no ann task trains them yet), carry the weights of ``transformers``'
-``BertForTokenClassification`` (:class:`BertTagger`: a linear layer on every token) and
-``BertForQuestionAnswering`` (:class:`BertSpanQA`: answer start and end scores per token).
+* ``bert-qa``: answer start and end scores per token (section 4.2, SQuAD), :class:`BertQA`, whose
+  ``[CLS]`` position means "no answer" (section 4.3). Task ``qa`` (:mod:`ann.tasks.qa`).
+
+Two heads carry the weights of ``transformers``' ``BertForTokenClassification`` (:class:`BertTagger`:
+a linear layer on every token; unregistered, no ann task trains it yet) and
+``BertForQuestionAnswering`` (:class:`BertSpanQA`, the span head that ``bert-qa`` trains).
 
 Next-sentence prediction is left out: RoBERTa (Liu et al. 2019, https://arxiv.org/abs/1907.11692)
 found that it does not help, and the corpora here are single sentences. The pooler therefore
