@@ -262,6 +262,12 @@ class _HFTokenizer(Tokenizer):
     def encode(self, text: str) -> list[int]:
         return self._tok.encode(text, add_special_tokens=False).ids
 
+    def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """The ids of ``text`` and each one's ``(start, end)`` character span in it (an
+        extractive answer maps back to the text through these)."""
+        enc = self._tok.encode(text, add_special_tokens=False)
+        return enc.ids, [tuple(o) for o in enc.offsets]
+
     def decode(self, ids) -> str:
         return self._tok.decode(self._ids(ids), skip_special_tokens=False)
 

@@ -224,3 +224,40 @@ explain(Term(
     "its three matrices cost what two did.",
     ("ann.models.transformer.llama.SwiGLU",),
     ("swish glu", "gated linear unit", "glu")))
+
+# Extractive question answering (issue 25): BERT's span head on questions generated from the
+# standard library's docstrings (ann.data.qa), started from the bert-pydoc masked LM (trained
+# first, at this recipe's max_len); exact match and F1 as SQuAD scores them. The baseline, the
+# docstring sentence sharing the most words with the question, is printed beside the result.
+add(Recipe(
+    "bert-qa-pydoc", "bert-qa", "pydoc-qa", "f1", 80.0,
+    "BERT span extraction on questions about the standard library's docstrings (What does "
+    "`f` return / raise?), from bert-pydoc's masked LM; try `ann ask RUN --context FILE "
+    "\"What does `f` return?\"`",
+    preset="L2-H128", pretrain="bert-pydoc",
+    train=dict(max_steps=400, pretrain_steps=200, batch_size=32, lr=1e-3, warmup_steps=40,
+               schedule="linear",
+               weight_decay=0.01, grad_clip=1.0, eval_every=100, log_every=20)))
+explain(Term(
+    "span extraction",
+    "Answering a question by pointing into a passage: the model scores every token as the "
+    "answer's start and as its end, and the answer is the span i <= j (at most max_answer_len "
+    "tokens) with the best start[i] + end[j] (BERT on SQuAD, Devlin et al. 2019). Scoring the "
+    "[CLS] position the same way stands for 'no answer', as for SQuAD 2.0.",
+    ("ann.models.transformer.bert.BertQA", "ann.tasks.qa.best_spans"),
+    aliases=("extractive question answering", "span head")))
+explain(Term(
+    "exact match",
+    "The share of questions whose predicted answer equals a gold answer after SQuAD's "
+    "normalisation: lowercase, punctuation and the articles a/an/the removed, whitespace "
+    "collapsed. A question with several gold answers counts the best one.",
+    ("ann.tasks.qa.exact_match", "ann.tasks.qa.normalize_answer"),
+    aliases=("em",)))
+explain(Term(
+    "word-overlap f-measure",
+    "SQuAD's partial credit: the normalised predicted and gold answers as bags of words, "
+    "precision = shared words / predicted words, recall = shared words / gold words, F1 their "
+    "harmonic mean (1 when both answers are empty, 0 when one is), the best over the gold "
+    "answers, averaged over questions.",
+    ("ann.tasks.qa.f1_score", "ann.tasks.qa.squad_scores"),
+    aliases=("f1", "f1 score", "squad f1", "token f1")))

@@ -10,7 +10,7 @@ encoder blocks are post-LayerNorm, as in the original Transformer (Vaswani et al
 ``x = LN(x + attn(x))`` then ``x = LN(x + ffn(x))``, with a GELU feed-forward layer four times as
 wide and self-attention that never looks at padding (a key-padding mask from ``idx != pad_id``).
 
-Two heads on one encoder, registered as two models whose encoder parameters share their names
+Heads on one encoder, registered as models whose encoder parameters share their names
 (``encoder.*``), so that weights pretrained with one start the other:
 
 * ``bert``: the masked-LM head (section 3.1, task 1): dense + GELU + LayerNorm, then a decoder
@@ -18,9 +18,12 @@ Two heads on one encoder, registered as two models whose encoder parameters shar
 * ``bert-classifier``: the pooler (dense + tanh on the final ``[CLS]`` vector) and a linear
   classifier over it (section 4.1). Task ``classify``.
 
-Two more heads, unregistered (no ann task trains them yet), carry the weights of ``transformers``'
-``BertForTokenClassification`` (:class:`BertTagger`: a linear layer on every token) and
-``BertForQuestionAnswering`` (:class:`BertSpanQA`: answer start and end scores per token).
+* ``bert-qa``: answer start and end scores per token (section 4.2, SQuAD), :class:`BertQA`, whose
+  ``[CLS]`` position means "no answer" (section 4.3). Task ``qa`` (:mod:`ann.tasks.qa`).
+
+Two heads carry the weights of ``transformers``' ``BertForTokenClassification`` (:class:`BertTagger`:
+a linear layer on every token; unregistered, no ann task trains it yet) and
+``BertForQuestionAnswering`` (:class:`BertSpanQA`, the span head that ``bert-qa`` trains).
 
 Next-sentence prediction is left out: RoBERTa (Liu et al. 2019, https://arxiv.org/abs/1907.11692)
 found that it does not help, and the corpora here are single sentences. The pooler therefore
@@ -307,3 +310,42 @@ class BertSpanQA(nn.Module):
 
     def forward(self, idx: torch.Tensor, segments: torch.Tensor | None = None) -> torch.Tensor:
         return self.qa(self.encoder(idx, segments))  # (B, T, 2)
+
+
+@dataclass
+class BertQAConfig(BertConfig):
+    sep_id: int = field(3, "id of [SEP]: tokens after the first one are the passage, segment 1 "
+                           "(filled from the dataset)", nonneg=True)
+    max_answer_len: int = field(30, "longest answer in tokens a prediction may be (SQuAD's "
+                                    "max_answer_length)", positive=True)
+
+
+@register_model("bert-qa", config=BertQAConfig, family="transformer", presets=PRESETS)
+class BertQA(BertSpanQA):
+    """:class:`BertSpanQA` trained by ann's ``qa`` task: input rows ``[CLS] question [SEP]
+    passage [SEP]``, whose segments it reads off the first ``[SEP]`` when none are given. The
+    ``[CLS]`` position stands for "no answer" (start = end = 0), as BERT does for SQuAD 2.0
+    (Devlin et al. 2019, section 4.3); :func:`ann.tasks.qa.best_spans` picks the answer.
+
+    Shapes:
+        idx (B, T) int64, segments (B, T) or None -> logits (B, T, 2) (start, end scores).
+    """
+
+    task = "qa"
+
+    def forward(self, idx: torch.Tensor, segments: torch.Tensor | None = None) -> torch.Tensor:
+        if segments is None:
+            sep = (idx == self.config.sep_id).long()                 # (B, T)
+            segments = ((sep.cumsum(1) - sep) > 0).long()            # after the first [SEP]: 1
+        return super().forward(idx, segments)  # (B, T, 2)
+
+    def example_batch(self, batch_size: int, generator: torch.Generator | None):
+        """Rows ``[CLS] q [SEP] passage [SEP]`` of consecutive ids (:func:`_sentences`, the
+        first content token as the question); the answer is the one token at position 4 (the
+        last content token in shorter rows)."""
+        x, lengths = _sentences(self.config, batch_size, generator)
+        x = x.clone()
+        x[:, 2] = self.config.sep_id                                 # [CLS] q [SEP] ...
+        start = torch.full((batch_size,), 4).clamp(max=lengths)      # (B,) inside the passage
+        y = torch.stack([start, start], 1)                           # (B, 2) one-token answers
+        return x, y
