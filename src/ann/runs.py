@@ -24,6 +24,9 @@ from .train.device import model_device
 def new_run_dir(name: str, out: str | Path | None) -> Path:
     """``out`` if given (empty or new), else ``runs/NAME-YYYYmmdd-HHMMSS`` (made unique)."""
     if out is not None:
+        if not str(out).strip():
+            raise AnnError("--out is empty; give the run directory to create (or leave --out "
+                           "out for runs/NAME-DATE-TIME)")
         path = Path(out)
         if path.exists() and not path.is_dir():
             raise AnnError(f"--out {path} is a file, not a folder; choose another --out")
