@@ -110,6 +110,13 @@ def load_weights(model: torch.nn.Module, path, device="cpu"):
                           "a safetensors file: delete it and resume from an earlier checkpoint") from None
     _check_finite(path, tensors, {name for name, _ in model.named_buffers()})
     size_placeholders(model, tensors)
+    own = model.state_dict()
+    for key, t in tensors.items():      # sizes that disagree: config.json and weights differ
+        if key in own and tuple(own[key].shape) != tuple(t.shape):
+            raise CorruptFile(f"weights file {path} does not fit the model its config.json "
+                              f"describes: {key} is {tuple(t.shape)} in the weights but "
+                              f"{tuple(own[key].shape)} in the model; the model.* sizes of "
+                              "config.json were changed after training: restore them")
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     if missing or unexpected:
         raise CorruptFile(f"weights file {path} does not fit this model (missing: "

@@ -23,7 +23,14 @@ class MetricsLog:
         """On resume: drop lines written after the checkpoint we resume from (atomic rewrite)."""
         if self.path is None or not self.path.exists():
             return
-        rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        rows = []
+        for line in self.path.read_text(errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:      # a line cut short or damaged: the rest is still good
+                continue
+            if isinstance(row, dict) and isinstance(row.get("step", 0), int):
+                rows.append(row)
         self.rows = [r for r in rows if r.get("step", 0) <= step]
         fileio.write_text(self.path, "".join(json.dumps(r) + "\n" for r in self.rows))
 
