@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..errors import AnnError
 from .. import registry
+from ..errors import AnnError
 from ..registry import register_task
 from ..train.device import model_device
 from .base import FILES, Answer, LabelSmoothing, Option, Task, Verb, linear_classifier, log_prior
