@@ -179,9 +179,28 @@ def translate(run, text: str, beam_size: int = 1, length_penalty: float = 0.0,
     ids = tok.encode(text)
     if not ids:
         raise AnnError(f"the text {text!r} holds no tokens the model reads; give a sentence")
+    check_known(run, tok, ids, text)
     src = source_row(run, ids, "text")
     run.model.eval()
     return tok.decode(run.model.translate(src, beam_size, length_penalty, max_len)[0])
+
+
+# A vocabulary this small is closed (digits, a toy task's symbols): its training data held no
+# unknown token, so an input that has one (letters or full-width digits for a numbers model) has
+# no translation; a language's vocabulary meets unknown words as a matter of course.
+CLOSED_VOCABULARY = 100
+
+
+def check_known(run, tok, ids: list[int], text: str) -> None:
+    """One line when ``text`` holds tokens outside a closed vocabulary, or only unknown ones."""
+    unk = getattr(run.model.config, "unk_id", None)
+    unknown = sum(i == unk for i in ids)
+    if unk is None or not unknown:
+        return
+    if unknown == len(ids) or tok.vocab_size < CLOSED_VOCABULARY:
+        raise AnnError(f"the text {text!r} holds {unknown} of {len(ids)} tokens this model never "
+                       f"saw in training (its vocabulary is {tok.vocab_size} tokens); give text "
+                       "of the kind it was trained on")
 
 
 def source_row(run, ids: list[int], what: str) -> torch.Tensor:
