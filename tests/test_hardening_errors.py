@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -45,9 +46,13 @@ def test_any_value_of_any_key_builds_or_is_one_line(recipe_key, value):
         assert "\n" not in str(e) and str(e)
 
 
+STDOUT = io.StringIO()      # what the last _cli call printed
+
+
 def _cli(*argv) -> tuple[int, list[str]]:
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+    global STDOUT
+    err, STDOUT = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(STDOUT):
         try:
             code = main([str(a) for a in argv])
         except SystemExit as e:
@@ -214,3 +219,23 @@ def test_resume_with_out_and_text_on_an_image_run_are_refused(runs):
     refused("train", "--resume", runs["cnn-digits"], "--out", "elsewhere", words=["--out"])
     refused("predict", runs["cnn-digits"], "--text", "hello", words=["reads images"])
     refused("predict", runs["pnn-iris"], "--text", "5.1,3.5,1.4,0.2", words=["rows of a table"])
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("PWNED",))
+
+
+@pytest.mark.parametrize("state, words", [({"x": 1}, ["is damaged"]),
+                                          ({"step": 1, "x": _Evil()}, ["pickled", "never loads"])])
+def test_a_damaged_or_pickled_training_state_is_one_line_on_resume(state, words, runs, tmp_path):
+    import torch
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["cnn-digits"], run)
+    last = json.loads((run / "checkpoints/latest.json").read_text())["last"]
+    torch.save(state, run / "checkpoints" / last / "state.pt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # no UserWarning lines before the refusal
+        refused("train", "--resume", run, "train.max_steps=4", words=words)
+    assert "PWNED" not in STDOUT.getvalue()
