@@ -280,8 +280,9 @@ def _largest_sizes(conf, n: int = 2) -> list[tuple[str, object]]:
 
 
 # Tasks of datasets one model reads alike: a text-to-text model trains on pairs of texts,
-# whichever objective made them.
-_SAME_TASKS = ({"seq2seq", "text2text", "span_corrupt"},)
+# whichever objective made them; an autoencoder reconstructs the inputs of labelled data (an
+# anomaly detector trains on a user's table or image folder).
+_SAME_TASKS = ({"seq2seq", "text2text", "span_corrupt"}, {"reconstruct", "classify", "regression"})
 
 
 def data_kind(info: dict) -> tuple[set, str | None]:
