@@ -73,7 +73,7 @@ def refused(*argv, words=()):
     (["cnn-digits", "data.name=karate"], ["cnn-digits", "karate", "node_classify"]),
     (["gcn-karate", "data.name=digits"], ["gcn-karate", "digits"]),
     (["gpt-pydoc", "data.name=digits"], ["gpt-pydoc", "lm data"]),
-    (["cnn-digits", "data.name=iris"], ["rows of a table", "images"]),
+    (["cnn-digits", "data.name=sst2"], ["text", "images"]),
     (["cnn-digits", "model.num_classes=3"], ["model.num_classes=3", "num_classes=10"]),
     (["cnn-digits", "model.in_channels=3"], ["model.in_channels=3", "in_channels=1"]),
     (["cnn-digits", "model.image_size=1000"], ["model.image_size=1000", "image_size=8"]),
@@ -93,6 +93,8 @@ def test_recipes_keep_the_datasets_of_their_kind():
     assert build_config("t5-tasks-tiny", ["data.name=text-pairs"]).data.name == "text-pairs"
     assert build_config("pnn-iris", ["data.name=table"]).data.name == "table"
     assert build_config("gcn-karate", ["data.name=sbm"]).model.in_channels == 16
+    assert build_config("mlp-digits", ["data.name=digits-table"]).data.name == "digits-table"
+    assert build_config("ae-anomaly-breast-cancer", ["data.name=table"]).data.name == "table"
 
 
 @pytest.mark.parametrize("argv, words", [
