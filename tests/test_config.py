@@ -28,11 +28,12 @@ def test_values_are_parsed_to_the_field_type():
     assert rc.train.max_steps == 1000
 
 
-def test_dataset_facts_fill_the_model_unless_set():
+def test_dataset_facts_fill_the_model_and_a_contrary_setting_is_refused():
     rc = build_config("cnn-mnist")
     assert rc.model.image_size == 28 and rc.model.num_classes == 10
     assert build_config("cnn-digits").model.image_size == 8
-    assert build_config("cnn-digits", ["model.num_classes=12"]).model.num_classes == 12
+    with pytest.raises(AnnError, match="set against the data"):     # the data fixes classes
+        build_config("cnn-digits", ["model.num_classes=12"])
 
 
 def test_ambiguous_short_key_names_the_choices():

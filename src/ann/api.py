@@ -179,7 +179,8 @@ def describe(run: Run) -> str:
         m = s["metric"]
         judged = verdict(run) or "no target"
         lines.append(f"result    test {m} {s['test'][m]:.4f} ({judged}), "
-                     f"{s['steps']} steps, {s['wall_time_s']}s on {s['device']}")
+                     f"{s.get('steps', '?')} steps, {s.get('wall_time_s', '?')}s on "
+                     f"{s.get('device', '?')}")
     elif run.path is not None and (run.path / "imported.json").exists():
         source = runs.read_json(run.path / "imported.json", "where the run was imported from")
         lines.append(f"result    imported from {source.get('from')} ({source.get('hf_class')}), "

@@ -242,6 +242,8 @@ def _table(rows: list[list], header: list[str], group: int | None = None) -> str
 def cmd_list(args):
     from . import api
 
+    if args.models and args.datasets:
+        raise AnnError("--models and --datasets list different tables; give one of them")
     kind = "models" if args.models else "datasets" if args.datasets else "recipes"
     rows = api.catalogue(kind)
     cell = lambda v: f"{v:,}" if isinstance(v, int) else v    # noqa: E731  (parameter counts)
@@ -261,6 +263,9 @@ def cmd_train(args):
         rows = api.config_rows(api.build_config(recipe, {**settings, **api.normalise(args.overrides)}))
         print(_table([list(r) for r in rows], ["key", "value", "meaning"]))
         return
+    if args.resume is not None and args.out is not None:
+        raise AnnError(f"--resume {args.resume} continues the run in its own folder, so --out "
+                       "does not apply; drop --out (or copy the folder first and resume the copy)")
     run = api.train(args.recipe, args.overrides, out=args.out, resume=args.resume,
                     device=args.device, quiet=args.quiet, config=args.config)
     if args.quiet and run.summary:
@@ -370,6 +375,9 @@ def cmd_experiment(args):
     from .apps.experiments import experiment_module, run_experiment
 
     experiment_module(args.name)                 # an unknown name fails before any folder is made
+    if args.threads < 0:
+        raise AnnError(f"--threads must be 0 (torch's default) or a positive number of threads, "
+                       f"got {args.threads}")
     options = {}
     if args.lengths:
         try:
@@ -410,11 +418,12 @@ def cmd_tour(args):
 
 
 def cmd_scratch(args):
-    from .apps.scratch.digits import train_digits
+    from .apps.scratch.digits import check_options, train_digits
 
     if args.dataset != "digits":
         raise AnnError(f"ann scratch trains on 'digits' only, not {args.dataset!r}: "
                        "ann scratch digits [--model mlp|cnn]")
+    check_options(args.model, args.epochs, args.seed)     # before the table's header
     print(f"{'epoch':>5}  {'loss':>8}  {'train acc':>9}  {'val acc':>7}  {'seconds':>7}")
     result = train_digits(args.model, args.epochs, args.seed, on_epoch=lambda r: print(
         f"{r['epoch']:>5}  {r['loss']:>8.4f}  {r['train_accuracy']:>9.2%}  "

@@ -6,6 +6,7 @@ non-zero; the traceback is shown only with ``--debug``.
 """
 
 import difflib
+import re
 
 
 class AnnError(Exception):
@@ -34,3 +35,27 @@ def unknown(kind: str, name: str, choices) -> AnnError:
     """The error for a name that is not among ``choices``, listing them."""
     choices = sorted(choices)
     return AnnError(f"unknown {kind} {name!r}{suggest(name, choices)}; choose from: {', '.join(choices)}")
+
+
+def excerpt(text, limit: int = 40) -> str:
+    """A short quotation of a file's text for an error about a file the user named: at most
+    ``limit`` characters, unprintable ones (a binary file's bytes) shown as ``?``."""
+    clean = "".join(c if c.isprintable() and c != "\ufffd" else "?" for c in str(text))
+    return repr(clean[:limit] + ("..." if len(clean) > limit else ""))
+
+
+def names(cells, limit: int = 8) -> str:
+    """A file's header cells as :func:`excerpt` quotations, the first ``limit`` of them."""
+    cells = list(cells)
+    shown = ", ".join(excerpt(c, 30) for c in cells[:limit])
+    return shown + (f", ... ({len(cells)} in all)" if len(cells) > limit else "")
+
+
+_QUOTED = re.compile(r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"")
+
+
+def withhold_contents(message: str) -> str:
+    """``message`` with every quoted piece replaced by ``'...'``: an error raised while reading
+    a path recorded in a run's files (not one the user typed) names positions, never what the
+    file holds (a config.json naming ``data.path=/etc/passwd`` must not print its lines)."""
+    return _QUOTED.sub("'...'", message)

@@ -216,11 +216,129 @@ def create_model(name: str, preset: str | None = None, **overrides):
 
 
 def build_model(name: str, conf):
-    """Build a registered model from an existing config instance."""
+    """Build a registered model from an existing config instance; sizes whose weights would not
+    fit in this machine's memory are refused in one line naming the size they would need."""
     entry = model_entry(name)
     if not isinstance(conf, entry.config):
         raise TypeError(f"model {name!r} takes a {entry.config.__name__}")
+    check_model_size(name, conf)
     return entry.cls(conf)
+
+
+def _memory_bytes() -> int | None:
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _gigabytes(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n < 2**50 else f"{n:.2e} bytes"
+
+
+def check_model_size(name: str, conf) -> None:
+    """Count the weights of model ``name`` built on PyTorch's meta device (no memory used) and
+    refuse sizes (``model.widths=100000000``) whose float32 weights exceed the machine's memory.
+    A model that cannot be built on the meta device is not judged here."""
+    import torch
+
+    memory = _memory_bytes()
+    if memory is None:
+        return
+    try:
+        with torch.device("meta"):
+            model = model_entry(name).cls(conf)
+        count = sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())
+    except AnnError:
+        raise
+    except Exception:       # a model that computes values while it is built: judged when built
+        return
+    need = count * 4
+    if need > memory:
+        sizes = ", ".join(f"model.{k}={v}" for k, v in _largest_sizes(conf, 1))
+        raise AnnError(f"model {name!r} with {sizes} would hold {count:,} weights "
+                       f"({_gigabytes(need)} as float32), more than this machine's "
+                       f"{_gigabytes(memory)} of memory; choose smaller sizes")
+
+
+def _largest_sizes(conf, n: int = 2) -> list[tuple[str, object]]:
+    """The ``n`` config fields holding the largest integers (or lists of them): the likely
+    culprits of a model too large to build."""
+    def size(v):
+        if isinstance(v, bool):
+            return 0
+        if isinstance(v, int):
+            return v
+        if isinstance(v, (list, tuple)) and v and all(isinstance(x, int) for x in v):
+            return max(v)
+        return 0
+    fields = [(f.name, getattr(conf, f.name)) for f in dataclasses.fields(conf)]
+    fields = sorted((kv for kv in fields if size(kv[1]) > 0), key=lambda kv: -size(kv[1]))
+    return [(k, list(v) if isinstance(v, tuple) else v) for k, v in fields[:n]]
+
+
+# Tasks of datasets one model reads alike: a text-to-text model trains on pairs of texts,
+# whichever objective made them; an autoencoder reconstructs the inputs of labelled data (an
+# anomaly detector trains on a user's table or image folder).
+_SAME_TASKS = ({"seq2seq", "text2text", "span_corrupt"}, {"reconstruct", "classify", "regression"})
+
+
+def data_kind(info: dict) -> tuple[set, str | None]:
+    """What a dataset holds, from its info: the tasks it serves (``{"classify"}``; a user's
+    table serves ``classify or regression``) and the form of its inputs (images, rows of a
+    table, text, audio) where its info says (None: any form, as a user's own table)."""
+    tasks = {t.strip() for t in str(info.get("task", "")).split(" or ") if t.strip()}
+    for group in _SAME_TASKS:
+        if tasks & group:
+            tasks |= group
+    if info.get("modality"):
+        form = str(info["modality"])
+    elif "image_size" in info or info.get("fit_images"):
+        form = "images"
+    elif "vocab_size" in info or "max_len" in info or "tokenizer_kind" in info:
+        form = "text"
+    elif "in_features" in info:
+        form = "rows of a table"
+    else:
+        form = None
+    return tasks, form
+
+
+def same_kind(a: dict, b: dict) -> bool:
+    """Whether datasets of infos ``a`` and ``b`` serve a task in common with inputs of one form."""
+    (ta, fa), (tb, fb) = data_kind(a), data_kind(b)
+    if ta and tb and not ta & tb:
+        return False
+    # an MLP reads 8x8 digits as their 64 numbers, a row of a table (mlp-digits on digits-table)
+    flat = {"images", "rows of a table"}
+    return fa is None or fb is None or fa == fb or {fa, fb} <= flat
+
+
+def describe_kind(info: dict) -> str:
+    form = data_kind(info)[1]
+    return f"{info.get('task', '?')} data" + (f" of {form}" if form else "")
+
+
+# Facts of the data a model must agree with: set against the data, each is refused (fewer
+# classes than the data's put its labels out of range; more leave the report's tables unmatched).
+DATA_FIXES = {"in_channels": "channels", "image_size": "pixels on a side", "num_classes": "classes"}
+
+
+def check_against_data(conf, info: dict, keys, dataset: str) -> None:
+    """One line when a ``model.*`` key the user set (``keys``) disagrees with a fact the data
+    fixes: ``model.num_classes=3`` on 10-class data, ``model.in_channels=3`` on gray images,
+    ``model.image_size=1000`` on 8x8 images."""
+    names = {f.name for f in dataclasses.fields(conf)}
+    for key, what in DATA_FIXES.items():
+        if key not in keys or key not in names or not isinstance(info.get(key), int):
+            continue
+        have, want = info[key], getattr(conf, key)
+        if want == have:
+            continue
+        raise AnnError(f"model.{key}={want} is set against the data: dataset {dataset!r} fixes "
+                       f"{key}={have} ({what}); drop model.{key} (the data fills it in)")
 
 
 def fill_from_data(conf, info: dict, explicit=()):

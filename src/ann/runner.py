@@ -90,6 +90,8 @@ def build_config(recipe: str, overrides=None) -> RunConfig:
     for key, value in overrides.items():
         if _resolve_key(rc, key) == "data.name":
             dataset = cfg.parse_value(str, value, "data.name")
+    if dataset != r.dataset:
+        _check_dataset_kind(r, dataset)
     rc.data = data_config(dataset)
     for k, v in r.data.items():
         _set_key(rc, "data." + k, v)
@@ -104,9 +106,28 @@ def build_config(recipe: str, overrides=None) -> RunConfig:
         _set_key(rc, key, value)
         if key.startswith("model."):
             explicit.add(key.split(".", 1)[1])
-    registry.fill_from_data(rc.model, registry.dataset_entry(rc.data.name).info, explicit)
+    info = registry.dataset_entry(rc.data.name).info
+    registry.check_against_data(rc.model, info, explicit - set(r.model_overrides), rc.data.name)
+    registry.fill_from_data(rc.model, info, explicit)
     cfg.validate(rc)
     return rc
+
+
+def _check_dataset_kind(r, dataset: str) -> None:
+    """A dataset of another kind than the recipe's (``cnn-digits data.name=karate``: a graph for
+    an image classifier) is refused naming both, with the recipes made for that dataset."""
+    from .recipes import list_recipes
+
+    ours, theirs = registry.dataset_entry(r.dataset).info, registry.dataset_entry(dataset).info
+    if registry.same_kind(ours, theirs):
+        return
+    fit = [x.name for x in list_recipes()
+           if registry.same_kind(registry.dataset_entry(x.dataset).info, theirs)]
+    hint = (f"; recipes for such data: {', '.join(fit[:6])}{', ...' if len(fit) > 6 else ''}"
+            if fit else "")
+    raise AnnError(f"recipe {r.name!r} trains on {registry.describe_kind(ours)} (dataset "
+                   f"{r.dataset!r}), but dataset {dataset!r} holds "
+                   f"{registry.describe_kind(theirs)}; choose a dataset of the recipe's kind{hint}")
 
 
 def _set_key(rc: RunConfig, key: str, value):

@@ -16,7 +16,7 @@ import torch
 
 from . import registry
 from .data.splits import load_split
-from .errors import AnnError, CorruptFile
+from .errors import AnnError, CorruptFile, withhold_contents
 from .registry import get_task
 from .train import RunConfig, checkpoint
 from .train.batches import eval_batches
@@ -160,6 +160,9 @@ def new_run_dir(name: str, out: str | Path | None) -> Path:
     checkpoint), else ``runs/NAME-YYYYmmdd-HHMMSS`` (made unique); held with :func:`lock_run`
     until :func:`release_run`."""
     if out is not None:
+        if not str(out).strip():
+            raise AnnError("--out is empty; give the run directory to create (or leave --out "
+                           "out for runs/NAME-DATE-TIME)")
         path = Path(out)
         if path.exists() and not path.is_dir():
             raise AnnError(f"--out {path} is a file, not a folder; choose another --out")
@@ -341,7 +344,7 @@ class Run:
             raise AnnError(f"{', '.join(said)} {'does' if len(extra) == 1 else 'do'} not apply to "
                            f"evaluating a {self.task.name} run of {self.config.model_name}; {have}")
         task = get_task(self.model.task, **task_options) if task_options else self.task  # checks
-        data = load_split(self.config, split)
+        data = recorded_data(self.config, split, self.path)
         self.model.eval()
         device = model_device(self.model)
         batch_size = batch_size or self.config.train.eval_batch_size
@@ -351,6 +354,19 @@ class Run:
         """Class probabilities for preprocessed inputs ``x`` (B, ...)."""
         self.model.eval()
         return self.task.predict(self.model, x)
+
+
+def recorded_data(rc: RunConfig, split: str, path) -> object:
+    """Split ``split`` of the data a run's config.json names. Its paths were recorded, not typed
+    by the user now: an error while reading them names the path and the position but never
+    quotes what the file holds."""
+    try:
+        return load_split(rc, split)
+    except AnnError as e:
+        where = [f"data.{f.name}={v}" for f in dataclasses.fields(rc.data)
+                 if isinstance(v := getattr(rc.data, f.name), str) and ("/" in v or "." in v)]
+        said = f" (config.json of {path} records {', '.join(where)})" if where else ""
+        raise type(e)(withhold_contents(str(e)) + said) from None
 
 
 def _evaluation_option(name: str) -> str:
@@ -368,8 +384,8 @@ def verdict(run: Run) -> str:
     s = run.summary
     metric = s["metric"]
     if "target" in s:
-        return f"target {s['target']}: {'reached' if s['reached'] else 'NOT reached'}"
-    if s.get("baselines"):
+        return f"target {s['target']}: {'reached' if s.get('reached') else 'NOT reached'}"
+    if isinstance(s.get("baselines"), dict) and s["baselines"]:
         base = s["baselines"]
         text = f"baselines: {', '.join(f'{k} {v:.4f}' for k, v in base.items())}"
         if not s.get("beats_baselines", True):
@@ -405,7 +421,19 @@ def load(run_dir, device: str = "cpu") -> Run:
         raise AnnError(f"{path} holds no weights yet (the run stopped before its first checkpoint); "
                        f"train it again")
     model.to(device).eval()
-    summary = {}
-    if (path / "summary.json").exists():
-        summary = json.loads((path / "summary.json").read_text())
-    return Run(rc, model, path, summary)
+    return Run(rc, model, path, read_summary(path))
+
+
+def read_summary(path: Path) -> dict:
+    """A run's ``summary.json`` ({} when it has none yet), or one line naming the damaged file:
+    it must hold the run's metric and a ``test`` section holding that metric's number."""
+    file = Path(path) / "summary.json"
+    if not file.exists():
+        return {}
+    s = read_json(file, "the run's final results")
+    metric, test = s.get("metric"), s.get("test")
+    if not (isinstance(metric, str) and isinstance(test, dict)
+            and isinstance(test.get(metric), (int, float)) and not isinstance(test[metric], bool)):
+        raise CorruptFile(f"{file} is damaged (it lacks the run's metric and its test result); "
+                          "delete it and run `ann eval` for the numbers, or resume the run")
+    return s

@@ -23,6 +23,7 @@ Needs the ``export`` extra: ``pip install onnx onnxruntime onnxscript``.
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -133,6 +134,24 @@ def describe_inputs(model: nn.Module, inputs: tuple) -> str:
                      for n, t in zip(names, inputs))
 
 
+def check_out(path: Path) -> None:
+    """One line for an ``--out`` that cannot take the exported file: empty, a folder, or a file
+    of a run directory (its config, weights or checkpoints are never replaced; a new file name
+    there, or an earlier export ``*.onnx``, is fine)."""
+    if not str(path).strip():
+        raise AnnError("--out is empty; give the file to write, e.g. --out model.onnx")
+    if path.is_dir():
+        raise AnnError(f"--out {path} is a folder; give a file name, e.g. --out {path / 'model.onnx'}")
+    for folder in Path(os.path.abspath(path)).parents:
+        if (folder / "config.json").is_file():        # inside a run directory
+            inside = Path(os.path.abspath(path)).relative_to(folder)
+            if inside.parts[0] == "checkpoints" or (path.exists() and path.suffix != ".onnx"):
+                raise AnnError(f"--out {path} is a file of the run in {folder}; ann never "
+                               "replaces a run's config, weights or checkpoints: give a new file "
+                               "name, e.g. --out model.onnx")
+            break
+
+
 def export_run(run_dir, fmt: str = "onnx", out=None) -> tuple[Path, str]:
     """Export the model of a trained run; writes ``out`` (default RUN_DIR/model.onnx) and
     returns its path and a description of the graph's inputs. ``fmt="hf"`` writes the Hugging
@@ -146,9 +165,10 @@ def export_run(run_dir, fmt: str = "onnx", out=None) -> tuple[Path, str]:
         return path, "a Hugging Face folder: from_pretrained reads it"
     if fmt != "onnx":
         raise AnnError(f"unknown export format {fmt!r}; choose from: onnx, hf")
+    path = Path(out) if out is not None else Path(run_dir) / "model.onnx"
+    check_out(path)
     run = api.load(run_dir)
     inputs = export_inputs(run.model)
     data = to_onnx_bytes(run.model, inputs)
-    path = Path(out) if out else Path(run_dir) / "model.onnx"
     fileio.write_bytes(path, data)
     return path, describe_inputs(run.model, inputs)

@@ -98,7 +98,7 @@ def _scaled(stop: Stop, factor: float) -> dict:
 def parse_only(only: str | None) -> tuple[str, ...]:
     """The families named by ``--only a,b`` (all when empty), in tour order; an unknown name is an
     error listing the families."""
-    if not only:
+    if only is None:
         return FAMILIES
     names = [n.strip() for n in only.split(",") if n.strip()]
     if not names:
@@ -223,6 +223,11 @@ def run_tour(only: str | None = None, budget: float = DEFAULT_BUDGET, out="tour"
     path. A family that fails is reported (one line) and the tour goes on."""
     from ..report.html import write_report
 
+    if not isinstance(threads, int) or threads < 0:
+        raise AnnError(f"--threads must be 0 (torch's default) or a positive number of threads, "
+                       f"got {threads}")
+    if str(out).strip() == "":
+        raise AnnError("--out is empty; give the folder for the tour's runs and report")
     out = Path(out)
     legs = plan(only, budget, out)
     _check_writable(out)

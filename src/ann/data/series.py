@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from .. import config
-from ..errors import AnnError
+from ..errors import AnnError, names
 from ..registry import register_dataset
 from ..split import Split
 
@@ -91,10 +91,10 @@ def read_series_csv(path: str, column: str, path_option: str = "data.path=",
     header = [h.strip() for h in rows[0]]
     if not column:
         if len(header) != 1:
-            raise AnnError(f"{path} has columns {', '.join(header)}; choose one with {column_option}NAME")
+            raise AnnError(f"{path} has columns {names(header)}; choose one with {column_option}NAME")
         column = header[0]
     if column not in header:
-        raise AnnError(f"{path} has no column {column!r}; its columns are {', '.join(header)}")
+        raise AnnError(f"{path} has no column {column!r}; its columns are {names(header)}")
     j, values = header.index(column), []
     for line, row in enumerate(rows[1:], start=2):
         text = row[j].strip() if j < len(row) else ""

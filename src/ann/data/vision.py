@@ -122,11 +122,13 @@ _IDX_FILES = {  # dataset -> file name -> (sha256, bytes)
             ("67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", 5148),
     },
 }
-# Official addresses, tried in order: the original MNIST site often refuses downloads, so the
-# mirror torchvision uses comes first.
+# Official addresses over https only (the sha256 is checked as well), tried in order: the
+# mirror torchvision uses, then the one TensorFlow's reader uses (yann.lecun.com is http).
 _IDX_URLS = {
-    "mnist": ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
-    "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+    "mnist": ("https://ossci-datasets.s3.amazonaws.com/mnist/",
+              "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+    # Zalando's repository holds the same gzip files its S3 website serves over plain http
+    "fashion-mnist": ("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",),
 }
 _IDX_INFO = {"mnist": MNIST_INFO, "fashion-mnist": FASHION_INFO}
 _IDX_COUNTS = {"train": 60000, "t10k": 10000}

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .. import registry
 from ..errors import AnnError
 from ..registry import register_task
 from ..train.device import model_device
@@ -134,6 +135,12 @@ class Classification(LabelSmoothing, Task):
         if bool(files) == bool(text):
             raise AnnError('give image files or --text "a sentence" (one kind, not both)')
         info = run.info
+        form = registry.data_kind(info)[1]
+        if text and form not in ("text", None):
+            what = "a CSV file of rows" if describes_rows(info) else f"files of {form}"
+            raise AnnError(f"--text is for runs that read text; {run.path} reads {form} "
+                           f"(dataset {run.config.data.name!r}): give {what} instead "
+                           "(ann predict RUN FILE)")
         if files and describes_rows(info):
             return self.predict_rows(run, files, top, out)
         if text:      # all inputs are checked before any output

@@ -179,9 +179,29 @@ def translate(run, text: str, beam_size: int = 1, length_penalty: float = 0.0,
     ids = tok.encode(text)
     if not ids:
         raise AnnError(f"the text {text!r} holds no tokens the model reads; give a sentence")
+    check_known(run, tok, ids, text)
     src = source_row(run, ids, "text")
     run.model.eval()
     return tok.decode(run.model.translate(src, beam_size, length_penalty, max_len)[0])
+
+
+# A vocabulary of characters is closed: its training data held no unknown character, so an
+# input that has one has no translation. A vocabulary of words meets unknown words as a matter
+# of course ("el gato." with an unseen full stop); only text made of nothing but unknown tokens
+# (letters or full-width digits for a numbers model) is refused there.
+CLOSED_KINDS = ("char",)
+
+
+def check_known(run, tok, ids: list[int], text: str) -> None:
+    """One line when ``text`` holds tokens outside a closed vocabulary, or only unknown ones."""
+    unk = getattr(run.model.config, "unk_id", None)
+    unknown = sum(i == unk for i in ids)
+    if unk is None or not unknown:
+        return
+    if unknown == len(ids) or getattr(tok, "source", tok).kind in CLOSED_KINDS:
+        raise AnnError(f"the text {text!r} holds {unknown} of {len(ids)} tokens this model never "
+                       f"saw in training; give text "
+                       "of the kind it was trained on")
 
 
 def source_row(run, ids: list[int], what: str) -> torch.Tensor:

@@ -16,8 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import torch
@@ -110,6 +112,13 @@ def load_weights(model: torch.nn.Module, path, device="cpu"):
                           "a safetensors file: delete it and resume from an earlier checkpoint") from None
     _check_finite(path, tensors, {name for name, _ in model.named_buffers()})
     size_placeholders(model, tensors)
+    own = model.state_dict()
+    for key, t in tensors.items():      # sizes that disagree: config.json and weights differ
+        if key in own and tuple(own[key].shape) != tuple(t.shape):
+            raise CorruptFile(f"weights file {path} does not fit the model its config.json "
+                              f"describes: {key} is {tuple(t.shape)} in the weights but "
+                              f"{tuple(own[key].shape)} in the model; the model.* sizes of "
+                              "config.json were changed after training: restore them")
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     if missing or unexpected:
         raise CorruptFile(f"weights file {path} does not fit this model (missing: "
@@ -204,7 +213,22 @@ def load(ckpt_dir, which: str, model, device="cpu") -> dict:
     load_weights(model, folder / "model.safetensors", device)
     path = folder / "state.pt"
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():     # a refused pickle is one line, not warnings first
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:      # weights_only refused an object: never unpickled
+        raise CorruptFile(f"training state {path} holds pickled Python objects, which ann never "
+                          "loads (a checkpoint is data, not code); start the run again") from None
     except Exception as e:  # torch raises many types for a damaged zip/pickle stream
         raise CorruptFile(f"training state {path} cannot be read ({_short(e)}); the checkpoint is "
                           "damaged: start the run again") from None
+    # what Trainer.state writes (a model fitted in closed form writes only the step and "fitted")
+    needs = ("step",) if isinstance(state, dict) and state.get("fitted") else STATE_KEYS
+    if not isinstance(state, dict) or any(k not in state for k in needs):
+        raise CorruptFile(f"training state {path} is damaged (it lacks the step, optimizer, "
+                          "schedule or random state); start the run again")
+    return state
+
+
+# What a gradient-trained checkpoint's state.pt holds (ann.train.engine.Trainer.state).
+STATE_KEYS = ("step", "optimizer", "schedule", "rng")

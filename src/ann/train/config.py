@@ -214,6 +214,13 @@ class RunConfig:
     def from_dict(cls, d: dict) -> RunConfig:
         from ..registry import model_entry
 
+        for section in ("model", "data", "train"):
+            if section in d and not isinstance(d[section], dict):
+                raise AnnError(f"config.json is damaged: its {section!r} entry is "
+                               f"{type(d[section]).__name__}, not a section of settings; restore "
+                               "the file (ann writes it when a run starts)")
+        if not isinstance(d.get("model_name", ""), str):
+            raise AnnError("config.json is damaged: its 'model_name' is not a model name")
         try:
             entry = model_entry(d["model_name"])
             d = migrate_config(d, entry.config)

@@ -107,16 +107,24 @@ def _shift(x: np.ndarray, rng: np.random.Generator, most: int) -> np.ndarray:
     return np.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
 
 
+def check_options(model: str = "mlp", epochs: int | None = None, seed: int = 0) -> None:
+    """One line for a model, epoch count or seed :func:`train_digits` cannot take (the command
+    checks them before it prints its table's header)."""
+    if model not in SETUPS:
+        raise unknown("scratch model", model, SETUPS)
+    if epochs is not None and epochs < 1:
+        raise AnnError(f"--epochs must be at least 1, got {epochs}")
+    if not 0 <= seed < 2**32:
+        raise AnnError(f"--seed must be between 0 and {2**32 - 1}, got {seed}")
+
+
 def train_digits(model: str = "mlp", epochs: int | None = None, seed: int = 0,
                  on_epoch: Callable[[dict], None] | None = None) -> Result:
     """Train the scratch ``model`` ('mlp' or 'cnn') on digits; ``on_epoch`` gets each epoch's
     record (epoch, loss, train_accuracy, val_accuracy, lr, seconds)."""
-    if model not in SETUPS:
-        raise unknown("scratch model", model, SETUPS)
+    check_options(model, epochs, seed)
     s = SETUPS[model]
     epochs = s.epochs if epochs is None else epochs
-    if epochs < 1:
-        raise AnnError(f"epochs must be at least 1, got {epochs}")
     start = time.perf_counter()
     (x_tr, y_tr), (x_val, y_val), (x_te, y_te) = (load_digits_arrays(k)
                                                   for k in ("train", "val", "test"))
