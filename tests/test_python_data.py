@@ -165,13 +165,13 @@ def test_an_npz_of_your_own_from_the_command_line(iris, tmp_path, capsys):
     ("cnn-digits", np.zeros((40, 5)), np.arange(40) % 2, ["(N, 5)", "(N, C, H, W)"]),
     ("cnn-digits", np.zeros((40, 8, 8)), np.linspace(0, 1, 40), ["class labels"]),
     ("grnn-diabetes", np.zeros((40, 3)), np.array(["a", "b"] * 20), ["numbers"]),
-    ("gpt-pydoc", np.zeros((40, 3)), np.arange(40) % 2, ["neither images nor rows"]),
+    ("gpt-pydoc", np.zeros((40, 3)), np.arange(40) % 2, ["gpt-pydoc", "lm data", "arrays"]),
     ("cnn-digits", np.zeros((40, 1, 8, 6)), np.arange(40) % 2, ["square"]),
     ("cnn-digits", np.zeros((40, 8, 8, 3)), np.arange(40) % 2, ["(N, C, H, W)", "transpose"]),
     ("cnn-digits", np.zeros((40, 8, 8)), np.arange(41) % 2, ["40 inputs but 41 targets"]),
     ("pnn-iris", np.full((40, 2), np.nan), np.arange(40) % 2, ["NaN"]),
-    ("clip-digits", np.zeros((40, 8, 8)), np.arange(40) % 2, ["reads text"]),
-    ("unet-shapes", np.zeros((40, 8, 8)), np.arange(40) % 2, ["segment model"]),
+    ("clip-digits", np.zeros((40, 8, 8)), np.arange(40) % 2, ["clip-digits", "image-text", "arrays"]),
+    ("unet-shapes", np.zeros((40, 8, 8)), np.arange(40) % 2, ["unet-shapes", "segment data", "arrays"]),
 ])
 def test_what_the_model_cannot_take_is_one_line_and_writes_nothing(recipe, x, y, words,
                                                                    tmp_path):

@@ -79,9 +79,13 @@ def test_bad_input_in_a_subprocess(numbers_run):
     fails_cleanly(ann("translate", numbers_run, "", check=False), "empty")
 
 
-def test_unknown_characters_still_translate(numbers_run, capsys):
-    # unknown tokens become <unk>: a (meaningless) translation rather than an error
-    assert cli(capsys, "translate", numbers_run, "x").returncode == 0
+def test_unknown_characters_among_known_ones_still_translate(numbers_run, capsys):
+    # an unknown token among known ones becomes <unk>; a text of unknown tokens only is
+    # refused in one line (issue 30: letters into a numbers model were translated anyway)
+    assert cli(capsys, "translate", numbers_run, "1x2").returncode == 0
+    refused = cli(capsys, "translate", numbers_run, "x")
+    assert refused.returncode != 0 and "never saw" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
 
 
 def test_translate_and_eval_options_refuse_other_runs(tmp_path, capsys):

@@ -306,11 +306,15 @@ def data_kind(info: dict) -> tuple[set, str | None]:
     return tasks, form
 
 
-def same_kind(a: dict, b: dict) -> bool:
-    """Whether datasets of infos ``a`` and ``b`` serve a task in common with inputs of one form."""
+def same_kind(a: dict, b: dict, also=()) -> bool:
+    """Whether datasets of infos ``a`` and ``b`` serve a task in common with inputs of one form;
+    ``also``: the further input forms the model reads (a model class's ``reads``: the recurrent
+    classifier reads audio frames as well as rows of pixels)."""
     (ta, fa), (tb, fb) = data_kind(a), data_kind(b)
     if ta and tb and not ta & tb:
         return False
+    if fb in also:
+        return True
     # an MLP reads 8x8 digits as their 64 numbers, a row of a table (mlp-digits on digits-table)
     flat = {"images", "rows of a table"}
     return fa is None or fb is None or fa == fb or {fa, fb} <= flat

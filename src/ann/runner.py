@@ -119,7 +119,7 @@ def _check_dataset_kind(r, dataset: str) -> None:
     from .recipes import list_recipes
 
     ours, theirs = registry.dataset_entry(r.dataset).info, registry.dataset_entry(dataset).info
-    if registry.same_kind(ours, theirs):
+    if registry.same_kind(ours, theirs, getattr(registry.model_entry(r.model).cls, "reads", ())):
         return
     fit = [x.name for x in list_recipes()
            if registry.same_kind(registry.dataset_entry(x.dataset).info, theirs)]

@@ -61,7 +61,7 @@ def test_user_csv_reads_a_named_column(tmp_path):
     ("t,v\n1,2\n2,\n3,4\n", "v", ["row 3", "missing"]),
     ("t,v\n1,2\n2,NaN\n", "v", ["row 3", "missing"]),
     ("t,v\n1,2\n2,abc\n", "v", ["not numeric", "abc"]),
-    ("t,v\n1,2\n", "w", ["no column 'w'", "t, v"]),
+    ("t,v\n1,2\n", "w", ["no column 'w'", "'t', 'v'"]),
     ("t,v\n1,2\n", "", ["data.column"]),
 ])
 def test_bad_csv_says_what_is_wrong(tmp_path, text, column, words):

@@ -212,9 +212,10 @@ def make_split(examples, tok, max_len: int, split: str, info: dict) -> QASplit:
 class SquadOptions:
     """Your SQuAD-format files."""
 
-    path: str = field("", "a SQuAD-format JSON file (squad: the training file, e.g. "
+    path: str = field("", "a SQuAD-format JSON file of your own (squad: the training file, e.g. "
                       "train-v2.0.json)", path=True)
-    eval_path: str = field("", "a second SQuAD-format file, the test split (squad: the official "
+    eval_path: str = field("", "a second SQuAD-format file of your own, the test split (squad: "
+                           "the official "
                            "dev file); empty: the articles of data.path are split 80/10/10",
                            path=True)
     split_seed: int = field(0, "seed of the shuffle that splits the articles (squad)", nonneg=True)

@@ -66,6 +66,8 @@ class SequenceClassifier(nn.Module):
         n_features values -> logits (B, num_classes).
     """
 
+    reads = ("audio",)      # input forms beyond its recipes' own (see ann.registry.same_kind)
+
     task = "classify"
 
     def __init__(self, config: SequenceClassifierConfig):
