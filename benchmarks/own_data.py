@@ -216,7 +216,11 @@ def prove(name: str, work: Path, overrides: dict, runs: Path) -> dict:
     command = "ann train " + recipe + " " + " ".join(f"{k}={v}" for k, v in settings.items())
     load = os.getloadavg()
     started = time.time()
-    run = ann.train(recipe, settings, out=runs / name)
+    # a proof stopped part-way (Ctrl-C, a kill) is resumed: the wall time is then the last
+    # piece's only, and the result says so
+    resumed = (runs / name / "checkpoints" / "latest.json").exists() and \
+        not (runs / name / "summary.json").exists()
+    run = ann.train(resume=runs / name) if resumed else ann.train(recipe, settings, out=runs / name)
     wall = time.time() - started
     s = run.summary
     metric = s["metric"]
@@ -224,7 +228,7 @@ def prove(name: str, work: Path, overrides: dict, runs: Path) -> dict:
               "test": s["test"], "best_val": s.get("best_val"), "baselines": s.get("baselines"),
               "beats_baselines": s.get("beats_baselines"),
               "recipe_target": ann.get_recipe(recipe).target, "builtin": _builtin(recipe),
-              "steps": s["steps"], "wall_time_s": round(wall, 1),
+              "steps": s["steps"], "wall_time_s": round(wall, 1), "resumed": resumed,
               "write_files_s": round(prepared, 1), "load_average": [round(v, 2) for v in load],
               "machine": machine(), "recorded": time.strftime("%Y-%m-%d")}
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -259,11 +263,13 @@ def table() -> str:
         bases = ", ".join(f"{k} {_pct(metric, v)}" for k, v in (r.get("baselines") or {}).items())
         command = r["command"].replace(str(Path.home()), "~")
         load = ", ".join(f"{v:.1f}" for v in r["load_average"])
+        piece = " (resumed: the last piece)" if r.get("resumed") else ""
         rows.append(f"| {r['proof']} | {SOURCE_FORMATS.get(r['proof'], '-')} | `{r['recipe']}` | "
                     f"{metric} {_pct(metric, r['test'][metric])} | "
                     f"{_pct(metric, (r.get('best_val') or {}).get(metric))} | "
                     f"{_pct(metric, builtin.get('mean'))} | {_pct(metric, r['recipe_target'])} | "
-                    f"{bases or '-'} | {r['wall_time_s']:.0f} s | {load} | `{command}` | "
+                    f"{bases or '-'} | {r['wall_time_s']:.0f} s{piece} | "
+                    f"{load} | `{command}` | "
                     f"{r['recorded']} |")
     machines = {(r["machine"]["cpu"], r["machine"]["cores"], r["machine"]["torch"])
                 for r in (json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json")))}
