@@ -292,3 +292,37 @@ def test_two_writers_at_once_one_is_refused(tmp_path):
     steps = [r["step"] for r in runs.read_metrics(out) if r["split"] == "train"]
     assert steps == list(range(1, 301))           # never backwards, never twice
     assert _summary(out)["steps"] == 300
+
+
+def test_a_forked_child_of_a_killed_holder_does_not_keep_the_run_locked(tmp_path):
+    """A data-loader worker is forked while the run is held; when the holder is SIGKILLed the
+    worker may live on for seconds, and the run must be free to resume at once."""
+    out = tmp_path / "run"
+    out.mkdir()
+    script = (
+        "import os, sys, time\n"
+        "from ann import runs\n"
+        f"runs.lock_run({str(out)!r})\n"
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        "    time.sleep(60)\n"
+        "    os._exit(0)\n"
+        "print(child, flush=True)\n"
+        "time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            env=env())
+    child = int(proc.stdout.readline())
+    try:
+        with pytest.raises(AnnError, match="being written by process"):
+            runs.lock_run(out)
+        proc.kill()
+        proc.wait()
+        os.kill(child, 0)                     # the forked child still runs ...
+        with runs.lock_run(out):              # ... and the run is free
+            pass
+    finally:
+        proc.kill()
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -146,6 +146,25 @@ def _release_all():
         held.release()
 
 
+def _forget_in_child():
+    """A forked child (a data-loader worker) closes its copy of each held lock's descriptor and
+    holds nothing: a ``flock`` lasts while any process keeps the descriptor open, so a worker
+    outliving its killed parent by a few seconds would otherwise keep the run refused to
+    ``--resume``. The file stays: it is the parent's."""
+    for held in list(_HELD.values()):
+        if held._fd is not None:
+            try:
+                os.close(held._fd)
+            except OSError:
+                pass
+            held._fd = None
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
+
+
 def reusable(path: Path) -> bool:
     """Whether run directory ``path`` stopped before its first checkpoint: it holds a
     ``config.json`` but no checkpoint, no weights and no pretraining checkpoint, so there is
