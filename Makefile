@@ -14,10 +14,10 @@ $(STAMP): pyproject.toml constraints/cpu.txt
 	@if $(PY) -c "import torch" >/dev/null 2>&1; then \
 	    echo "ann: using the torch already installed for $(PY)"; \
 	    $(PY) -m venv --system-site-packages $(VENV); \
-	    $(BIN)/pip install -q -e ".[dev,peers,export,serve]"; \
+	    $(BIN)/pip install -q -e ".[dev,peers,export,serve,tensorboard]"; \
 	else \
 	    $(PY) -m venv $(VENV); \
-	    $(BIN)/pip install -q -c constraints/cpu.txt -e ".[dev,peers,export,serve]"; \
+	    $(BIN)/pip install -q -c constraints/cpu.txt -e ".[dev,peers,export,serve,tensorboard]"; \
 	fi
 	@touch $(STAMP)
 
