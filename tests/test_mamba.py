@@ -24,6 +24,14 @@ def test_parallel_scan_equals_the_sequential_scan(T):
     torch.testing.assert_close(parallel_scan(a, b, h0)[:, -1], h)
 
 
+def test_the_parallel_scans_backward_pass_is_the_gradient():
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(2, 6, 2, 3, generator=g, dtype=torch.float64).requires_grad_()
+    b = torch.randn(2, 6, 2, 3, generator=g, dtype=torch.float64).requires_grad_()
+    h0 = torch.randn(2, 2, 3, generator=g, dtype=torch.float64).requires_grad_()
+    assert torch.autograd.gradcheck(parallel_scan, (a, b, h0))
+
+
 def test_both_scans_give_the_same_model_and_gradients():
     torch.manual_seed(0)
     par = create_model("mamba", "tiny", scan="parallel")

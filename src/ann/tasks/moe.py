@@ -55,7 +55,11 @@ class MoELanguageModeling(LanguageModeling):
         loads = expert_loads(run.model, test_data)
         if loads is not None:
             plot_expert_loads(loads, Path(folder) / "experts.png")
-            run.summary["expert_tokens"] = loads.tolist()
+            if run.path is not None:
+                from .. import fileio
+
+                run.summary["expert_tokens"] = loads.tolist()
+                fileio.write_json(run.path / "summary.json", run.summary)
 
 
 @torch.no_grad()

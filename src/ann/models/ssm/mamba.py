@@ -76,6 +76,43 @@ def sequential_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> torch
     return torch.stack(hs, dim=1)                                   # (B, T, E, N)
 
 
+def _doubling_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+    """h_t = a_t * h_{t-1} + b_t by recursive doubling (Hillis & Steele 1986): see
+    :func:`parallel_scan`. (B, T, E, N) each, h0 (B, E, N)."""
+    a, b = a.clone(), b.clone()                     # updated in place below (no autograd here)
+    b[:, 0] += a[:, 0] * h0                         # fold h0 into step 0
+    T, s = a.size(1), 1
+    while s < T:
+        # position t composes with t - s; positions t < s compose with the identity (1, 0).
+        # The right-hand sides are computed before the writes, so they read the old values.
+        b[:, s:] += a[:, s:] * b[:, :-s]            # (B, T - s, E, N)
+        if 2 * s < T:
+            a[:, s:] = a[:, s:] * a[:, :-s]
+        s *= 2
+    return b
+
+
+class _ParallelScan(torch.autograd.Function):
+    """The scan's backward pass is the same recurrence run backwards in time (Martin & Cundy
+    2018, https://arxiv.org/abs/1709.04057): with lambda_t = dL/dh_t + a_{t+1} lambda_{t+1},
+    dL/db_t = lambda_t, dL/da_t = lambda_t h_{t-1} and dL/dh0 = a_0 lambda_0. Only a and h are
+    kept for it, not every intermediate of the doubling steps."""
+
+    @staticmethod
+    def forward(ctx, a, b, h0):
+        h = _doubling_scan(a, b, h0)
+        ctx.save_for_backward(a, h, h0)
+        return h
+
+    @staticmethod
+    def backward(ctx, grad_h):
+        a, h, h0 = ctx.saved_tensors
+        a_next = torch.cat([a[:, 1:], torch.zeros_like(a[:, :1])], dim=1)   # a_{t+1}, 0 at the end
+        lam = _doubling_scan(a_next.flip(1), grad_h.flip(1), torch.zeros_like(h0)).flip(1)
+        h_prev = torch.cat([h0[:, None], h[:, :-1]], dim=1)                 # h_{t-1}
+        return lam * h_prev, lam, a[:, 0] * lam[:, 0]
+
+
 def parallel_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
     """The same recurrence by an associative scan in ceil(log2 T) steps over the whole sequence.
 
@@ -83,20 +120,12 @@ def parallel_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> torch.T
     at t gives (a_t a_{t-s}, a_t b_{t-s} + b_t), which is associative, so after the steps
     s = 1, 2, 4, ... every position holds the composition of all maps up to it (Hillis & Steele
     1986). Positions before the start compose with the identity (1, 0). Only products of
-    a in (0, 1] appear: no division, no overflow.
+    a in (0, 1] appear: no division, no overflow. The gradient is a second scan, backwards.
 
     Shapes:
         a, b (B, T, E, N), h0 (B, E, N) -> h (B, T, E, N).
     """
-    b = torch.cat([(a[:, 0] * h0 + b[:, 0])[:, None], b[:, 1:]], dim=1)   # fold h0 into step 0
-    T, s = a.size(1), 1
-    while s < T:
-        a_prev = F.pad(a[:, :-s], (0, 0, 0, 0, s, 0), value=1.0)    # (B, T, E, N), shifted by s
-        b_prev = F.pad(b[:, :-s], (0, 0, 0, 0, s, 0), value=0.0)
-        b = a * b_prev + b
-        a = a * a_prev
-        s *= 2
-    return b
+    return _ParallelScan.apply(a, b, h0)
 
 
 class SelectiveSSM(nn.Module):
