@@ -140,7 +140,7 @@ def main():
     torch.set_num_threads(args.threads)
     OUT.mkdir(parents=True, exist_ok=True)
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
-    common = {"machine": machine(), "load_average": load, "command": " ".join(sys.argv),
+    common = {"machine": machine(), "load_average": load, "command": "python " + " ".join(sys.argv),
               "date": time.strftime("%Y-%m-%d")}
     if args.speed:
         r = {**speed(args.tiny, args.rounds, 1 if args.tiny else 2), **common}
