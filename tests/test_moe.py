@@ -88,12 +88,12 @@ def test_moe_gpt_of_one_expert_equals_gpt_with_its_weights():
 
 def test_the_aux_loss_reaches_the_training_loss_and_the_router():
     torch.manual_seed(0)
-    model = create_model("moe-gpt", "tiny", top_k=1, z_weight=1e-3)
+    model = create_model("moe-gpt", "tiny", top_k=1, balance_weight=0.01, z_weight=1e-3)
     task = get_task(model.task)
     x, y = model.example_batch(4, torch.Generator().manual_seed(0))
     loss, logged = task.loss(model, (x, y))
     stats = model.router_stats()
-    expected = logged["ce"] + 0.01 * sum(s.balance.item() for s in stats) \
+    expected = logged["ce"] + model.config.balance_weight * sum(s.balance.item() for s in stats) \
         + 1e-3 * sum(s.z.item() for s in stats)
     assert loss.item() == pytest.approx(expected, rel=1e-6)
     assert logged["balance"] > 0 and logged["z"] > 0
