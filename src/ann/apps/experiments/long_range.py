@@ -140,16 +140,23 @@ def _check_memory(length: int, batch_size: int, width: int) -> None:
                        f"{memory / 2**30:,.0f} GiB); give shorter lengths, e.g. --lengths 10,50,100")
 
 
-def run(out, lengths=(10, 20, 50, 100, 200), steps: int = 200, batch_size: int = 32,
-        width: int = 64, lr: float = 3e-3, seed: int = 0, models=MODELS, quiet: bool = False) -> dict:
-    """Train every model at every length and measure the gradients; write the table and plots
-    to ``out``; return the results."""
+def check(lengths=(10, 20, 50, 100, 200), batch_size: int = 32, width: int = 64,
+          models=MODELS, **_) -> None:
+    """Refuse in one line what :func:`run` cannot do: lengths under 2, unknown models, lengths
+    whose batch would not fit in memory."""
     if not lengths or min(lengths) < 2:
         raise AnnError("give sequence lengths of at least 2, e.g. --lengths 10,50,100")
     for m in models:
         if m not in MODELS:
             raise AnnError(f"unknown model {m!r}; choose from {', '.join(MODELS)}")
     _check_memory(max(lengths), max(batch_size, EVAL_BATCH), width)
+
+
+def run(out, lengths=(10, 20, 50, 100, 200), steps: int = 200, batch_size: int = 32,
+        width: int = 64, lr: float = 3e-3, seed: int = 0, models=MODELS, quiet: bool = False) -> dict:
+    """Train every model at every length and measure the gradients; write the table and plots
+    to ``out``; return the results."""
+    check(lengths, batch_size=batch_size, width=width, models=models)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.time()
