@@ -3,6 +3,7 @@ into a temp folder (no network) become ann runs; every check compares against ``
 itself (its logits, its ``generate``), not against ann's own code."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,6 +177,21 @@ def test_eval_reads_the_recipes_data_with_the_checkpoints_tokenizer(tmp_path):
     want = torch.nn.functional.cross_entropy(
         logits.flatten(0, 1), torch.stack([windows[i][1] for i in range(len(windows))]).flatten())
     assert abs(got["loss"] - float(want)) < 1e-4
+
+
+def test_an_imported_run_moved_elsewhere_reads_its_own_tokenizer(tmp_path, capsys):
+    import shutil
+
+    _gpt2_folder(tmp_path / "hf")
+    before = api.load(import_folder(tmp_path / "hf", tmp_path / "run", quiet=True)).evaluate("test")
+    shutil.move(tmp_path / "run", tmp_path / "moved")         # config.json names the old path
+    recorded = json.loads((tmp_path / "moved" / "config.json").read_text())["data"]["tokenizer"]
+    assert recorded.endswith("tokenizer.json") and not Path(recorded).exists()
+    run = api.load(tmp_path / "moved")
+    assert Path(run.config.data.tokenizer) == (tmp_path / "moved" / "tokenizer.json").resolve()
+    assert run.evaluate("test")["loss"] == pytest.approx(before["loss"], rel=1e-6)
+    assert main(["generate", str(tmp_path / "moved"), "--prompt", "def", "--max-new-tokens",
+                 "3", "--temperature", "0"]) == 0
 
 
 def test_fine_tune_from_an_imported_gpt2_uses_every_tensor(tmp_path, capsys):
