@@ -23,8 +23,8 @@ import torch
 
 from ..errors import AnnError
 from ..registry import register_task
-from ..train.distributed import unwrap
 from ..train.device import model_device
+from ..train.distributed import unwrap
 from .base import SEED, Answer, Option, Task, Verb
 
 LOWER = ("nll", "bits_per_dim", "loss")

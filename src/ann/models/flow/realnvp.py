@@ -249,8 +249,9 @@ class RealNVP(nn.Module):
     def _vector_steps(self) -> list[nn.Module]:
         c, steps = self.config, []
         for k in range(c.couplings):
-            net = mlp(c.in_features, c.hidden, c.depth)
-            steps += self._with_norm((c.in_features,), AffineCoupling(half_mask(c.in_features, k % 2 == 1), net))
+            coupling = AffineCoupling(half_mask(c.in_features, k % 2 == 1),
+                                      mlp(c.in_features, c.hidden, c.depth))
+            steps += self._with_norm((c.in_features,), coupling)
         return steps
 
     def _image_steps(self) -> list[nn.Module]:
