@@ -306,7 +306,7 @@ class RealNVP(nn.Module):
             what = "images" if c.images else "vectors"
             raise AnnError(f"inputs have shape {tuple(x.shape[1:])} but this RealNVP reads {what} "
                            f"of shape {shape}; set model.in_features (or image_size) to match")
-        return x.float()
+        return x if x.is_floating_point() else x.float()
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Data (already in the couplings' space) to the latent z and the summed
