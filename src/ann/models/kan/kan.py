@@ -166,7 +166,8 @@ class KAN(nn.Module):
         return self.config.out_features
 
     def _flat(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.reshape(len(x), -1).float()                                   # (B, D)
+        x = x.reshape(len(x), -1)                                           # (B, D)
+        x = x if x.is_floating_point() else x.float()
         if x.shape[1] != self.config.in_features:
             raise AnnError(f"inputs have {x.shape[1]} features but model.in_features="
                            f"{self.config.in_features}; set it to {x.shape[1]}")
