@@ -7,16 +7,16 @@ from . import Recipe, Term, TourStop, add, explain
 # uniform point on the curves plus that of the noise across them.
 POINTS_TRAIN = dict(batch_size=256, lr=3e-3, weight_decay=0.0, log_every=50, eval_every=250)
 add(Recipe(
-    "realnvp-moons", "realnvp", "moons", "nll", 1.0,
+    "realnvp-moons", "realnvp", "moons", "nll", 0.5,
     "RealNVP, 8 affine couplings (MLP 2-64-64-4) with ActNorm, on scikit-learn's two moons: "
     "test NLL in nats, the learned density and samples (embedded; seconds)",
     preset="moons", train=dict(POINTS_TRAIN, max_steps=1500),
     reference="the noise floor of the data, ~0.26 nats; zuko's RealNVP of about the same size "
               "on the same points: benchmarks/flow_peer.py",
-    tour=TourStop("realnvp", 12, dict(max_steps=600)),
+    tour=TourStop("realnvp", 8, dict(max_steps=250, eval_every=250)),
 ))
 add(Recipe(
-    "realnvp-circles", "realnvp", "circles", "nll", 1.2,
+    "realnvp-circles", "realnvp", "circles", "nll", 1.0,
     "RealNVP, 8 affine couplings (MLP 2-64-64-4) with ActNorm, on scikit-learn's two circles: "
     "test NLL in nats (embedded; seconds)",
     preset="moons", train=dict(POINTS_TRAIN, max_steps=2000),

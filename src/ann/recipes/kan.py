@@ -6,13 +6,13 @@ from . import Recipe, Term, TourStop, add, explain
 # up to step 50 (pykan's schedule, model.grid_update_every / grid_update_until).
 KAN_TRAIN = dict(lr=1e-2, weight_decay=0.0, schedule="cosine", log_every=100)
 add(Recipe(
-    "kan-toy", "kan", "exp-sin", "rmse", 0.05,
+    "kan-toy", "kan", "exp-sin", "rmse", 0.03,
     "KAN [2, 5, 1], cubic B-splines on 5 intervals, on Liu et al.'s f(x, y) = exp(sin(pi x) + "
     "y^2): test RMSE; the edges' curves read out as formulas (embedded; seconds)",
     preset="toy", train=dict(KAN_TRAIN, batch_size=1000, max_steps=1500, eval_every=250),
     reference="an MLP of about the same number of parameters, and pykan's KAN of the same width "
               "and grid: benchmarks/kan_peer.py",
-    tour=TourStop("kan", 8, dict(max_steps=500, eval_every=250)),
+    tour=TourStop("kan", 4, dict(max_steps=300, eval_every=300)),
 ))
 add(Recipe(
     "kan-wine", "kan-classifier", "wine", "accuracy", 0.9,
