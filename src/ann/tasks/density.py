@@ -55,7 +55,8 @@ class Density(Task):
         return False if metric in LOWER else super().is_higher_better(metric)
 
     def loss(self, model, batch) -> tuple[torch.Tensor, dict[str, float]]:
-        return -model.log_prob(batch[0]).mean(), {}
+        # through forward (the log-likelihood), so a DistributedDataParallel wrapper syncs it
+        return -model(batch[0]).mean(), {}
 
     @torch.no_grad()
     def evaluate(self, model, batches) -> dict[str, float]:
