@@ -110,6 +110,7 @@ def moons_run(tmp_path_factory):
                      out=out, quiet=True)
 
 
+@pytest.mark.slow
 def test_moons_converges_in_a_small_budget(moons_run):
     # 200 steps: a Gaussian fitted to the moons scores 1.89 nats on the test points, the data's
     # noise floor is about 0.26
@@ -117,6 +118,7 @@ def test_moons_converges_in_a_small_budget(moons_run):
     assert (moons_run.path / "density.png").exists()
 
 
+@pytest.mark.slow
 def test_generate_writes_samples(moons_run, tmp_path):
     answers = use(moons_run, "generate", n=20, out=str(tmp_path / "s.csv"))
     rows = (tmp_path / "s.csv").read_text().splitlines()
@@ -125,3 +127,20 @@ def test_generate_writes_samples(moons_run, tmp_path):
     assert (tmp_path / "s.png").stat().st_size > 1000
     with pytest.raises(AnnError, match="--out"):
         use(moons_run, "generate", out=str(tmp_path / "s.txt"))
+
+
+@pytest.mark.slow
+def test_image_run_reports_bits_per_dim_and_generates_a_grid(tmp_path):
+    """A tiny image flow on the 8x8 digits, two steps: the figures are in bits per dimension
+    below the uniform model's log2(17), the report and `generate` write image grids."""
+    run = ann.train("realnvp-digits", {**TINY, "train.max_steps": 2, "train.eval_every": 2,
+                                       "model.couplings": 1, "model.hidden": 4},
+                    out=tmp_path / "d", quiet=True)
+    test = run.summary["test"]
+    assert test["bits_per_dim"] == pytest.approx(test["nll"] / (64 * math.log(2)))
+    assert 0 < test["bits_per_dim"] < math.log2(17) + 1
+    assert (run.path / "samples.png").exists()
+    answers = use(run, "generate", n=9, out=str(tmp_path / "g.png"))
+    assert answers[0].data == {"samples": 9, "file": str(tmp_path / "g.png")}
+    with pytest.raises(AnnError, match="--out"):
+        use(run, "generate", out=str(tmp_path / "g.csv"))

@@ -134,6 +134,7 @@ def test_refuses_wrong_edges_and_inputs():
         create_model("kan", grid_range=(1.0, -1.0))
 
 
+@pytest.mark.slow
 def test_toy_recipe_converges_and_reads_out_sin(tmp_path):
     """kan-toy at 300 steps: test RMSE under 0.1 (the target's std is 1.6); then, pruned on the
     training inputs, an edge from x reads out as a sine."""
