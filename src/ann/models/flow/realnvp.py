@@ -12,14 +12,16 @@ so the Jacobian is triangular, its log-determinant a sum, and the inverse closed
 ``x = y_m + (1 - m) * (y - t(y_m)) * exp(-s(y_m))``. Masks alternate so every coordinate is
 moved: halves of a vector (``x_1..x_{D/2}`` then the rest); for images a checkerboard over
 pixels, then after a squeeze (each 2x2 block to 4 channels, section 3.6) halves of the channels.
-The scale is ``s = scale * tanh(raw)`` with a learned ``scale`` per coordinate (section 4.1).
+The scale is ``s = scale * tanh(raw)`` with a learned ``scale`` per coordinate (bounded, as in
+the authors' implementation).
 Optional ActNorm before each coupling (Kingma & Dhariwal 2018, "Glow", section 3.1): a
 per-feature affine map started, on the first training batch, so that its output has zero mean
 and unit variance; it stands in for the paper's batch normalization.
 
 Images (``in_features=0``): the inputs arrive standardised; they are mapped back to their
 integer levels 0..``levels - 1``, dequantized with uniform noise, divided by ``levels`` and put
-through the logit transform ``logit(alpha + (1 - 2 alpha) u)`` (section 4.1); every step's
+through the logit transform ``logit(alpha + (1 - 2 alpha) u)`` (section 4.1, here with the margin
+on both sides); every step's
 Jacobian is counted, so :meth:`log_prob` is the log-probability of the discrete image, a lower
 bound in nats, and bits per dimension are ``-log_prob / (D ln 2)``. Unlike the paper's
 multi-scale architecture no dimensions are factored out: every layer sees the whole image.
