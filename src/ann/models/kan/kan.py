@@ -12,9 +12,9 @@ extended by k knots on each side so the G + k basis functions B_m cover the rang
 recursion). Around the paper's recipe:
 
 * grid update (section 2.2, "update of spline grids"; pykan's ``update_grid_from_samples``):
-  each input's grid moves to the quantiles of the inputs it sees (mixed with a uniform grid by ``grid_eps``), and the spline
-  coefficients are refitted by least squares so the edge keeps its curve; during training every
-  ``grid_update_every`` steps until step ``grid_update_until``;
+  each input's grid moves to the quantiles of the inputs it sees (mixed with a uniform grid by
+  ``grid_eps``), and the spline coefficients are refitted by least squares so the edge keeps its
+  curve; during training every ``grid_update_every`` steps until step ``grid_update_until``;
 * pruning (section 2.5.1): an edge whose mean |phi(x)| over samples falls below a threshold is
   masked out;
 * symbolic read-out (section 2.5.1, step 3): a learned edge's curve is fitted by
