@@ -19,7 +19,8 @@ add(Recipe(
     "KAN [13, 4, 3] classifier, cubic B-splines on 5 intervals, on the UCI wine table "
     "(stratified 10-fold split, fold 0; embedded, seconds)",
     preset="tabular", train=dict(KAN_TRAIN, batch_size=256, max_steps=400, eval_every=100),
-    reference="logistic regression on the same split (the run's linear baseline)",
+    reference="logistic regression (scikit-learn, standardised features) on the same split: "
+              "100% (18 of 18); the KAN, 94.4%, is behind it",
 ))
 
 
