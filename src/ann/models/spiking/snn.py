@@ -171,7 +171,7 @@ class SpikingNet(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images (B, C, H, W) as T steps of input (B, T, C*H*W)."""
         c = self.config
-        p = (x.flatten(1).float() * c.std + c.mean).clamp(0, 1)                # (B, D) in [0, 1]
+        p = (x.flatten(1).to(self.fcs[0].weight.dtype) * c.std + c.mean).clamp(0, 1)  # (B, D)
         if p.shape[1] != self.fcs[0].in_features:
             raise AnnError(f"inputs have {p.shape[1]} pixels but the network reads "
                            f"{self.fcs[0].in_features} (model.image_size={c.image_size}, "
