@@ -20,7 +20,8 @@ add(Recipe(
     preset="mnist", data=dict(augment_shift=2),
     train=dict(epochs=10, batch_size=128, lr=1e-3, eval_batch_size=500),
     reference="Sabour et al. 2017: 0.25% test error (99.75%) with 3 routing iterations and "
-    "reconstruction, 1,152 primary capsules, trained far longer; issue 26 asks >= 99.4%: the CPU-sized row aims lower (99.2%)",
+    "reconstruction, 1,152 primary capsules, trained far longer; issue 26 asks >= 99.4%: the "
+    "CPU-sized row aims lower (99.2%)",
 ))
 
 
