@@ -102,6 +102,7 @@ def test_capsnet_losses_and_shapes():
         net(torch.zeros(1, 1, 9, 9))
 
 
+@pytest.mark.slow
 def test_capsnet_digits_trains_at_tiny_size(tmp_path):
     run = ann.train("capsnet-digits", {"train.threads": 1, "train.epochs": 3,
                                        "model.conv_channels": 16, "model.primary_types": 4,

@@ -122,6 +122,7 @@ def test_membrane_readout_is_a_non_spiking_integrator():
     torch.testing.assert_close(net(x), layers[-1][1].mean(1))
 
 
+@pytest.mark.slow
 def test_snn_digits_trains_at_tiny_size(tmp_path):
     run = ann.train("snn-digits", {"train.threads": 1, "train.epochs": 3},
                     out=tmp_path / "s", quiet=True)
