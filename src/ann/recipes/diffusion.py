@@ -9,16 +9,16 @@ from . import Recipe, Term, TourStop, add, explain
 DIFFUSION_TRAIN = dict(batch_size=64, lr=2e-3, schedule="cosine", warmup_steps=200,
                        grad_clip=1.0, log_every=100)
 add(Recipe(
-    "ddpm-digits", "ddpm", "digits", "fd_classifier", 5.6,
+    "ddpm-digits", "ddpm", "digits", "fd_classifier", 4.5,
     "conditional DDPM (Ho et al. 2020) with a small U-Net on scikit-learn's 8x8 digits, "
-    "classifier-free guidance 2, sampled by DDIM in 50 steps; samples judged by mlp-digits "
-    "(embedded; a minute)",
-    preset="digits", train=dict(DIFFUSION_TRAIN, max_steps=3000, eval_every=500),
+    "classifier-free guidance 1.5, sampled by DDIM in 50 steps; samples judged by mlp-digits "
+    "(embedded; minutes)",
+    preset="digits", train=dict(DIFFUSION_TRAIN, max_steps=1500, eval_every=500),
     reference="dcgan-digits: fd_classifier 5.61 (real validation against test images: 4.19)",
-    tour=TourStop("diffusion", 15, dict(max_steps=600, eval_every=300))))
+    tour=TourStop("diffusion", 30, dict(max_steps=400, eval_every=200))))
 add(Recipe(
     "ddpm-mnist", "ddpm", "mnist", "fd_classifier", 1.0,
-    "conditional DDPM with a three-level U-Net on MNIST, classifier-free guidance 2, DDIM in 50 "
+    "conditional DDPM with a three-level U-Net on MNIST, classifier-free guidance 1.5, DDIM in 50 "
     "steps; samples judged by ann's LeNet-5: Fréchet distance on its features, confidence, "
     "label accuracy",
     preset="mnist", train=dict(DIFFUSION_TRAIN, epochs=10, batch_size=128, lr=1e-3),

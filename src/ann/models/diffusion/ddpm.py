@@ -57,7 +57,7 @@ class DDPMConfig(LabelledImageInput):
     conditional: bool = field(False, "read the class label (classifier-free guidance at sampling)")
     label_dropout: float = field(0.1, "conditional: probability that training replaces a label "
                                  "by the null label", range=(0.0, 1.0))
-    guidance: float = field(2.0, "conditional: guidance scale s of eps_null + s (eps_y - "
+    guidance: float = field(1.5, "conditional: guidance scale s of eps_null + s (eps_y - "
                             "eps_null) (1: no guidance)", range=(0.0, 100.0))
     sampler: str = field("ddim", "sampler: ddim (few steps) or ddpm (ancestral)",
                          choices=("ddim", "ddpm"))

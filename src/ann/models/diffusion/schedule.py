@@ -109,11 +109,13 @@ class NoiseSchedule:
     def ddim_step(self, out, x, t: int, prev: int, kind: str, eta: float = 0.0,
                   noise: torch.Tensor | None = None, clip: bool = True) -> torch.Tensor:
         """One DDIM step x_t -> x_prev (Song et al., eq. 12); ``noise`` is needed when eta > 0.
-        With ``clip`` the predicted x_0 is clipped to [-1, 1]; eps stays the network's."""
+        With ``clip`` the predicted x_0 is clipped to [-1, 1] and eps recomputed from it, so
+        that the step's two terms agree (diffusers' ``use_clipped_model_output``)."""
         a_t, a_prev = self.abar(t, x), self.abar(prev, x)
         x0, eps = self.predictions(out, x, t, kind)
         if clip:
             x0 = x0.clamp(-1, 1)
+            eps = (x - a_t.sqrt() * x0) / (1 - a_t).sqrt()
         sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()
         x_prev = a_prev.sqrt() * x0 + (1 - a_prev - sigma ** 2).clamp_min(0).sqrt() * eps
         return x_prev + sigma * noise if eta > 0 else x_prev
