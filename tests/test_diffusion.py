@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 import ann
+from ann.errors import AnnError
 from ann.models.diffusion.schedule import NoiseSchedule
 from ann.registry import create_model
 from helpers import ann as ann_cli
@@ -117,6 +118,7 @@ def cache(tmp_path_factory):
     return tmp_path_factory.mktemp("cache")
 
 
+@pytest.mark.slow
 def test_tiny_conditional_run_and_generate_cli(tmp_path, cache, monkeypatch):
     monkeypatch.setenv("ANN_CACHE_DIR", str(cache))
     run = ann.train("ddpm-digits", {"train.threads": 1, "train.max_steps": 20,
@@ -132,11 +134,16 @@ def test_tiny_conditional_run_and_generate_cli(tmp_path, cache, monkeypatch):
     assert Image.open(tmp_path / "g.png").size == (3 * (4 * 10 + 2), 3 * (3 * 10 + 2))
     fails_cleanly(ann_cli("generate", tmp_path / "d", "--steps", "0", check=False,
                           ANN_CACHE_DIR=cache), "--steps")
-    fails_cleanly(ann_cli("generate", tmp_path / "d", "--label", "10", check=False,
-                          ANN_CACHE_DIR=cache), "outside", "0-9")
     # the verb's steps reach the sampler: one step differs from five, the same seed repeats
     loaded = ann.load(tmp_path / "d")
     task = loaded.task
+    with pytest.raises(AnnError, match="outside"):
+        ann.use(loaded, "generate", label=10)
+    with pytest.raises(AnnError, match="--guidance"):
+        ann.use(ann.train("ddpm-digits", {"train.threads": 1, "train.max_steps": 1,
+                                          "model.widths": (4, 8), "model.conditional": False,
+                                          "model.sample_steps": 2}, out=tmp_path / "u",
+                          quiet=True), "generate", guidance=2.0)
     task.generate_images(loaded, 4, 1, 0, tmp_path / "a.png", steps=1)
     task.generate_images(loaded, 4, 1, 0, tmp_path / "b.png", steps=5)
     task.generate_images(loaded, 4, 1, 0, tmp_path / "c.png", steps=5)
