@@ -39,6 +39,8 @@ FIGURES = {
                                 ("fd_classifier", "fd_classifier_real", "real val vs test")],
     "cgan-mnist": [("label_accuracy", "confidence", "confidence"),
                    ("fd_classifier", "fd_classifier_real", "real val vs test")],
+    "ddpm-digits": [("fd_classifier", "fd_classifier_real", "real val vs test"),
+                    ("label_accuracy", "confidence", "confidence")],
     "srgan-mnist": [("psnr", "psnr_bicubic", "bicubic"), ("ssim", "ssim_bicubic", "bicubic")],
     "srgan-mnist-pixel": [("psnr", "psnr_bicubic", "bicubic"),
                           ("ssim", "ssim_bicubic", "bicubic")],

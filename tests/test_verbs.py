@@ -46,7 +46,7 @@ def test_the_builtin_verbs_and_their_flags():
     assert {"predict", "generate", "translate", "fill"} <= set(commands)
     generate = {o.name for o, _ in commands["generate"][2]}
     assert {"prompt", "beam", "max_len", "n", "label", "seed", "out", "image", "input",
-            "temperature", "top_k", "top_p", "slide", "max_new_tokens"} == generate
+            "temperature", "top_k", "top_p", "slide", "max_new_tokens", "steps", "guidance"} == generate
     # one --beam for generate, translate and eval alike
     parser = cli._parser()
     assert parser.parse_args(["translate", "r", "Hallo", "--beam", "4"]).beam == 4
