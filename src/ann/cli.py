@@ -177,7 +177,7 @@ def _parser() -> Parser:
     s.set_defaults(func=cmd_explain)
 
     s = cmd("serve", "serve trained runs over HTTP: a JSON endpoint per verb, the OpenAI API "
-            "for text models, and a web page to try them (needs ann[serve])")
+            "for text models, and a web page to try them (needs ann-nets[serve])")
     s.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="the runs to serve, each under "
                    "its folder's name")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
