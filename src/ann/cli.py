@@ -61,7 +61,8 @@ EXAMPLES = {
   ann tour --list                           the families and their recipes""",
     "scratch": """examples:
   ann scratch digits                         the NumPy MLP, trained by hand-written gradients
-  ann scratch digits --model cnn --epochs 20 the NumPy CNN (conv, batch norm, max pooling)""",
+  ann scratch digits --model cnn --epochs 20 the NumPy CNN (conv, batch norm, max pooling)
+  ann scratch words                          a tiny word model: watch its embeddings learn""",
     "explain": """examples:
   ann explain                                every term in the glossary
   ann explain backpropagation
@@ -166,9 +167,11 @@ def _parser() -> Parser:
     s.set_defaults(func=cmd_experiment)
 
     s = cmd("scratch", "train a NumPy network by hand-written backpropagation (ann.apps.scratch)")
-    s.add_argument("dataset", help="the dataset: digits")
-    s.add_argument("--model", default="mlp", help="mlp or cnn (default mlp)")
-    s.add_argument("--epochs", type=int, default=None, help="epochs (default: the full budget, 40)")
+    s.add_argument("dataset", help="digits (an MLP or a CNN) or words (a word model whose "
+                   "embeddings are updated by backpropagation)")
+    s.add_argument("--model", default=None, help="for digits: mlp or cnn (default mlp)")
+    s.add_argument("--epochs", type=int, default=None,
+                   help="epochs (default: the full budget, 40 for digits, 20 for words)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.set_defaults(func=cmd_scratch)
 
@@ -418,18 +421,38 @@ def cmd_tour(args):
 
 
 def cmd_scratch(args):
+    if args.dataset == "words":
+        return _scratch_words(args)
     from .apps.scratch.digits import check_options, train_digits
 
     if args.dataset != "digits":
-        raise AnnError(f"ann scratch trains on 'digits' only, not {args.dataset!r}: "
-                       "ann scratch digits [--model mlp|cnn]")
-    check_options(args.model, args.epochs, args.seed)     # before the table's header
+        raise AnnError(f"ann scratch trains on 'words' or 'digits' only, not {args.dataset!r}: "
+                       "ann scratch digits [--model mlp|cnn], ann scratch words")
+    model = args.model or "mlp"
+    check_options(model, args.epochs, args.seed)     # before the table's header
     print(f"{'epoch':>5}  {'loss':>8}  {'train acc':>9}  {'val acc':>7}  {'seconds':>7}")
-    result = train_digits(args.model, args.epochs, args.seed, on_epoch=lambda r: print(
+    result = train_digits(model, args.epochs, args.seed, on_epoch=lambda r: print(
         f"{r['epoch']:>5}  {r['loss']:>8.4f}  {r['train_accuracy']:>9.2%}  "
         f"{r['val_accuracy']:>7.2%}  {r['seconds']:>7.2f}", flush=True))
     print(f"test accuracy {result.test_accuracy:.2%} (weights of epoch {result.best_epoch}, the best "
           f"on validation), {result.wall_time_s:.1f} s")
+
+
+def _scratch_words(args):
+    from .apps.scratch import words
+
+    if args.model is not None:
+        raise AnnError("ann scratch words has one model (embeddings and a linear layer); drop --model")
+    words.check_options(args.epochs, args.seed)
+    print(f"{'epoch':>5}  {'loss':>7}  {'accuracy':>8}  {'same kind':>9}  {'other kind':>10}  "
+          f"{'moved':>6}")
+    result = words.train_words(args.epochs, args.seed, on_epoch=lambda r: print(
+        f"{r['epoch']:>5}  {r['loss']:>7.4f}  {r['accuracy']:>8.2%}  {r['same_kind']:>9.3f}  "
+        f"{r['other_kind']:>10.3f}  {r['moved']:>6.3f}", flush=True))
+    print(f"held-out next-word accuracy {result.test_accuracy:.2%} (the grammar allows at most "
+          f"{result.best_possible:.2%}), {result.wall_time_s:.1f} s")
+    print("same kind: mean cosine similarity of the embeddings of two animals (or two vehicles);\n"
+          "other kind: of an animal and a vehicle; moved: how far SGD moved the embedding table")
 
 
 def cmd_explain(args):
