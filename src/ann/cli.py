@@ -8,7 +8,9 @@ import os
 import signal
 import sys
 import textwrap
+from types import SimpleNamespace
 
+from . import cli_cache
 from .errors import AnnError
 
 EXAMPLES = {
@@ -96,7 +98,12 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} -h`)\n")
 
 
-def _parser() -> Parser:
+def _parser(cache: bool = False) -> Parser:
+    """The whole command line. The verb commands and ``ann eval``'s options are read from the
+    registered tasks, which imports torch; ``cache``: read them from the cli_cache instead, once
+    computed for this version of ann (what `ann` does unless given ``--import``: a module that
+    may register more tasks)."""
+    table = cli_cache.cached("commands", _command_table, use=cache)
     # --debug works before or after the command; SUPPRESS keeps a subcommand's default from
     # overwriting a value given before it.
     common = argparse.ArgumentParser(add_help=False)
@@ -137,19 +144,19 @@ def _parser() -> Parser:
     s.add_argument("run_dir")
     s.add_argument("--split", default="test", help="train, val or test (default test)")
     s.add_argument("--json", action="store_true", help="print JSON")
-    for opt, help_ in evaluate_options():
-        _add_option(s, opt, help_)
+    for opt, help_ in table["evaluate"]:
+        _add_option(s, SimpleNamespace(**opt), help_)
     s.set_defaults(func=cmd_eval)
 
     # ann predict | fill | generate | translate | ...: one command per verb some task offers,
     # with the options the tasks declare (ann.tasks.base.Option); see verb_commands.
-    for name, (summary, description, options) in verb_commands().items():
+    for name, (summary, description, options) in table["verbs"].items():
         s = sub.add_parser(name, parents=[common], help=summary,
                            description=f"{summary}\n\n{description}", epilog=EXAMPLES.get(name),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         s.add_argument("run_dir")
         for opt, help_ in options:
-            _add_option(s, opt, help_)
+            _add_option(s, SimpleNamespace(**opt), help_)
         s.add_argument("--json", action="store_true", help="print JSON")
         s.set_defaults(func=cmd_verb, verb=name)
 
@@ -244,22 +251,30 @@ def _table(rows: list[list], header: list[str], group: int | None = None) -> str
 
 
 def cmd_list(args):
-    from . import api
-
     if args.models and args.datasets:
         raise AnnError("--models and --datasets list different tables; give one of them")
     kind = "models" if args.models else "datasets" if args.datasets else "recipes"
-    rows = api.catalogue(kind)
+
+    def catalogue():
+        from . import api
+
+        return api.catalogue(kind)
+
+    rows = cli_cache.cached(f"list-{kind}", catalogue, use=getattr(args, "cache", False))
     cell = lambda v: f"{v:,}" if isinstance(v, int) else v    # noqa: E731  (parameter counts)
     print(_table([[cell(v) for v in r.values()] for r in rows], list(rows[0]),
                  group=1 if kind == "recipes" else None))     # recipes grouped by family
 
 
 def cmd_train(args):
-    from . import api
-
     if args.recipe is not None and "=" in args.recipe:   # `--resume DIR key=value`: no recipe given
         args.overrides, args.recipe = [args.recipe, *args.overrides], None
+    if args.recipe is not None:
+        from .recipes import get_recipe
+
+        get_recipe(args.recipe)         # a misspelt name answers before torch is imported
+    from . import api
+
     if args.show_config:
         recipe, settings = api.with_config_file(args.recipe, args.config)
         if recipe is None:
@@ -289,7 +304,7 @@ def cmd_eval(args):
 
 
 # What every verb command's namespace holds besides the verb's own options.
-COMMON_ARGS = ("command", "func", "debug", "no_verify", "imports", "run_dir", "json", "verb")
+COMMON_ARGS = ("command", "func", "debug", "no_verify", "imports", "run_dir", "json", "verb", "cache")
 
 
 def _merge(offers) -> list[tuple[object, str]]:
@@ -339,6 +354,23 @@ def evaluate_options() -> list:
     return _merge([(t, task_class(t).evaluate_options) for t in list_tasks()])
 
 
+_TYPES = {t.__name__: t for t in (str, int, float, bool)}
+
+
+def _option_json(opt) -> dict:
+    """An ann.tasks.base.Option as the JSON the cli_cache keeps (its type by name)."""
+    return {"name": opt.name, "type": opt.type.__name__, "many": opt.many,
+            "positional": opt.positional, "required": opt.required, "flag": opt.flag,
+            "metavar": opt.metavar}
+
+
+def _command_table() -> dict:
+    """The verb commands and eval's options as JSON: what _parser builds the command line of."""
+    return {"verbs": {verb: [summary, description, [[_option_json(o), h] for o, h in options]]
+                      for verb, (summary, description, options) in verb_commands().items()},
+            "evaluate": [[_option_json(o), h] for o, h in evaluate_options()]}
+
+
 def _add_option(parser, opt, help_: str):
     """One declared option as an argparse argument. Options the user leaves out stay out of the
     namespace (SUPPRESS), so the task's own defaults apply."""
@@ -352,11 +384,11 @@ def _add_option(parser, opt, help_: str):
         return
     flag = "--" + (opt.flag or opt.name).replace("_", "-")
     kw = {"dest": opt.name, "default": argparse.SUPPRESS, "help": help_}
-    if opt.type is bool:
+    if opt.type == "bool":
         parser.add_argument(flag, action="store_true", **kw)
         return
     kw["metavar"] = opt.metavar or (opt.flag or opt.name).upper()
-    parser.add_argument(flag, action="append" if opt.many else "store", type=opt.type, **kw)
+    parser.add_argument(flag, action="append" if opt.many else "store", type=_TYPES[opt.type], **kw)
 
 
 def cmd_verb(args):
@@ -532,12 +564,13 @@ def import_modules(names: list[str]):
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    imports = _imports(argv)
     try:
-        import_modules(_imports(argv))
+        import_modules(imports)
     except AnnError as e:
         print(f"ann: error: {e}", file=sys.stderr)
         return e.exit_code
-    parser = _parser()
+    parser = _parser(cache=not imports)
     # Overrides may come after options (`ann train R --out D train.lr=0.1`): argparse stops
     # collecting positionals at the first option, so gather the key=value leftovers here.
     args, rest = parser.parse_known_args(argv)
@@ -548,6 +581,7 @@ def main(argv=None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.debug = getattr(args, "debug", False)
+    args.cache = not imports
     if getattr(args, "no_verify", False):
         os.environ["ANN_NO_VERIFY"] = "1"      # read by ann.train.checkpoint, here and in workers
     if not getattr(args, "func", None):
