@@ -103,6 +103,7 @@ def test_recipes_keep_the_datasets_of_their_kind():
     (["tour", "--only", ""], ["names no family"]),
     (["tour", "--threads", "-1"], ["--threads"]),
     (["experiment", "long-range", "--threads", "-1"], ["--threads"]),
+    (["experiment", "long-range", "--lengths", "100000000"], ["--lengths 100000000", "GiB"]),
     (["scratch", "digits", "--seed", "-1"], ["--seed"]),
 ])
 def test_options_that_mean_nothing_are_refused(argv, words, tmp_path, monkeypatch):

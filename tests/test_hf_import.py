@@ -3,6 +3,8 @@ into a temp folder (no network) become ann runs; every check compares against ``
 itself (its logits, its ``generate``), not against ann's own code."""
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,6 +178,19 @@ def test_eval_reads_the_recipes_data_with_the_checkpoints_tokenizer(tmp_path):
     want = torch.nn.functional.cross_entropy(
         logits.flatten(0, 1), torch.stack([windows[i][1] for i in range(len(windows))]).flatten())
     assert abs(got["loss"] - float(want)) < 1e-4
+
+
+def test_an_imported_run_moved_elsewhere_reads_its_own_tokenizer(tmp_path, capsys):
+    _gpt2_folder(tmp_path / "hf")
+    before = api.load(import_folder(tmp_path / "hf", tmp_path / "run", quiet=True)).evaluate("test")
+    shutil.move(tmp_path / "run", tmp_path / "moved")         # config.json names the old path
+    recorded = json.loads((tmp_path / "moved" / "config.json").read_text())["data"]["tokenizer"]
+    assert recorded.endswith("tokenizer.json") and not Path(recorded).exists()
+    run = api.load(tmp_path / "moved")
+    assert Path(run.config.data.tokenizer) == (tmp_path / "moved" / "tokenizer.json").resolve()
+    assert run.evaluate("test")["loss"] == pytest.approx(before["loss"], rel=1e-6)
+    assert main(["generate", str(tmp_path / "moved"), "--prompt", "def", "--max-new-tokens",
+                 "3", "--temperature", "0"]) == 0
 
 
 def test_fine_tune_from_an_imported_gpt2_uses_every_tensor(tmp_path, capsys):
@@ -353,6 +368,36 @@ def test_t5_logits_and_greedy_answer_equal_transformers(tmp_path):
     want = hf.generate(**tok(prompt, return_tensors="pt"), max_new_tokens=10, do_sample=False)
     assert api.text_to_text(run, prompt, max_len=10) == tok.decode(want[0],
                                                                    skip_special_tokens=True)
+
+
+def test_t5_with_only_a_sentencepiece_model_reads_text_as_sentencepiece_does(tmp_path):
+    # a folder as older T5 checkpoints ship it: spiece.model and no tokenizer.json; ann
+    # converts it (through transformers) and must cut text exactly as the slow tokenizer, which
+    # runs the sentencepiece library itself
+    spm = pytest.importorskip("sentencepiece", reason="sentencepiece is not installed")
+    pytest.importorskip("google.protobuf", reason="protobuf is not installed")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(SENTENCES * 4) + "\n")
+    spm.SentencePieceTrainer.train(
+        input=str(corpus), model_prefix=str(tmp_path / "spiece"), vocab_size=60,
+        model_type="unigram", pad_id=0, eos_id=1, unk_id=2, bos_id=-1, hard_vocab_limit=False,
+        minloglevel=2)
+    sp = spm.SentencePieceProcessor(model_file=str(tmp_path / "spiece.model"))
+    conf = transformers.T5Config(num_layers=1, d_model=16, num_heads=2, d_kv=8, d_ff=24,
+                                 vocab_size=sp.get_piece_size(), pad_token_id=0, eos_token_id=1,
+                                 decoder_start_token_id=0)
+    transformers.T5ForConditionalGeneration(conf).save_pretrained(tmp_path / "hf")
+    shutil.copy(tmp_path / "spiece.model", tmp_path / "hf" / "spiece.model")
+    (tmp_path / "hf" / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "T5Tokenizer", "extra_ids": 0, "eos_token": "</s>",
+         "unk_token": "<unk>", "pad_token": "<pad>"}))
+    run = api.load(import_folder(tmp_path / "hf", tmp_path / "run", quiet=True))
+    for text in ["the cat sat on the mat", "a dog, quickly!", SENTENCES[3]]:
+        want = sp.encode(text)                        # the sentencepiece library's own pieces
+        got = run.tokenizer.encode(text)
+        assert got in (want, want + [1]), (text, got, want)         # T5 may append </s>
+        if sp.unk_id() not in want:               # (sentencepiece draws <unk> as " ⁇ ")
+            assert run.tokenizer.decode(want).strip() == sp.decode(want).strip()
 
 
 def test_vit_predict_takes_an_image(tmp_path, capsys):

@@ -105,7 +105,7 @@ def test_torch_tensors_for_an_image_recipe_eval_predict_resume(digits, tmp_path,
     assert train.x.shape == (140, 1, 8, 8)
     assert float(train.x.mean()) == pytest.approx(0, abs=1e-5)
     assert float(train.x.std(unbiased=False)) == pytest.approx(1, abs=1e-4)
-    pixels = (x[5] / 255 - run.info["mean"][0]) / run.info["std"][0]
+    pixels = (x[5] / 255 - np.ravel(run.info["mean"])[0]) / np.ravel(run.info["std"])[0]
     expected = run.predict(torch.tensor(pixels, dtype=torch.float32)[None, None]).argmax()
     assert answer["class"] == str(int(expected))
     # resume from the command line: two more steps on the arrays the run kept
@@ -192,8 +192,62 @@ def test_misuse_of_data_val_test(iris, tmp_path):
     with pytest.raises(AnnError, match="names another dataset"):
         ann.train("pnn-iris", {"data.name": "iris"}, data=(x, y), out=tmp_path / "b")
     with pytest.raises(AnnError, match="not an \\(input, target\\) pair"):
-        ann.train("pnn-iris", data=torch.utils.data.TensorDataset(torch.zeros(4, 2)),
+        ann.train("pnn-iris", data=torch.utils.data.TensorDataset(*torch.zeros(3, 4, 2)),
                   out=tmp_path / "c")
+
+
+# --- inputs alone: the recipes that learn without labels ----------------------------------------
+AE_TINY = {**TINY, "train.epochs": 0, "train.max_steps": 60, "train.eval_every": 60,
+           "train.seed": 0}
+
+
+def test_inputs_alone_train_an_autoencoder_and_every_command_works(tmp_path, capsys):
+    x = (load_digits().images[:300] / 16.0).astype(np.float32)        # (N, 8, 8) in [0, 1]
+    untrained = ann.train("ae-digits", {**AE_TINY, "train.max_steps": 1}, data=x,
+                          out=tmp_path / "untrained", quiet=True)
+    run = ann.train("ae-digits", AE_TINY, data=torch.from_numpy(x), out=tmp_path / "ae",
+                    quiet=True)
+    first, trained = untrained.summary["test"], run.summary["test"]
+    # the reconstruction error is measured in pixels (data space [0, 1], the arrays' own mean
+    # and std undone), so training lowers it well below the untrained model's
+    assert trained["mse"] < 0.6 * first["mse"], (first, trained)
+    assert 0 < trained["mse"] < 0.2
+    config = json.loads((tmp_path / "ae" / "config.json").read_text())
+    assert config["data"]["name"] == "arrays"
+    with np.load(tmp_path / "ae" / "data" / "arrays.npz") as npz:
+        assert sorted(npz.files) == ["x_train"]                      # no targets were made up
+    again = json.loads(main(capsys, "eval", tmp_path / "ae", "--json"))
+    assert again["mse"] == pytest.approx(trained["mse"], rel=1e-5)
+    files = [tmp_path / f"{i}.npy" for i in range(3)]
+    for i, f in enumerate(files):
+        np.save(f, x[i])
+    assert main(capsys, "predict", tmp_path / "ae", *files).count("score") == 3
+
+
+def test_a_dataset_of_inputs_alone_trains_an_unconditional_gan(tmp_path):
+    x = torch.from_numpy(load_digits().images[:200] / 16.0).float()[:, None]   # (N, 1, 8, 8)
+    run = ann.train("dcgan-digits", {**AE_TINY, "train.max_steps": 4},
+                    data=torch.utils.data.TensorDataset(x), out=tmp_path / "gan", quiet=True)
+    assert np.isfinite(run.summary["test"]["fd_pixels"])
+
+
+@pytest.mark.parametrize("recipe,words", [
+    ("cnn-digits", ["learns from labelled examples", "data=(x, y)"]),
+    ("cgan-mnist", ["learns from labelled examples", "unconditional"]),
+])
+def test_inputs_alone_refused_where_labels_are_needed(recipe, words, tmp_path):
+    with pytest.raises(AnnError) as err:
+        ann.train(recipe, TINY, data=np.zeros((40, 8, 8), np.float32), out=tmp_path / "r",
+                  quiet=True)
+    assert all(w in str(err.value) for w in words), str(err.value)
+    assert not (tmp_path / "r").exists()
+
+
+def test_targets_for_some_parts_only_are_refused(tmp_path):
+    x = np.zeros((40, 8, 8), np.float32)
+    with pytest.raises(AnnError, match="targets for every part or for none"):
+        ann.train("ae-digits", TINY, data=x, val=(x[:4], np.arange(4) % 2), out=tmp_path / "r")
+    assert not (tmp_path / "r").exists()
 
 
 MODULE = '''

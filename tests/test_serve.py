@@ -188,6 +188,10 @@ def test_streamed_completion_and_chat_equal_the_whole_answer(client):
     (dict(n=0), openai.BadRequestError, ["n must"]),
     (dict(model="nope"), openai.NotFoundError, ["nope", "pydoc"]),
     (dict(model="digits"), openai.BadRequestError, ["classify", "does not write text"]),
+    (dict(frequency_penalty=0.5), openai.BadRequestError, ["frequency_penalty", "not supported"]),
+    (dict(logprobs=2), openai.BadRequestError, ["logprobs", "not supported"]),
+    (dict(logit_bias={"50": 10}), openai.BadRequestError, ["logit_bias", "not supported"]),
+    (dict(echo=True), openai.BadRequestError, ["echo", "not supported"]),
 ])
 def test_openai_errors(client, args, error, words):
     for stream in (False, True):
@@ -199,6 +203,22 @@ def test_openai_errors(client, args, error, words):
         for w in words:
             assert w.lower() in body["message"].lower(), (w, body)
     assert client.completions.create(model="pydoc", prompt="a", max_tokens=2).choices[0].text
+
+
+def test_options_at_their_neutral_value_or_only_labels_are_accepted(client):
+    # an option that would change the answer is refused (above) unless it asks for nothing
+    out = client.completions.create(model="pydoc", prompt="a", max_tokens=2, frequency_penalty=0,
+                                    presence_penalty=0.0, logprobs=None, echo=False, user="u1")
+    assert out.choices[0].text
+    chat = [{"role": "user", "content": "hi"}]
+    with pytest.raises(openai.BadRequestError, match="tools"):
+        client.chat.completions.create(model="pydoc", messages=chat, max_tokens=2, tools=[
+            {"type": "function", "function": {"name": "f", "parameters": {}}}])
+    with pytest.raises(openai.BadRequestError, match="response_format"):
+        client.chat.completions.create(model="pydoc", messages=chat, max_tokens=2,
+                                       response_format={"type": "json_object"})
+    assert client.chat.completions.create(model="pydoc", messages=chat, max_tokens=2, seed=0,
+                                          response_format={"type": "text"}).choices
 
 
 def test_chat_needs_messages(client):

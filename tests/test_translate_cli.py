@@ -11,6 +11,7 @@ import pytest
 
 import ann as ann_api
 from ann.cli import main
+from ann.errors import AnnError
 from helpers import ann, fails_cleanly
 
 FAST = ["train.max_steps=300", "train.eval_every=300", "train.threads=1", "--quiet"]
@@ -79,13 +80,33 @@ def test_bad_input_in_a_subprocess(numbers_run):
     fails_cleanly(ann("translate", numbers_run, "", check=False), "empty")
 
 
-def test_unknown_characters_among_known_ones_still_translate(numbers_run, capsys):
-    # an unknown token among known ones becomes <unk>; a text of unknown tokens only is
-    # refused in one line (issue 30: letters into a numbers model were translated anyway)
-    assert cli(capsys, "translate", numbers_run, "1x2").returncode == 0
-    refused = cli(capsys, "translate", numbers_run, "x")
+@pytest.mark.parametrize("text", ["-12", "1x2", "12a", "１２", "x"])
+def test_a_character_model_refuses_any_character_it_never_saw(numbers_run, capsys, text):
+    # the numbers model reads characters, a closed vocabulary: a minus sign, a letter or a
+    # full-width digit has no translation (issue 30: "-12" was translated anyway)
+    refused = cli(capsys, "translate", numbers_run, text)
     assert refused.returncode != 0 and "never saw" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
+    assert cli(capsys, "translate", numbers_run, "12").returncode == 0
+
+
+def test_a_word_vocabulary_reads_unknown_words_among_known_ones():
+    from ann.data.tokenizers import RegexTokenizer
+    from ann.tasks.seq2seq import check_known
+
+    class Run:                      # only what check_known reads
+        class model:
+            class config:
+                unk_id = RegexTokenizer.unk_id
+
+    words = RegexTokenizer.train(["ein mann ."])
+    chars = RegexTokenizer.train(["12"], pattern=RegexTokenizer.CHARS)
+    assert not words.closed and chars.closed
+    check_known(Run, words, words.encode("ein hund ."), "ein hund .")      # a rare word: read
+    with pytest.raises(AnnError, match="never saw"):
+        check_known(Run, words, words.encode("hund"), "hund")              # nothing known
+    with pytest.raises(AnnError, match="never saw"):
+        check_known(Run, chars, chars.encode("1x"), "1x")
 
 
 def test_translate_and_eval_options_refuse_other_runs(tmp_path, capsys):

@@ -408,7 +408,7 @@ def cmd_verb(args):
 
 def cmd_experiment(args):
     from . import runs
-    from .apps.experiments import experiment_module, run_experiment
+    from .apps.experiments import check_experiment, experiment_module, run_experiment
 
     experiment_module(args.name)                 # an unknown name fails before any folder is made
     if args.threads < 0:
@@ -429,6 +429,7 @@ def cmd_experiment(args):
         import torch
 
         torch.set_num_threads(args.threads)
+    check_experiment(args.name, **options)       # before the folder is made
     out = runs.new_run_dir(f"experiment-{args.name}", args.out)
     try:
         run_experiment(args.name, out, **options)

@@ -225,7 +225,8 @@ def build_model(name: str, conf):
     return entry.cls(conf)
 
 
-def _memory_bytes() -> int | None:
+def machine_memory() -> int | None:
+    """This machine's physical memory in bytes (None where the system does not say)."""
     import os
 
     try:
@@ -244,7 +245,7 @@ def check_model_size(name: str, conf) -> None:
     A model that cannot be built on the meta device is not judged here."""
     import torch
 
-    memory = _memory_bytes()
+    memory = machine_memory()
     if memory is None:
         return
     try:

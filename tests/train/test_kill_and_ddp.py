@@ -57,9 +57,13 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_two_processes_equal_one_with_the_same_global_batch(tmp_path):
+@pytest.mark.parametrize("extra", [[], ["train.lora_rank=4", "train.lora_targets=mlp.net.0,mlp.net.3"]],
+                         ids=["full", "lora"])
+def test_two_processes_equal_one_with_the_same_global_batch(tmp_path, extra):
+    # with LoRA only the adapters (and the layers no pattern names) train, the frozen weights
+    # stay out of DDP's gradient all-reduce, and the saved run holds the merged layers
     args = ["mlp-digits", *DET, "model.dropout=0", "train.epochs=0", "train.max_steps=40",
-            "train.batch_size=32", "train.eval_every=20", "--quiet"]
+            "train.batch_size=32", "train.eval_every=20", *extra, "--quiet"]
     ann("train", *args, "--out", tmp_path / "one", "train.threads=1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
            "--master_addr=127.0.0.1", f"--master_port={_free_port()}",

@@ -20,6 +20,9 @@ What the arrays say:
 * the targets ``y`` (N,): integers, booleans or strings are class labels, named by their values
   (sorted; numbers numerically), so predictions name them; floats are a number to predict
   (regression);
+* no targets at all (``data=x``, a Dataset of inputs alone, or an ``.npz`` without ``y_*``)
+  train the recipes that learn from inputs alone (autoencoders and unconditional GANs); every
+  target then reads 0;
 * without ``val=`` or ``test=`` the missing parts are held out of ``data``
   (``data.val_fraction``, ``data.test_fraction``), stratified by class with ``data.split_seed``
   (a random shuffle for a numeric target).
@@ -91,11 +94,24 @@ def _from_dataset(dataset, name: str) -> tuple[np.ndarray, np.ndarray]:
     if n == 0:
         raise AnnError(f"{name}= is an empty Dataset; give one with examples")
     xs, ys = [], []
+    def alone(item):            # an input, or a 1-tuple of it (TensorDataset(x))
+        return not isinstance(item, (tuple, list)) or len(item) == 1
+
+    first = dataset[0]
+    inputs_only = alone(first)
     for i in range(n):
-        item = dataset[i]
-        if not (isinstance(item, (tuple, list)) and len(item) == 2):
-            raise AnnError(f"{name}= item {i} is a {type(item).__name__}, not an (input, target) "
-                           "pair; give a Dataset whose items are (input, target)")
+        item = first if i == 0 else dataset[i]
+        if inputs_only:
+            if not alone(item):
+                raise AnnError(f"{name}= item 0 is an input alone but item {i} is a "
+                               f"{type(item).__name__} of {len(item)}; give items of one form")
+            xs.append(_array(item if not isinstance(item, (tuple, list)) else item[0],
+                             f"{name}= item {i}"))
+            continue
+        if len(item) != 2:
+            raise AnnError(f"{name}= item {i} is a {type(item).__name__} of {len(item)}, not an "
+                           "(input, target) pair; give a Dataset whose items are (input, "
+                           "target), or inputs alone")
         xs.append(_array(item[0], f"{name}= item {i}'s input"))
         ys.append(item[1].item() if isinstance(item[1], torch.Tensor) and item[1].ndim == 0
                   else item[1])
@@ -103,25 +119,30 @@ def _from_dataset(dataset, name: str) -> tuple[np.ndarray, np.ndarray]:
     if len(shapes) > 1:
         raise AnnError(f"{name}= inputs have different shapes ({', '.join(map(str, sorted(shapes)[:3]))}); "
                        "give inputs of one shape")
-    return np.stack(xs), _array(ys, f"{name}= targets")
+    return np.stack(xs), None if inputs_only else _array(ys, f"{name}= targets")
 
 
-def as_pair(value, name: str) -> tuple[np.ndarray, np.ndarray]:
+def as_pair(value, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     """``(x, y)`` of what ``ann.train``'s ``data=``, ``val=`` or ``test=`` got: a pair of
-    arrays or tensors, or a ``torch.utils.data.Dataset`` of (input, target) pairs."""
+    arrays or tensors, an array or tensor of inputs alone (``y`` None), or a
+    ``torch.utils.data.Dataset`` of (input, target) pairs or of inputs."""
     if isinstance(value, torch.utils.data.Dataset) and not isinstance(value, (tuple, list)):
         x, y = _from_dataset(value, name)
     elif isinstance(value, (tuple, list)) and len(value) == 2:
         x, y = _array(value[0], f"{name}= inputs"), _array(value[1], f"{name}= targets")
+    elif isinstance(value, (np.ndarray, torch.Tensor)):
+        x, y = _array(value, f"{name}= inputs"), None
     else:
         settings = (" (data.* settings go with the other overrides: "
                     "{\"data.val_fraction\": 0.2})" if isinstance(value, dict) else "")
-        raise AnnError(f"{name}= takes (x, y), a pair of arrays or tensors, or a torch "
-                       f"Dataset of (input, target) pairs, not a {type(value).__name__}{settings}")
+        raise AnnError(f"{name}= takes (x, y), a pair of arrays or tensors, inputs x alone, or "
+                       f"a torch Dataset of (input, target) pairs, not a "
+                       f"{type(value).__name__}{settings}")
     return _checked(x, y, name)
 
 
-def _checked(x: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _checked(x: np.ndarray, y: np.ndarray | None, name: str
+             ) -> tuple[np.ndarray, np.ndarray | None]:
     if x.dtype.kind not in "biuf":
         raise AnnError(f"{name}= inputs are {x.dtype} values; give numbers (float or integer)")
     if x.ndim < 2:
@@ -129,6 +150,8 @@ def _checked(x: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.nd
                        "rows of features or (N, C, H, W) / (N, H, W) images")
     if x.dtype.kind == "f" and not np.isfinite(x).all():
         raise AnnError(f"{name}= inputs hold NaN or infinite values; give finite numbers")
+    if y is None:
+        return (x if x.dtype == np.uint8 else x.astype(np.float32)), None
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
@@ -164,20 +187,28 @@ def stage(data, val=None, test=None) -> dict[str, np.ndarray]:
     for split, value, name in (("train", data, "data"), ("val", val, "val"), ("test", test, "test")):
         if value is None:
             continue
-        out[f"x_{split}"], out[f"y_{split}"] = as_pair(value, name)
+        out[f"x_{split}"], y = as_pair(value, name)
+        if y is not None:
+            out[f"y_{split}"] = y
     _agree(out, "ann.train")
     return out
 
 
 def _agree(arrays: dict[str, np.ndarray], where: str):
-    train_x, train_y = arrays["x_train"], arrays["y_train"]
+    train_x, train_y = arrays["x_train"], arrays.get("y_train")
     for split in ("val", "test"):
         if f"x_{split}" not in arrays:
             continue
-        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        x, y = arrays[f"x_{split}"], arrays.get(f"y_{split}")
         if x.shape[1:] != train_x.shape[1:]:
             raise AnnError(f"{where}: {split} inputs are {x.shape[1:]} each but training inputs "
                            f"are {train_x.shape[1:]}; give inputs of one shape")
+        if (y is None) != (train_y is None):
+            have, lack = ("training", split) if y is None else (split, "training")
+            raise AnnError(f"{where}: the {have} arrays have targets but the {lack} arrays "
+                           "have none; give targets for every part or for none")
+        if y is None:
+            continue
         if _kind(y) != _kind(train_y):
             raise AnnError(f"{where}: the {split} targets are {_kind(y)}s but the training "
                            f"targets are {_kind(train_y)}s; give targets of one kind")
@@ -211,19 +242,23 @@ def _read_npz(path: str) -> dict[str, np.ndarray]:
     except (ValueError, OSError, EOFError) as e:
         raise CorruptFile(f"{file} cannot be read as a .npz file of arrays ({e}); it is damaged "
                           "or holds Python objects (give numbers and strings only)") from None
-    for key in ("x_train", "y_train"):
-        if key not in arrays:
-            raise AnnError(f"{file} has no array {key!r} (it has {', '.join(arrays) or 'none'}); "
-                           "save x_train and y_train (and optionally x_val, y_val, x_test, y_test)")
+    if "x_train" not in arrays:
+        raise AnnError(f"{file} has no array 'x_train' (it has {', '.join(arrays) or 'none'}); "
+                       "save x_train and y_train (and optionally x_val, y_val, x_test, y_test; "
+                       "no y_* at all for inputs alone)")
+    unlabelled = not any(f"y_{split}" in arrays for split in SPLITS)
     out = {}
     for split in SPLITS:
-        pair = [f"x_{split}" in arrays, f"y_{split}" in arrays]
+        has_x = f"x_{split}" in arrays
+        pair = [has_x, f"y_{split}" in arrays or (unlabelled and has_x)]
         if any(pair) and not all(pair):
             raise AnnError(f"{file} has one of x_{split} and y_{split} but not the other; save "
                            "both or neither")
         if all(pair):
-            out[f"x_{split}"], out[f"y_{split}"] = _checked(arrays[f"x_{split}"],
-                                                            arrays[f"y_{split}"], split)
+            x, y = _checked(arrays[f"x_{split}"], arrays.get(f"y_{split}"), split)
+            out[f"x_{split}"] = x
+            if y is not None:
+                out[f"y_{split}"] = y
     _agree(out, str(file))
     return out
 
@@ -254,19 +289,21 @@ def _carve(y: np.ndarray, wanted: dict[str, float], seed: int, classes: bool) ->
 def _splits(path: str, stamp: tuple, val_fraction: float, test_fraction: float,
             split_seed: int) -> dict:
     arrays = _read_npz(path)
-    x, y = arrays["x_train"], arrays["y_train"]
-    classes = y.dtype.kind != "f"
+    x = arrays["x_train"]
+    y = arrays.get("y_train")
+    classes = y is not None and y.dtype.kind != "f"
     wanted = {s: f for s, f in (("val", val_fraction), ("test", test_fraction))
               if f"x_{s}" not in arrays}
-    parts = _carve(y, wanted, split_seed, classes)
-    raw = {s: (x[i], y[i]) for s, i in parts.items()}
-    raw.update({s: (arrays[f"x_{s}"], arrays[f"y_{s}"]) for s in ("val", "test")
+    parts = _carve(np.zeros(len(x), dtype=np.int64) if y is None else y, wanted, split_seed,
+                   classes)
+    raw = {s: (x[i], None if y is None else y[i]) for s, i in parts.items()}
+    raw.update({s: (arrays[f"x_{s}"], arrays.get(f"y_{s}")) for s in ("val", "test")
                 if f"x_{s}" in arrays})
     info = _info(raw["train"][0], raw["train"][1])
     out = {"info": info}
     for split in SPLITS:
         sx, sy = raw[split]
-        out[split] = (_inputs(sx, info), _targets(sy, info, split))
+        out[split] = (_inputs(sx, info), _targets(sy, info, split, len(sx)))
     return out
 
 
@@ -296,11 +333,17 @@ def _info(x: np.ndarray, y: np.ndarray) -> dict:
         scale = 255 if x.dtype == np.uint8 else 1
         unit = images.astype(np.float64) / scale
         mean, std = unit.mean((0, 2, 3)), unit.std((0, 2, 3))
+        std = np.where(std > 0, std, 1.0)
         info.update(inputs="images", in_channels=int(images.shape[1]),
                     image_size=int(images.shape[2]), scale=scale, mean=mean.tolist(),
-                    std=np.where(std > 0, std, 1.0).tolist())
+                    std=std.tolist())
         fills = ["in_channels", "image_size"]
-    if y.dtype.kind == "f":
+        if images.shape[1] == 1:      # one number each: an autoencoder's data space is pixels
+            info.update(mean=float(mean[0]), std=float(std[0]))
+            fills += ["mean", "std"]
+    if y is None:
+        info.update(task="unlabelled", target_kind="none")
+    elif y.dtype.kind == "f":
         info.update(task="regression", target_kind="number", out_features=1)
         fills.append("out_features")
     else:
@@ -322,7 +365,9 @@ def _inputs(x: np.ndarray, info: dict) -> torch.Tensor:
     return torch.tensor((x - mean) / std, dtype=torch.float32)             # (N, F)
 
 
-def _targets(y: np.ndarray, info: dict, split: str) -> torch.Tensor:
+def _targets(y: np.ndarray | None, info: dict, split: str, n: int) -> torch.Tensor:
+    if y is None:               # inputs alone: each batch still carries a target, 0
+        return torch.zeros(n, dtype=torch.int64)
     if info["target_kind"] == "number":
         return torch.tensor(y, dtype=torch.float32)
     index = {c: i for i, c in enumerate(info["classes"])}
@@ -370,8 +415,15 @@ def check_model(recipe: str, model_name: str, conf, info: dict):
         raise AnnError(f"{who} reads text (token ids) as well, which arrays do not hold; choose "
                        "an image recipe (inputs (N, C, H, W) or (N, H, W)) or a table recipe "
                        "(inputs (N, F))")
-    task = registry.model_entry(model_name).cls.task
+    model_class = registry.model_entry(model_name).cls
+    task = model_class.task
     wants = registry.task_class(task).targets
+    if info["target_kind"] == "none":
+        if not registry.task_class(task).unlabelled or getattr(model_class, "conditional", False):
+            raise AnnError(f"{who} learns from labelled examples, but the arrays hold inputs "
+                           "alone; give data=(x, y), or choose a recipe that learns from "
+                           "inputs alone (an autoencoder or an unconditional GAN)")
+        wants = "none"
     if not wants:
         raise AnnError(f"{who} is a {task} model, whose targets are not class labels or numbers, "
                        "so it cannot train on arrays (x, y); choose a classifier, a regression, "

@@ -46,6 +46,9 @@ class Tokenizer:
     """What every tokenizer offers; subclasses set ``kind`` and implement the rest."""
 
     kind = ""
+    # A closed vocabulary saw every token its kind of text can hold (each character of the
+    # training text): an input with an unknown token has no answer, rather than a rare word.
+    closed = False
 
     @property
     def vocab_size(self) -> int:
@@ -100,6 +103,7 @@ class CharTokenizer(Tokenizer):
     """One id per character: id ``i`` is ``chars[i]``, the characters sorted by code point."""
 
     kind = "char"
+    closed = True
 
     def __init__(self, chars):
         chars = list(chars)
@@ -332,6 +336,7 @@ class RegexTokenizer(Tokenizer):
         if tuple(words[:4]) != self.SPECIALS or len(set(words)) != len(words):
             raise ValueError(f"words must be distinct and start with {', '.join(self.SPECIALS)}")
         self.words, self.pattern, self.lower = words, pattern, lower
+        self.closed = pattern == self.CHARS         # one token per character
         self._re = re.compile(pattern)
         self._index = {w: i for i, w in enumerate(words)}
 

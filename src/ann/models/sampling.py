@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 from ..errors import AnnError
@@ -71,3 +73,33 @@ def stream_window(model, idx: torch.Tensor, max_new_tokens: int, temperature: fl
         token = sample(logits[:, -1], temperature, top_k, top_p, generator)  # (B, 1)
         idx = torch.cat([idx, token], dim=1)  # (B, T + 1)
         yield token
+
+
+class WindowedGeneration:
+    """``generate`` and ``generate_stream`` for a Transformer decoder with a context window (a
+    mixin: the model offers what :func:`stream_window` reads). Call ``model.eval()`` first."""
+
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None,
+                 generator: torch.Generator | None = None, use_cache: bool = True) -> torch.Tensor:
+        """``idx`` (B, T) followed by ``max_new_tokens`` sampled tokens, (B, T + max_new_tokens);
+        the arguments are :meth:`generate_stream`'s."""
+        steps = self.generate_stream(idx, max_new_tokens, temperature, top_k, top_p, generator,
+                                     use_cache)
+        return torch.cat([idx, *steps], dim=1)
+
+    def generate_stream(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+                        top_k: int | None = None, top_p: float | None = None,
+                        generator: torch.Generator | None = None,
+                        use_cache: bool = True) -> Iterator[torch.Tensor]:
+        """Yield ``max_new_tokens`` new tokens, one (B, 1) tensor at a time, as they are sampled.
+
+        temperature: 0 picks the most likely token (greedy); higher flattens the distribution.
+        top_k: sample among the k most likely tokens only. top_p: among the smallest set whose
+        probability reaches top_p (nucleus sampling). generator: makes sampling reproducible.
+        The model sees the last ``block_size`` tokens; ``use_cache`` gives the same tokens
+        faster (see :func:`stream_window`).
+        """
+        check_sampling(idx, max_new_tokens, temperature, top_k, top_p)
+        return stream_window(self, idx, max_new_tokens, temperature, top_k, top_p, generator,
+                             use_cache)

@@ -27,6 +27,7 @@ class Adversarial(ImageGenerator, Task):
 
     name = "adversarial"
     targets = "class"
+    unlabelled = True
     verbs = {"generate": GENERATE_IMAGES}
     metric = "fd_pixels"
     higher_is_better = False

@@ -122,6 +122,8 @@ class Task:
             (class indices, N), ``"number"`` (a value per example), or ``""`` (something else:
             masks, boxes, tokens, graphs). Data handed from Python as arrays
             (:mod:`ann.data.arrays`) trains only tasks that say which.
+        unlabelled: the task learns from inputs alone (an autoencoder, a GAN): arrays without
+            targets train it, unless its model is ``conditional`` on a label.
     """
 
     name: str = "task"
@@ -132,6 +134,7 @@ class Task:
     sequential: bool = False
     augmentable: bool = False
     targets: str = ""
+    unlabelled: bool = False
 
     @classmethod
     def for_training(cls, train_config) -> Task:

@@ -67,6 +67,7 @@ class Reconstruction(ImageGenerator, Task):
 
     name = "reconstruct"
     targets = "class"
+    unlabelled = True
     verbs = {"generate": GENERATE_IMAGES, "predict": SCORE}
     metric = "loss"
     higher_is_better = False

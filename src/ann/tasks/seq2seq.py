@@ -185,11 +185,10 @@ def translate(run, text: str, beam_size: int = 1, length_penalty: float = 0.0,
     return tok.decode(run.model.translate(src, beam_size, length_penalty, max_len)[0])
 
 
-# A vocabulary of characters is closed: its training data held no unknown character, so an
-# input that has one has no translation. A vocabulary of words meets unknown words as a matter
-# of course ("el gato." with an unseen full stop); only text made of nothing but unknown tokens
-# (letters or full-width digits for a numbers model) is refused there.
-CLOSED_KINDS = ("char",)
+# A vocabulary of characters is closed (``Tokenizer.closed``): its training data held no
+# unknown character, so an input that has one ("-12", "12a" or full-width digits for the numbers
+# model) has no translation. A vocabulary of words meets unknown words as a matter of course
+# ("el gato." with an unseen full stop); only text made of nothing but unknown tokens is refused.
 
 
 def check_known(run, tok, ids: list[int], text: str) -> None:
@@ -198,7 +197,7 @@ def check_known(run, tok, ids: list[int], text: str) -> None:
     unknown = sum(i == unk for i in ids)
     if unk is None or not unknown:
         return
-    if unknown == len(ids) or getattr(tok, "source", tok).kind in CLOSED_KINDS:
+    if unknown == len(ids) or getattr(getattr(tok, "source", tok), "closed", False):
         raise AnnError(f"the text {text!r} holds {unknown} of {len(ids)} tokens this model never "
                        f"saw in training; give text "
                        "of the kind it was trained on")

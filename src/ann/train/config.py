@@ -104,7 +104,7 @@ class DataConfig:
     train_subset: int = field(0, "use only the first N training examples (0: all)", nonneg=True)
     tokenizer: str = field("", "tokenizer of a text dataset: char, word, bpe, or a saved "
                            "tokenizer.json (a run's: an imported checkpoint's own); empty: the "
-                           "dataset's default")
+                           "dataset's default", in_run="tokenizer.json")
 
     def __post_check__(self):
         t = self.tokenizer

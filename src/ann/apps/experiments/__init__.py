@@ -22,9 +22,15 @@ def experiment_module(name: str):
     return importlib.import_module(EXPERIMENTS[name])
 
 
+def check_experiment(name: str, **options) -> None:
+    """Refuse in one line options experiment ``name`` cannot run with, before a folder is made
+    (every experiment module offers ``check(**options)``)."""
+    experiment_module(name).check(**options)
+
+
 def run_experiment(name: str, out, **options) -> dict:
     """Run experiment ``name``, writing its table and plots to ``out``; returns its results."""
     return experiment_module(name).run(out, **options)
 
 
-__all__ = ["EXPERIMENTS", "experiment_module", "run_experiment"]
+__all__ = ["EXPERIMENTS", "check_experiment", "experiment_module", "run_experiment"]

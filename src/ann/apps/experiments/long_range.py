@@ -108,7 +108,7 @@ def train_one(name: str, length: int, steps: int, batch_size: int, width: int, l
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-    x, y = batch(512, length, torch.Generator().manual_seed(10_000 + seed))
+    x, y = batch(EVAL_BATCH, length, torch.Generator().manual_seed(10_000 + seed))
     with torch.no_grad():
         return (model.eval()(x).argmax(-1) == y).float().mean().item()
 
@@ -125,15 +125,38 @@ def gradient_by_distance(name: str, length: int, width: int, seed: int = 0) -> l
     return norms.flip(0).tolist()
 
 
-def run(out, lengths=(10, 20, 50, 100, 200), steps: int = 200, batch_size: int = 32,
-        width: int = 64, lr: float = 3e-3, seed: int = 0, models=MODELS, quiet: bool = False) -> dict:
-    """Train every model at every length and measure the gradients; write the table and plots
-    to ``out``; return the results."""
+EVAL_BATCH = 512         # held-out sequences scored per model and length
+
+
+def _check_memory(length: int, batch_size: int, width: int) -> None:
+    """Refuse in one line a length whose embedded batch alone, float32 (B, T, C), exceeds this
+    machine's memory (``--lengths 100000000`` asked for 12 TiB), before anything is written."""
+    from ...registry import machine_memory
+
+    need, memory = 4 * batch_size * length * width, machine_memory()
+    if memory is not None and need > memory:
+        raise AnnError(f"--lengths {length} needs at least {need / 2**30:,.0f} GiB for one "
+                       f"batch of {batch_size} sequences (this machine has "
+                       f"{memory / 2**30:,.0f} GiB); give shorter lengths, e.g. --lengths 10,50,100")
+
+
+def check(lengths=(10, 20, 50, 100, 200), batch_size: int = 32, width: int = 64,
+          models=MODELS, **_) -> None:
+    """Refuse in one line what :func:`run` cannot do: lengths under 2, unknown models, lengths
+    whose batch would not fit in memory."""
     if not lengths or min(lengths) < 2:
         raise AnnError("give sequence lengths of at least 2, e.g. --lengths 10,50,100")
     for m in models:
         if m not in MODELS:
             raise AnnError(f"unknown model {m!r}; choose from {', '.join(MODELS)}")
+    _check_memory(max(lengths), max(batch_size, EVAL_BATCH), width)
+
+
+def run(out, lengths=(10, 20, 50, 100, 200), steps: int = 200, batch_size: int = 32,
+        width: int = 64, lr: float = 3e-3, seed: int = 0, models=MODELS, quiet: bool = False) -> dict:
+    """Train every model at every length and measure the gradients; write the table and plots
+    to ``out``; return the results."""
+    check(lengths, batch_size=batch_size, width=width, models=models)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.time()

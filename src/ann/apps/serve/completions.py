@@ -34,10 +34,33 @@ MAX_PROMPTS = 16
 ROLES = ("system", "user", "assistant", "developer", "tool")
 
 
+# Options of the OpenAI API that would change the answer and that ann does not implement, with
+# the value that means "not asked for": a request setting one otherwise is refused (400, naming
+# it) rather than answered as if it had not been sent. Options that only label a request (user,
+# metadata, store, service_tier) are accepted and have no effect.
+UNSUPPORTED = {"frequency_penalty": (0, 0.0), "presence_penalty": (0, 0.0),
+               "logprobs": (False, None, 0), "top_logprobs": (0,), "logit_bias": ({},),
+               "echo": (False,), "suffix": ("",), "best_of": (1,), "tools": ([],),
+               "tool_choice": ("none",), "functions": ([],), "function_call": ("none",),
+               "response_format": ({"type": "text"},), "prediction": ({},),
+               "modalities": (["text"],), "audio": ({},), "reasoning_effort": ()}
+
+
+def refuse_unsupported(body: dict) -> None:
+    """One 400 naming the first option ``body`` sets that ann would otherwise ignore."""
+    for name, neutral in UNSUPPORTED.items():
+        value = body.get(name)
+        if value is None or any(value == v and type(value) is type(v) for v in neutral):
+            continue
+        raise RequestError(400, f"{name} is not supported by this server (ann); leave it out",
+                           param=name)
+
+
 class Params:
     """The sampling settings of a request, checked."""
 
     def __init__(self, body: dict, chat: bool):
+        refuse_unsupported(body)
         def number(name, default, low, high, integer=False, low_open=False):
             v = body.get(name)
             if v is None:

@@ -16,7 +16,6 @@ through a per-layer :class:`~ann.layers.KVCache`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -37,7 +36,7 @@ from ...layers import (
 )
 from ...registry import register_model
 from ..examples import recurrence_tokens
-from ..sampling import check_sampling, stream_window
+from ..sampling import WindowedGeneration
 
 
 @dataclass
@@ -106,7 +105,7 @@ class Block(nn.Module):
     "cpu": {"block_size": 64, "n_layer": 4, "n_head": 4, "n_embd": 128, "dropout": 0.0},
     "small": {"block_size": 256, "n_layer": 6, "n_head": 6, "n_embd": 384, "dropout": 0.2},
 })
-class GPT(nn.Module):
+class GPT(WindowedGeneration, nn.Module):
     """GPT decoder-only language model (Radford et al. 2018, 2019).
 
     ``forward(idx)`` gives next-token logits at every position. ``forward(idx, cache)`` with a list
@@ -166,34 +165,3 @@ class GPT(nn.Module):
         """
         return recurrence_tokens(batch_size, self.config.block_size, self.config.vocab_size,
                                  generator)
-
-    # --- generation ----------------------------------------------------------------------------
-
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, top_p: float | None = None,
-                 generator: torch.Generator | None = None, use_cache: bool = True) -> torch.Tensor:
-        """``idx`` (B, T) followed by ``max_new_tokens`` sampled tokens, (B, T + max_new_tokens).
-
-        See :meth:`generate_stream` for the arguments; call ``model.eval()`` first.
-        """
-        steps = self.generate_stream(idx, max_new_tokens, temperature, top_k, top_p, generator,
-                                     use_cache)
-        return torch.cat([idx, *steps], dim=1)
-
-    def generate_stream(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                        top_k: int | None = None, top_p: float | None = None,
-                        generator: torch.Generator | None = None,
-                        use_cache: bool = True) -> Iterator[torch.Tensor]:
-        """Yield ``max_new_tokens`` new tokens, one (B, 1) tensor at a time, as they are sampled.
-
-        temperature: 0 picks the most likely token (greedy); higher flattens the distribution.
-        top_k: sample among the k most likely tokens only. top_p: among the smallest set whose
-        probability reaches top_p (nucleus sampling). generator: makes sampling reproducible.
-        The model sees the last ``block_size`` tokens. With ``use_cache`` each step feeds only the
-        new token; once the window is full, the cache is rebuilt from the last ``block_size``
-        tokens at every step (learned absolute positions cannot slide), which gives the same
-        tokens as ``use_cache=False`` without its speed-up.
-        """
-        check_sampling(idx, max_new_tokens, temperature, top_k, top_p)
-        return stream_window(self, idx, max_new_tokens, temperature, top_k, top_p, generator,
-                             use_cache)

@@ -24,7 +24,6 @@ every frequency by ``rope_factor``. SmolLM, TinyLlama and Qwen2 checkpoints shar
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -36,7 +35,7 @@ from ...errors import AnnError
 from ...layers import Embedding, KVCache, Linear, RMSNorm, RotaryEmbedding, attention_mask, gpt2_init
 from ...registry import register_model
 from ..examples import recurrence_tokens
-from ..sampling import check_sampling, stream_window
+from ..sampling import WindowedGeneration
 
 
 @dataclass
@@ -212,7 +211,7 @@ class Block(nn.Module):
     "smollm-135m": {"vocab_size": 49152, "block_size": 2048, "n_layer": 30, "n_head": 9,
                     "n_kv_head": 3, "n_embd": 576, "d_ff": 1536},
 })
-class Llama(nn.Module):
+class Llama(WindowedGeneration, nn.Module):
     """Llama decoder-only language model (Touvron et al. 2023).
 
     ``forward(idx)`` gives next-token logits at every position. ``forward(idx, cache)`` with a
@@ -268,32 +267,3 @@ class Llama(nn.Module):
         target of which follows from the two tokens before it (see GPT's ``example_batch``)."""
         return recurrence_tokens(batch_size, self.config.block_size, self.config.vocab_size,
                                  generator)
-
-    # --- generation ----------------------------------------------------------------------------
-
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, top_p: float | None = None,
-                 generator: torch.Generator | None = None, use_cache: bool = True) -> torch.Tensor:
-        """``idx`` (B, T) followed by ``max_new_tokens`` sampled tokens, (B, T + max_new_tokens).
-
-        See :meth:`generate_stream` for the arguments; call ``model.eval()`` first.
-        """
-        steps = self.generate_stream(idx, max_new_tokens, temperature, top_k, top_p, generator,
-                                     use_cache)
-        return torch.cat([idx, *steps], dim=1)
-
-    def generate_stream(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                        top_k: int | None = None, top_p: float | None = None,
-                        generator: torch.Generator | None = None,
-                        use_cache: bool = True) -> Iterator[torch.Tensor]:
-        """Yield ``max_new_tokens`` new tokens, one (B, 1) tensor at a time, as they are sampled.
-
-        temperature 0 is greedy; top_k / top_p restrict sampling to the likeliest tokens (as
-        GPT's). The model sees the last ``block_size`` tokens: with ``use_cache`` each step feeds
-        only the new token until the window is full, then the cache is rebuilt from the last
-        ``block_size`` tokens at every step (their rotary positions restart at 0), which gives
-        the tokens of ``use_cache=False``.
-        """
-        check_sampling(idx, max_new_tokens, temperature, top_k, top_p)
-        return stream_window(self, idx, max_new_tokens, temperature, top_k, top_p, generator,
-                             use_cache)
