@@ -130,6 +130,7 @@ BLOCKS = {
     "classical": lambda: _script("classical").table(),
     "generative": _generative,
     "own-data": lambda: _script("own_data").table(),
+    "cli-startup": lambda: _script("cli_startup").table(),
 }
 
 

@@ -14,7 +14,16 @@ REQUIRED = ["parameters", "epoch", "batch", "backpropagation", "feed-forward", "
             "activation", "embedding", "encoder", "decoder", "attention", "vanishing gradient",
             "overfitting", "dropout", "batch normalization", "convolution", "pooling",
             "learning rate", "loss", "softmax", "gradient descent", "residual connection",
-            "layer normalization", "tokenizer", "perplexity"]
+            "layer normalization", "tokenizer", "perplexity", "gradient", "hyperparameter",
+            "updating embeddings"]
+# Every family of the design answers `ann explain NAME` with an entry of its own (issue 29).
+FAMILIES = {"mlp": "feed-forward", "cnn": "convolution", "rnn": "recurrent network", "lstm": "lstm",
+            "gru": "gru", "autoencoder": "autoencoder", "vae": "variational autoencoder",
+            "denoising autoencoder": "denoising autoencoder",
+            "gan": "generative adversarial network", "gnn": "message passing", "gmdh": "gmdh",
+            "pnn": "probabilistic neural network", "tdnn": "time-delay neural network",
+            "dsn": "deep stacking network", "transformer": "transformer", "gpt": "gpt",
+            "bert": "bert", "t5": "t5", "vit": "vision transformer", "clip": "clip"}
 
 
 def test_required_terms_present_and_unique():
@@ -69,7 +78,7 @@ def test_html_fragment():
     parser = Count()
     parser.feed(text)
     assert parser.articles == len(glossary.entries())
-    assert len(re.findall(r'id="term-[a-z-]+"', text)) == len(glossary.entries())
+    assert len(re.findall(r'id="term-[a-z0-9-]+"', text)) == len(glossary.entries())
     assert "Measured:" in text and "<code>ann.apps.scratch.Conv2d</code>" in text
 
 
@@ -92,3 +101,36 @@ def test_a_family_keeps_its_entry_beside_its_recipes():
     assert entry.term == "hopfield network" and entry in glossary.entries()
     kept = [int(n) for n in re.findall(r"(\d+) of 30", entry.figure())]
     assert len(kept) == 2 and kept[0] < 10 and kept[1] == 30   # Hebbian fails at load 0.3
+
+
+@pytest.mark.parametrize("name, term", FAMILIES.items())
+def test_every_family_has_its_entry(name, term):
+    assert glossary.lookup(name).term == term
+
+
+@pytest.mark.parametrize("text, first", [
+    ("Normalise over features (Ba et al. 2016), so it works. Second.",
+     "Normalise over features (Ba et al. 2016), so it works."),
+    ("Sums, e.g. of kernels. Then more.", "Sums, e.g. of kernels."),
+    ("As G. E. Hinton showed. More.", "As G. E. Hinton showed."),
+    ("No full stop at all", "No full stop at all."),
+    ("Ends at the end.", "Ends at the end."),
+])
+def test_first_sentence_passes_abbreviations_and_initials(text, first):
+    assert glossary.first_sentence(text) == first
+
+
+def test_listing_keeps_sentences_with_et_al_whole():
+    rows = {line.split("  ")[0].strip(): line for line in glossary.listing().splitlines() if line}
+    assert "(Ba et al. 2016), so it behaves the same" in rows["layer normalization"]
+    assert "(Graves et al. 2006) trains a network" in rows["ctc"]
+    assert not any(line.rstrip().endswith("et al.") for line in rows.values())
+
+
+def test_updating_embeddings_figure_is_measured_from_the_scratch_word_model():
+    from ann.apps.scratch import words
+
+    h = words.train_words(epochs=10).history
+    figure = glossary.lookup("embedding gradient").figure()
+    assert f"{h[0]['same_kind']:.2f} to {h[-1]['same_kind']:.2f}" in figure
+    assert "ann.apps.scratch.Embedding.backward" in glossary.explain("updating embeddings")

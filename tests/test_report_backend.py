@@ -50,3 +50,25 @@ def test_html_report_uses_the_values_it_is_handed():
     page = html.render([leg], 60, version="9.9.9", recipes={"r": recipe},
                        glossary_html="<p>glossary handed in</p>")
     assert "ann 9.9.9" in page and "a recipe handed in" in page and "glossary handed in" in page
+
+
+
+def test_a_fresh_process_training_runs_keeps_its_backend_undecided_then_its_choice(tmp_path):
+    """With ``MPLBACKEND`` unset (CI sets it): a backend left to matplotlib stays undecided
+    through ``import ann`` and a run (nothing in ann resolves or switches it), and one the user
+    then chooses (svg, not Agg) stays chosen through the next run."""
+    code = ("import sys, matplotlib\n"
+            "import ann\n"
+            "train = lambda out: ann.train('mlp-digits', {'train.max_steps': 10, 'train.eval_every': 5, "
+            "'train.threads': 1}, out=out, quiet=True)\n"
+            "assert (train(sys.argv[1] + '/a').path / 'curves.png').exists()\n"
+            "print(matplotlib.rcParams._get_backend_or_none())\n"
+            "matplotlib.use('svg')\n"
+            "assert (train(sys.argv[1] + '/b').path / 'curves.png').exists()\n"
+            "print(matplotlib.get_backend())\n")
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[-2:] == ["None", "svg"], proc.stdout

@@ -217,3 +217,55 @@ def test_no_autograd_in_scratch():
     for path in Path(scratch.__file__).parent.glob("*.py"):
         text = path.read_text()
         assert "import torch" not in text and "from torch" not in text, path.name
+
+
+def test_word_model_embedding_gradient_equals_autograd():
+    """The word model's hand-written backward pass, ending in the embedding rows it read, against
+    torch autograd on the same weights and words (float64); then one SGD step moves only the
+    rows of the words that were read."""
+    from ann.apps.scratch import words
+
+    net = words.build(seed=3)
+    x, y = words.windows(words.corpus(5, np.random.default_rng(0)))
+    x[0] = [1, 1]                                           # a word read twice in one window
+    emb, lin = net.layers[0], net.layers[2]
+    table = torch.tensor(emb.params["weight"], requires_grad=True)
+    weight = torch.tensor(lin.params["weight"], requires_grad=True)
+    bias = torch.tensor(lin.params["bias"], requires_grad=True)
+    logits = F.linear(F.embedding(torch.tensor(x), table).flatten(1), weight, bias)
+    ref = F.cross_entropy(logits, torch.tensor(y))
+    ref.backward()
+    loss_fn = scratch.SoftmaxCrossEntropy()
+    loss = loss_fn(net.forward(x), y)
+    net.backward(loss_fn.backward())
+    assert abs(loss - ref.item()) < TOL
+    close(emb.grads["weight"], table.grad)
+    close(lin.grads["weight"], weight.grad)
+    close(lin.grads["bias"], bias.grad)
+    before = emb.params["weight"].copy()
+    scratch.SGD(net, lr=0.1, momentum=0.0).step()
+    moved = np.abs(emb.params["weight"] - before).sum(1) > 0
+    assert set(np.flatnonzero(moved)) == set(np.unique(x))
+
+
+def test_word_model_embeddings_learn_the_kinds_of_nouns():
+    from ann.apps.scratch import words
+
+    seen = []
+    result = words.train_words(epochs=12, on_epoch=seen.append)
+    assert [r["epoch"] for r in seen] == list(range(13))
+    first, last = seen[0], seen[-1]
+    assert last["loss"] < 0.5 * first["loss"]
+    # untrained, the kinds are not told apart; trained, two animals are close, an animal and a
+    # vehicle are not
+    assert abs(first["same_kind"] - first["other_kind"]) < 0.3
+    assert last["same_kind"] > 0.8 and last["same_kind"] - last["other_kind"] > 0.5
+    assert 0.40 < result.test_accuracy <= result.best_possible + 0.03
+
+
+def test_cli_scratch_words():
+    lines = ann("scratch", "words", "--epochs", "3").stdout.strip().splitlines()
+    assert lines[0].split()[:3] == ["epoch", "loss", "accuracy"]
+    assert [line.split()[0] for line in lines[1:5]] == ["0", "1", "2", "3"]
+    assert lines[5].startswith("held-out next-word accuracy")
+    fails_cleanly(ann("scratch", "words", "--model", "cnn", check=False), "one model")

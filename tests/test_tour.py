@@ -12,6 +12,7 @@ import pytest
 
 from ann import registry
 from ann.apps import tour
+from ann.errors import AnnError
 from ann.recipes import RECIPES
 from helpers import ann, fails_cleanly
 
@@ -36,9 +37,16 @@ def test_every_family_has_one_stop_on_embedded_data():
     assert 0.5 * tour.DEFAULT_BUDGET <= sum(s.seconds for s in tour.STOPS) <= tour.DEFAULT_BUDGET
 
 
+def _seconds(families: str) -> float:
+    """The measured seconds of the stops ``families`` names together (their default budget)."""
+    return sum(s.seconds for s in tour.STOPS if s.family in families.split(","))
+
+
 def test_budget_scales_training_and_only_picks_families(tmp_path):
     full = {leg.stop.family: leg for leg in tour.plan(out=tmp_path)}
-    half = {leg.stop.family: leg for leg in tour.plan("mlp,gpt", budget=tour.DEFAULT_BUDGET / 2,
+    assert all(leg.overrides == {f"train.{k}": v for k, v in leg.stop.train.items()}
+               for leg in full.values())                      # no --budget: the stops as measured
+    half = {leg.stop.family: leg for leg in tour.plan("mlp,gpt", budget=_seconds("mlp,gpt") / 2,
                                                        out=tmp_path)}
     assert list(half) == ["mlp", "gpt"]                       # tour order, not the order given
     assert half["mlp"].overrides["train.epochs"] == full["mlp"].overrides["train.epochs"] // 2
@@ -46,10 +54,26 @@ def test_budget_scales_training_and_only_picks_families(tmp_path):
     assert half["mlp"].path == tmp_path / "runs" / "mlp"
 
 
+def test_budget_is_the_time_of_the_families_chosen_not_of_the_whole_tour():
+    # issue 29: `--only cnn,gcn --budget 60` gave cnn-digits one epoch (60 s out of the tour's 600)
+    chosen = [s for s in tour.STOPS if s.family in ("cnn", "gcn")]
+    assert tour.budget_factor(chosen, 60) == pytest.approx(60 / _seconds("cnn,gcn"))
+    assert tour.budget_factor(chosen, None) == 1.0
+    assert tour.budget_factor(tour.STOPS, _seconds(",".join(tour.FAMILIES))) == pytest.approx(1.0)
+    cnn = tour.plan("cnn,gcn", budget=60)[0]
+    default = dict(tour.STOPS[tour.FAMILIES.index("cnn")].train)["epochs"]
+    assert cnn.stop.family == "cnn"
+    assert cnn.overrides["train.epochs"] == round(default * 60 / _seconds("cnn,gcn")) > default
+    with pytest.raises(AnnError, match="positive"):
+        tour.budget_factor(chosen, 0)
+
+
 @pytest.fixture(scope="module")
 def short_tour(tmp_path_factory):
     out = tmp_path_factory.mktemp("tour") / "tour"
-    proc = ann("tour", "--only", "mlp,vae,gmdh", "--budget", "300", "--out", str(out), "--threads", "1")
+    # half of the three stops' measured time
+    budget = _seconds("mlp,vae,gmdh") / 2
+    proc = ann("tour", "--only", "mlp,vae,gmdh", "--budget", budget, "--out", str(out), "--threads", "1")
     return out, proc
 
 
@@ -108,12 +132,13 @@ def test_a_stopped_tour_resumes(short_tour, tmp_path):
     # vae as if killed after its last checkpoint: no summary, no final weights
     (copy / "runs" / "vae" / "summary.json").unlink()
     (copy / "runs" / "vae" / "model.safetensors").unlink()
-    proc = ann("tour", "--only", "mlp,vae", "--budget", "300", "--out", str(copy), "--threads", "1")
+    proc = ann("tour", "--only", "mlp,vae", "--budget", _seconds("mlp,vae") / 2, "--out", str(copy),
+               "--threads", "1")        # the settings of the short tour: half their time
     assert (copy / "runs" / "mlp" / "summary.json").stat().st_mtime_ns == finished   # kept as it was
     assert (copy / "runs" / "vae" / "summary.json").exists()
     assert "+ vae" in proc.stdout
     # a different budget would mix settings in one folder: refused with a clear line
-    proc = ann("tour", "--only", "mlp", "--budget", "100", "--out", str(copy), check=False)
+    proc = ann("tour", "--only", "mlp", "--budget", _seconds("mlp") / 6, "--out", str(copy), check=False)
     assert proc.returncode != 0 and "other settings" in proc.stdout
 
 

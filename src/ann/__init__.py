@@ -34,17 +34,52 @@ with ``ann --import MODULE eval RUN`` (the module must be importable: a ``MODULE
 current folder, or installed), and says so in one line when it is not given.
 """
 
-from ._version import __version__  # noqa: E402,F401
-from .api import Run, build_config, load, train, use, verbs  # noqa: E402
-from .errors import AnnError  # noqa: E402
-from .recipes import get_recipe, list_recipes  # noqa: E402
-from .registry import (  # noqa: E402
-    create_model,
-    list_datasets,
-    list_models,
-    load_dataset,
-    register_dataset,
-)
+import importlib
+import sys
+import types
+
+from ._version import __version__  # noqa: F401
+from .errors import AnnError
+
+# The public names, imported on first use (PEP 562), so that `import ann` and `ann -h` need not
+# import torch: name -> the module of ann that defines it.
+_LAZY = {"Run": "api", "build_config": "api", "load": "api", "train": "api", "use": "api",
+         "verbs": "api", "get_recipe": "recipes", "list_recipes": "recipes",
+         "create_model": "registry", "list_datasets": "registry", "list_models": "registry",
+         "load_dataset": "registry", "register_dataset": "registry"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    elif not name.startswith("__"):
+        try:                      # a subpackage used as an attribute: ann.data.ArrayDataset
+            value = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_LAZY})
+
+
+class _Package(types.ModuleType):
+    """``ann.train`` is the function; importing the subpackage ``ann.train`` (the engine) must
+    not rebind the name to the package, which the import system would otherwise do."""
+
+    def __setattr__(self, name, value):
+        if name == "train" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def from_hf(hf_model):

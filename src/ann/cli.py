@@ -8,7 +8,9 @@ import os
 import signal
 import sys
 import textwrap
+from types import SimpleNamespace
 
+from . import cli_cache
 from .errors import AnnError
 
 EXAMPLES = {
@@ -61,7 +63,8 @@ EXAMPLES = {
   ann tour --list                           the families and their recipes""",
     "scratch": """examples:
   ann scratch digits                         the NumPy MLP, trained by hand-written gradients
-  ann scratch digits --model cnn --epochs 20 the NumPy CNN (conv, batch norm, max pooling)""",
+  ann scratch digits --model cnn --epochs 20 the NumPy CNN (conv, batch norm, max pooling)
+  ann scratch words                          a tiny word model: watch its embeddings learn""",
     "explain": """examples:
   ann explain                                every term in the glossary
   ann explain backpropagation
@@ -95,7 +98,12 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} -h`)\n")
 
 
-def _parser() -> Parser:
+def _parser(cache: bool = False) -> Parser:
+    """The whole command line. The verb commands and ``ann eval``'s options are read from the
+    registered tasks, which imports torch; ``cache``: read them from the cli_cache instead, once
+    computed for this version of ann (what `ann` does unless given ``--import``: a module that
+    may register more tasks)."""
+    table = cli_cache.cached("commands", _command_table, use=cache)
     # --debug works before or after the command; SUPPRESS keeps a subcommand's default from
     # overwriting a value given before it.
     common = argparse.ArgumentParser(add_help=False)
@@ -136,19 +144,19 @@ def _parser() -> Parser:
     s.add_argument("run_dir")
     s.add_argument("--split", default="test", help="train, val or test (default test)")
     s.add_argument("--json", action="store_true", help="print JSON")
-    for opt, help_ in evaluate_options():
-        _add_option(s, opt, help_)
+    for opt, help_ in table["evaluate"]:
+        _add_option(s, SimpleNamespace(**opt), help_)
     s.set_defaults(func=cmd_eval)
 
     # ann predict | fill | generate | translate | ...: one command per verb some task offers,
     # with the options the tasks declare (ann.tasks.base.Option); see verb_commands.
-    for name, (summary, description, options) in verb_commands().items():
+    for name, (summary, description, options) in table["verbs"].items():
         s = sub.add_parser(name, parents=[common], help=summary,
                            description=f"{summary}\n\n{description}", epilog=EXAMPLES.get(name),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         s.add_argument("run_dir")
         for opt, help_ in options:
-            _add_option(s, opt, help_)
+            _add_option(s, SimpleNamespace(**opt), help_)
         s.add_argument("--json", action="store_true", help="print JSON")
         s.set_defaults(func=cmd_verb, verb=name)
 
@@ -166,9 +174,11 @@ def _parser() -> Parser:
     s.set_defaults(func=cmd_experiment)
 
     s = cmd("scratch", "train a NumPy network by hand-written backpropagation (ann.apps.scratch)")
-    s.add_argument("dataset", help="the dataset: digits")
-    s.add_argument("--model", default="mlp", help="mlp or cnn (default mlp)")
-    s.add_argument("--epochs", type=int, default=None, help="epochs (default: the full budget, 40)")
+    s.add_argument("dataset", help="digits (an MLP or a CNN) or words (a word model whose "
+                   "embeddings are updated by backpropagation)")
+    s.add_argument("--model", default=None, help="for digits: mlp or cnn (default mlp)")
+    s.add_argument("--epochs", type=int, default=None,
+                   help="epochs (default: the full budget, 40 for digits, 20 for words)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.set_defaults(func=cmd_scratch)
 
@@ -177,7 +187,7 @@ def _parser() -> Parser:
     s.set_defaults(func=cmd_explain)
 
     s = cmd("serve", "serve trained runs over HTTP: a JSON endpoint per verb, the OpenAI API "
-            "for text models, and a web page to try them (needs ann[serve])")
+            "for text models, and a web page to try them (needs ann-nets[serve])")
     s.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="the runs to serve, each under "
                    "its folder's name")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -215,8 +225,9 @@ def _parser() -> Parser:
     s = cmd("tour", "train one small network of every family on embedded data and write an "
             "HTML report of what each learned")
     s.add_argument("--budget", type=float, default=None,
-                   help="total training time to aim at, in seconds on 2 cores (default 600); "
-                        "training budgets scale with it")
+                   help="training time to aim at for the families chosen, in seconds on 2 cores "
+                        "(default: their measured times, about 10 minutes for the whole tour); "
+                        "their training budgets scale with it")
     s.add_argument("--only", default=None, help="comma-separated families (default: all; see --list)")
     s.add_argument("--out", default="tour", help="folder for the runs and report.html (default tour)")
     s.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
@@ -240,22 +251,30 @@ def _table(rows: list[list], header: list[str], group: int | None = None) -> str
 
 
 def cmd_list(args):
-    from . import api
-
     if args.models and args.datasets:
         raise AnnError("--models and --datasets list different tables; give one of them")
     kind = "models" if args.models else "datasets" if args.datasets else "recipes"
-    rows = api.catalogue(kind)
+
+    def catalogue():
+        from . import api
+
+        return api.catalogue(kind)
+
+    rows = cli_cache.cached(f"list-{kind}", catalogue, use=getattr(args, "cache", False))
     cell = lambda v: f"{v:,}" if isinstance(v, int) else v    # noqa: E731  (parameter counts)
     print(_table([[cell(v) for v in r.values()] for r in rows], list(rows[0]),
                  group=1 if kind == "recipes" else None))     # recipes grouped by family
 
 
 def cmd_train(args):
-    from . import api
-
     if args.recipe is not None and "=" in args.recipe:   # `--resume DIR key=value`: no recipe given
         args.overrides, args.recipe = [args.recipe, *args.overrides], None
+    if args.recipe is not None:
+        from .recipes import get_recipe
+
+        get_recipe(args.recipe)         # a misspelt name answers before torch is imported
+    from . import api
+
     if args.show_config:
         recipe, settings = api.with_config_file(args.recipe, args.config)
         if recipe is None:
@@ -285,7 +304,7 @@ def cmd_eval(args):
 
 
 # What every verb command's namespace holds besides the verb's own options.
-COMMON_ARGS = ("command", "func", "debug", "no_verify", "imports", "run_dir", "json", "verb")
+COMMON_ARGS = ("command", "func", "debug", "no_verify", "imports", "run_dir", "json", "verb", "cache")
 
 
 def _merge(offers) -> list[tuple[object, str]]:
@@ -335,6 +354,23 @@ def evaluate_options() -> list:
     return _merge([(t, task_class(t).evaluate_options) for t in list_tasks()])
 
 
+_TYPES = {t.__name__: t for t in (str, int, float, bool)}
+
+
+def _option_json(opt) -> dict:
+    """An ann.tasks.base.Option as the JSON the cli_cache keeps (its type by name)."""
+    return {"name": opt.name, "type": opt.type.__name__, "many": opt.many,
+            "positional": opt.positional, "required": opt.required, "flag": opt.flag,
+            "metavar": opt.metavar}
+
+
+def _command_table() -> dict:
+    """The verb commands and eval's options as JSON: what _parser builds the command line of."""
+    return {"verbs": {verb: [summary, description, [[_option_json(o), h] for o, h in options]]
+                      for verb, (summary, description, options) in verb_commands().items()},
+            "evaluate": [[_option_json(o), h] for o, h in evaluate_options()]}
+
+
 def _add_option(parser, opt, help_: str):
     """One declared option as an argparse argument. Options the user leaves out stay out of the
     namespace (SUPPRESS), so the task's own defaults apply."""
@@ -348,11 +384,11 @@ def _add_option(parser, opt, help_: str):
         return
     flag = "--" + (opt.flag or opt.name).replace("_", "-")
     kw = {"dest": opt.name, "default": argparse.SUPPRESS, "help": help_}
-    if opt.type is bool:
+    if opt.type == "bool":
         parser.add_argument(flag, action="store_true", **kw)
         return
     kw["metavar"] = opt.metavar or (opt.flag or opt.name).upper()
-    parser.add_argument(flag, action="append" if opt.many else "store", type=opt.type, **kw)
+    parser.add_argument(flag, action="append" if opt.many else "store", type=_TYPES[opt.type], **kw)
 
 
 def cmd_verb(args):
@@ -409,8 +445,7 @@ def cmd_tour(args):
         print(_table([[st.family, st.recipe, f"{st.seconds:g} s"] for st in tour.STOPS],
                      ["family", "recipe", "time (2 cores)"]))
         return
-    budget = tour.DEFAULT_BUDGET if args.budget is None else args.budget
-    legs, report = tour.run_tour(args.only, budget, args.out, args.threads, debug=args.debug)
+    legs, report = tour.run_tour(args.only, args.budget, args.out, args.threads, debug=args.debug)
     failed = [leg.stop.family for leg in legs if leg.error]
     print(f"ann: tour report in {report}" + (f" ({len(failed)} families failed: "
                                              f"{', '.join(failed)})" if failed else ""))
@@ -419,18 +454,38 @@ def cmd_tour(args):
 
 
 def cmd_scratch(args):
+    if args.dataset == "words":
+        return _scratch_words(args)
     from .apps.scratch.digits import check_options, train_digits
 
     if args.dataset != "digits":
-        raise AnnError(f"ann scratch trains on 'digits' only, not {args.dataset!r}: "
-                       "ann scratch digits [--model mlp|cnn]")
-    check_options(args.model, args.epochs, args.seed)     # before the table's header
+        raise AnnError(f"ann scratch trains on 'words' or 'digits' only, not {args.dataset!r}: "
+                       "ann scratch digits [--model mlp|cnn], ann scratch words")
+    model = args.model or "mlp"
+    check_options(model, args.epochs, args.seed)     # before the table's header
     print(f"{'epoch':>5}  {'loss':>8}  {'train acc':>9}  {'val acc':>7}  {'seconds':>7}")
-    result = train_digits(args.model, args.epochs, args.seed, on_epoch=lambda r: print(
+    result = train_digits(model, args.epochs, args.seed, on_epoch=lambda r: print(
         f"{r['epoch']:>5}  {r['loss']:>8.4f}  {r['train_accuracy']:>9.2%}  "
         f"{r['val_accuracy']:>7.2%}  {r['seconds']:>7.2f}", flush=True))
     print(f"test accuracy {result.test_accuracy:.2%} (weights of epoch {result.best_epoch}, the best "
           f"on validation), {result.wall_time_s:.1f} s")
+
+
+def _scratch_words(args):
+    from .apps.scratch import words
+
+    if args.model is not None:
+        raise AnnError("ann scratch words has one model (embeddings and a linear layer); drop --model")
+    words.check_options(args.epochs, args.seed)
+    print(f"{'epoch':>5}  {'loss':>7}  {'accuracy':>8}  {'same kind':>9}  {'other kind':>10}  "
+          f"{'moved':>6}")
+    result = words.train_words(args.epochs, args.seed, on_epoch=lambda r: print(
+        f"{r['epoch']:>5}  {r['loss']:>7.4f}  {r['accuracy']:>8.2%}  {r['same_kind']:>9.3f}  "
+        f"{r['other_kind']:>10.3f}  {r['moved']:>6.3f}", flush=True))
+    print(f"held-out next-word accuracy {result.test_accuracy:.2%} (the grammar allows at most "
+          f"{result.best_possible:.2%}), {result.wall_time_s:.1f} s")
+    print("same kind: mean cosine similarity of the embeddings of two animals (or two vehicles);\n"
+          "other kind: of an animal and a vehicle; moved: how far SGD moved the embedding table")
 
 
 def cmd_explain(args):
@@ -510,12 +565,13 @@ def import_modules(names: list[str]):
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    imports = _imports(argv)
     try:
-        import_modules(_imports(argv))
+        import_modules(imports)
     except AnnError as e:
         print(f"ann: error: {e}", file=sys.stderr)
         return e.exit_code
-    parser = _parser()
+    parser = _parser(cache=not imports)
     # Overrides may come after options (`ann train R --out D train.lr=0.1`): argparse stops
     # collecting positionals at the first option, so gather the key=value leftovers here.
     args, rest = parser.parse_known_args(argv)
@@ -526,6 +582,7 @@ def main(argv=None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.debug = getattr(args, "debug", False)
+    args.cache = not imports
     if getattr(args, "no_verify", False):
         os.environ["ANN_NO_VERIFY"] = "1"      # read by ann.train.checkpoint, here and in workers
     if not getattr(args, "func", None):

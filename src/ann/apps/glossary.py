@@ -13,6 +13,7 @@ import difflib
 import html
 import importlib
 import math
+import re
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,6 +110,40 @@ def _backprop() -> str:
         worst = max(worst, abs((up - down) / (2 * h) - net.layers[0].grads["weight"][i]))
     return (f"ann.apps.scratch's hand-written gradient of a 5-4-3 network's first layer agrees with "
             f"finite differences to {worst:.1e}.")
+
+
+def _gradient() -> str:
+    from .scratch import SGD, SoftmaxCrossEntropy, words
+
+    net, loss_fn = words.build(seed=0), SoftmaxCrossEntropy()
+    x, y = words.windows(words.corpus(50, np.random.default_rng(0)))
+    before = loss_fn(net.forward(x), y)
+    net.backward(loss_fn.backward())
+    norm = math.sqrt(sum(float((layer.grads[n] ** 2).sum()) for layer, n in net.parameters()))
+    SGD(net, lr=0.5, momentum=0.0).step()
+    return (f"the word model of ann.apps.scratch.words: its loss {before:.3f} has a gradient of "
+            f"norm {norm:.3f} over {sum(layer.params[n].size for layer, n in net.parameters())} "
+            f"parameters; one step of 0.5 against it lowers the loss to {loss_fn(net.forward(x), y):.3f}.")
+
+
+def _updating_embeddings() -> str:
+    from .scratch import words
+
+    result = words.train_words(epochs=10)
+    first, last = result.history[0], result.history[-1]
+    return (f"`ann scratch words`, 10 epochs: two animals' embeddings go from cosine similarity "
+            f"{first['same_kind']:.2f} to {last['same_kind']:.2f}, an animal's and a vehicle's from "
+            f"{first['other_kind']:.2f} to {last['other_kind']:.2f}; no word was told its kind.")
+
+
+def _hyperparameters() -> str:
+    from .. import api
+
+    rc, model = _recipe_model("cnn-digits")
+    keys = [k for k, _, _ in api.config_rows(rc) if k.split(".")[0] in ("model", "train")]
+    learned = sum(p.numel() for p in model.parameters())
+    return (f"cnn-digits: {len(keys)} model.* and train.* settings chosen before training "
+            f"(`ann train cnn-digits --show-config` lists them), {learned:,} parameters learned.")
 
 
 def _vanishing() -> str:
@@ -226,6 +261,12 @@ _ENTRIES = [
           "`ann scratch digits` trains with it.",
           ("ann.apps.scratch.Sequential", "ann.apps.scratch.Conv2d"), _backprop,
           ("backprop", "backward pass", "chain rule")),
+    Entry("gradient", "The vector of the loss's partial derivatives with respect to every "
+          "parameter: how fast the loss changes as each weight is nudged. It points uphill, so "
+          "training steps against it; backpropagation computes all of it in one backward pass, "
+          "at about the cost of a forward pass.",
+          ("ann.apps.scratch.Layer", "ann.apps.scratch.SGD", "ann.train.engine.Trainer"), _gradient,
+          ("gradients", "derivative", "partial derivative")),
     Entry("gradient descent", "Move every parameter a small step against its gradient: "
           "w <- w - lr * dL/dw. Stochastic gradient descent estimates the gradient on a random "
           "batch instead of the whole data set; momentum averages recent steps so the descent "
@@ -243,6 +284,12 @@ _ENTRIES = [
           "examples are reshuffled at each, and validation is usually measured after each.",
           ("ann.train.batches.EpochBatches", "ann.apps.scratch.digits.train_digits"), _steps,
           ("epochs",)),
+    Entry("hyperparameter", "A setting chosen before training rather than learned by it: the "
+          "learning rate, batch size, number of epochs, weight decay, dropout rate, the number "
+          "and width of layers. They are tuned on the validation split, never on the test split. "
+          "In ann they are the model.* and train.* keys of a recipe.",
+          ("ann.config.describe", "ann.train.config.TrainConfig"), _hyperparameters,
+          ("hyperparameters", "hyper-parameter", "settings")),
     Entry("overfitting", "Fitting the training examples, noise included, so well that accuracy on "
           "unseen data drops: training loss keeps falling while validation loss rises. Remedies "
           "are more data, augmentation, weight decay, dropout and keeping the weights that did "
@@ -291,6 +338,14 @@ _ENTRIES = [
           "similar vectors because that helps the loss.",
           ("ann.apps.scratch.Embedding", "ann.layers.embedding.Embedding"), _embedding,
           ("embeddings", "word embedding")),
+    Entry("updating embeddings", "An embedding table is trained like any weight matrix, but "
+          "sparsely: backpropagation brings the gradient down to the vectors the batch looked "
+          "up, a token read twice adds both contributions, and the optimizer moves those rows "
+          "only. Tokens used alike get pulled alike, so similar words end up with similar "
+          "vectors (Bengio et al. 2003). `ann scratch words` shows it epoch by epoch.",
+          ("ann.apps.scratch.Embedding.backward", "ann.apps.scratch.words.train_words",
+           "ann.layers.embedding.Embedding"), _updating_embeddings,
+          ("embedding update", "embedding gradient", "learning embeddings")),
     Entry("tokenizer", "Cuts text into the units a language model reads, and maps each to an "
           "integer id: characters, words, or subwords learned from the corpus (byte-pair "
           "encoding for GPT, WordPiece for BERT) so rare words split into known pieces.",
@@ -325,8 +380,8 @@ _ENTRIES = [
     Entry("recurrent network", "A network that reads a sequence one step at a time, carrying a "
           "hidden state from each step to the next with the same weights. The LSTM and GRU add "
           "gates that decide what to keep, which lets gradients survive long sequences.",
-          ("ann.layers.recurrent.Recurrent", "ann.layers.recurrent.lstm_cell"), None,
-          ("rnn", "lstm", "gru", "recurrent")),
+          ("ann.layers.recurrent.Recurrent", "ann.layers.recurrent.rnn_cell"), None,
+          ("rnn", "recurrent", "elman network")),
     Entry("perplexity", "exp of a language model's average cross-entropy per token: the number of "
           "equally likely tokens it is, on average, choosing between. Lower is better; a model "
           "guessing uniformly over V tokens has perplexity V.",
@@ -335,7 +390,7 @@ _ENTRIES = [
           "so the code must keep what matters. Denoising autoencoders rebuild clean inputs from "
           "corrupted ones; variational autoencoders learn a distribution to sample from.",
           ("ann.models.autoencoder.ae.FullyConnectedAE", "ann.models.autoencoder.vae.VAE"), None,
-          ("ae", "vae", "variational autoencoder")),
+          ("ae",)),
     Entry("generative adversarial network", "Two networks trained against each other: a "
           "generator turns random noise into samples, a discriminator tells them from real data, "
           "and each improves by fooling or catching the other (Goodfellow et al. 2014).",
@@ -387,10 +442,25 @@ def explain(term: str) -> str:
     return "\n".join(lines)
 
 
+# A full stop after these ends no sentence: "(Ba et al. 2016)", "e.g. a", "vs. the".
+_ABBREVIATIONS = ("et al", "e.g", "i.e", "cf", "vs", "etc", "Fig", "Eq", "approx", "resp")
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of ``text``: up to the first full stop followed by a space that ends
+    neither an abbreviation (``et al.``, ``e.g.``) nor an initial (``G. E. Hinton``)."""
+    for m in re.finditer(r"\.(?=\s)", text):
+        before = text[:m.start()]
+        if before.endswith(_ABBREVIATIONS) or re.search(r"(^|[\s(])[A-Z]$", before):
+            continue
+        return text[:m.end()]
+    return text.rstrip(".") + "."
+
+
 def listing() -> str:
     """Every term with its first sentence."""
     width = max(len(e.term) for e in entries())
-    rows = [f"{e.term.ljust(width)}  {e.text.split('. ')[0].rstrip('.')}." for e in entries()]
+    rows = [f"{e.term.ljust(width)}  {first_sentence(e.text)}" for e in entries()]
     return "\n".join(rows + ["", "ann explain TERM shows an entry, its code and a figure measured "
                              "from ann."])
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from ..errors import AnnError, unknown
 from ..recipes import RECIPES
 
-DEFAULT_BUDGET = 600.0      # seconds on a 2-core CPU for the whole tour at its default settings
+DEFAULT_BUDGET = 600.0      # seconds on a 2-core CPU the whole tour's measured stops fit within
 
 
 @dataclass(frozen=True)
@@ -109,18 +109,23 @@ def parse_only(only: str | None) -> tuple[str, ...]:
     return tuple(f for f in FAMILIES if f in names)
 
 
-def plan(only: str | None = None, budget: float = DEFAULT_BUDGET, out="tour") -> list[Leg]:
-    """The legs of a tour: the chosen families with their overrides scaled to ``budget`` seconds
-    (the default budget's share of each chosen stop is kept, so ``--only`` does not stretch them)."""
+def budget_factor(stops, budget: float | None) -> float:
+    """How much the chosen ``stops``' training budgets are scaled so that together they take
+    ``budget`` seconds (``--budget`` is the time of the families chosen, not of the whole tour);
+    1 when ``budget`` is None: each stop's measured time at its default settings."""
+    if budget is None:
+        return 1.0
     if not budget > 0:
         raise AnnError(f"--budget must be a positive number of seconds, got {budget:g}")
-    factor = budget / DEFAULT_BUDGET
-    legs = []
-    for stop in STOPS:
-        if stop.family not in parse_only(only):
-            continue
-        legs.append(Leg(stop, _scaled(stop, factor), Path(out) / "runs" / stop.family))
-    return legs
+    return budget / sum(stop.seconds for stop in stops)
+
+
+def plan(only: str | None = None, budget: float | None = None, out="tour") -> list[Leg]:
+    """The legs of a tour: the chosen families with their overrides scaled so that together they
+    train for ``budget`` seconds (:func:`budget_factor`)."""
+    chosen = [stop for stop in STOPS if stop.family in parse_only(only)]
+    factor = budget_factor(chosen, budget)
+    return [Leg(stop, _scaled(stop, factor), Path(out) / "runs" / stop.family) for stop in chosen]
 
 
 def _check_writable(out: Path) -> None:
@@ -217,10 +222,11 @@ class _Bar:
         self.bar.close()
 
 
-def run_tour(only: str | None = None, budget: float = DEFAULT_BUDGET, out="tour", threads: int = 0,
+def run_tour(only: str | None = None, budget: float | None = None, out="tour", threads: int = 0,
              quiet: bool = False, debug: bool = False) -> tuple[list[Leg], Path]:
     """Train the chosen families and write ``OUT/report.html``; returns the legs and the report's
-    path. A family that fails is reported (one line) and the tour goes on."""
+    path. A family that fails is reported (one line) and the tour goes on. ``budget``: seconds
+    for the chosen families together (None: their measured times at the default settings)."""
     from ..report.html import write_report
 
     if not isinstance(threads, int) or threads < 0:
@@ -231,8 +237,10 @@ def run_tour(only: str | None = None, budget: float = DEFAULT_BUDGET, out="tour"
     out = Path(out)
     legs = plan(only, budget, out)
     _check_writable(out)
+    if budget is None:
+        budget = sum(leg.stop.seconds for leg in legs)
     if not quiet:
-        minutes = sum(leg.stop.seconds for leg in legs) * budget / DEFAULT_BUDGET / 60
+        minutes = budget / 60
         print(f"ann tour: {len(legs)} families, about {max(1, round(minutes))} minutes on 2 cores; "
               f"runs in {out / 'runs'}", flush=True)
     bar = _Bar(legs, quiet)

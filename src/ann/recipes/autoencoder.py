@@ -3,7 +3,7 @@
 Autoencoders (plain, denoising, convolutional, variational): codes, anomalies, samples.
 """
 
-from . import Recipe, TourStop, add
+from . import Recipe, Term, TourStop, add, explain
 
 # Autoencoders (task "reconstruct"): after training, ann.tasks.images measures each use on the test
 # split (k-NN / linear probe on the codes against PCA, AUROC, PSNR, ELBO) and draws its pictures.
@@ -57,3 +57,20 @@ add(Recipe(
     preset="mlp", train=dict(batch_size=128, lr=1e-3, epochs=7, schedule="constant",
                              log_every=50),
     reference="pytorch/examples VAE (MLP 784-400-20): -ELBO ~106.7 nats after 7 epochs"))
+
+explain(Term(
+    "variational autoencoder",
+    "An autoencoder whose encoder outputs a Gaussian, a mean and a variance per code dimension, "
+    "from which the code is sampled (Kingma & Welling 2014). The loss adds to the reconstruction "
+    "error the KL divergence of that Gaussian from a standard normal, so codes fill the space "
+    "smoothly and decoding random normal noise gives new samples. Sampling is made "
+    "differentiable by the reparameterisation z = mu + sigma * eps.",
+    ("ann.models.autoencoder.vae.VAE",),
+    ("vae", "kl divergence", "reparameterization trick", "reparameterisation")))
+explain(Term(
+    "denoising autoencoder",
+    "An autoencoder trained to rebuild the clean input from a corrupted copy (pixels dropped or "
+    "noise added), so it cannot just copy and must learn what the data looks like (Vincent et al. "
+    "2008).",
+    ("ann.models.autoencoder.dae.DenoisingAE", "ann.models.autoencoder.dae.corrupt_pixels"),
+    ("dae", "denoising")))

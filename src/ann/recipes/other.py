@@ -3,7 +3,7 @@
 The rarer networks: PNN, GRNN, GMDH, TDNN and deep stacking networks.
 """
 
-from . import Recipe, TourStop, add
+from . import Recipe, Term, TourStop, add, explain
 
 # The rarer networks (issue 8). PNN, GRNN, GMDH and DSN are fitted in closed form by the model's
 # own `fit` (ann.train.fitted): `train.epochs=1` only satisfies the config, no gradient loop runs.
@@ -79,3 +79,49 @@ add(Recipe(
     train=dict(epochs=30, batch_size=32, lr=2e-3, weight_decay=1e-3, warmup_steps=100),
     reference="FSDD ResNet-18 on mel spectrograms: 95.3% val (REFERENCES.md)"))
 # -- end of issue-8 recipes
+
+
+def _gmdh_candidates() -> str:
+    """How many candidate neurons GMDH's first layer weighs on the diabetes table."""
+    from ..registry import dataset_entry
+
+    n = dataset_entry("diabetes").info["in_features"]
+    return (f"gmdh-diabetes: {n} input columns give {n * (n - 1) // 2} candidate neurons in the "
+            f"first layer, each a 6-coefficient quadratic in two inputs fitted by least squares.")
+
+
+explain(Term(
+    "gmdh",
+    "The group method of data handling (Ivakhnenko 1971) grows a network layer by layer: every "
+    "pair of inputs feeds a candidate neuron, a quadratic polynomial in the two fitted by least "
+    "squares, and only the candidates that predict a held-out part of the data best survive to "
+    "feed the next layer. Growth stops when the held-out error stops falling; the result reads "
+    "as one formula.",
+    ("ann.models.other.gmdh.GMDH", "ann.models.other.gmdh.GMDH.fit"),
+    ("group method of data handling", "polynomial neural network"), _gmdh_candidates))
+explain(Term(
+    "probabilistic neural network",
+    "A classifier that keeps every training example as a pattern unit with a Gaussian kernel "
+    "and sums the kernels of each class at an input, giving a Parzen estimate of each class's "
+    "density; the largest sum wins (Specht 1990). Training is storing the examples and choosing "
+    "the kernel width, here by leave-one-out. The general regression network (GRNN) averages "
+    "the targets with the same weights.",
+    ("ann.models.other.pnn.KernelNetwork", "ann.models.other.pnn.log_kernel_sums"),
+    ("pnn", "grnn", "general regression neural network", "parzen window")))
+explain(Term(
+    "time-delay neural network",
+    "A network for signals whose units see a short window of consecutive frames and share "
+    "their weights across time, so a pattern is recognised wherever it starts (Waibel et al. "
+    "1989): a 1-D convolution over time, in today's terms. The x-vector TDNN stacks dilated "
+    "ones and pools the mean and spread over the whole recording.",
+    ("ann.models.other.tdnn.TDNN", "ann.models.other.tdnn.XVectorTDNN",
+     "ann.models.other.tdnn.shift_agreement"),
+    ("tdnn", "x-vector", "time delay neural network")))
+explain(Term(
+    "deep stacking network",
+    "A stack of simple modules, each a sigmoid hidden layer whose output weights are solved in "
+    "closed form by ridge regression, every module reading the raw input together with the "
+    "predictions of the modules below (Deng & Yu 2011). Modules are added while validation "
+    "improves; no end-to-end backpropagation is needed.",
+    ("ann.models.other.dsn.DSN", "ann.models.other.dsn.StackingModule"),
+    ("dsn", "deep convex network")))

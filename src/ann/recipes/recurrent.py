@@ -149,3 +149,34 @@ explain(Term(
     "error rate counts characters the same way.",
     ("ann.metrics.wer", "ann.metrics.cer", "ann.metrics.edit_distance"),
     ("wer", "character error rate", "cer", "edit distance", "levenshtein distance")))
+
+
+def _gate_parameters() -> str:
+    """Parameters of one recurrent layer of each cell, at one size."""
+    from ..layers.recurrent import Recurrent
+
+    n = {cell: sum(p.numel() for p in Recurrent(cell, 32, 64).parameters())
+         for cell in ("rnn", "lstm", "gru")}
+    return (f"one layer of 64 units reading 32 features: RNN {n['rnn']:,} parameters, GRU "
+            f"{n['gru']:,} ({n['gru'] / n['rnn']:.0f}x: two gates and a candidate), LSTM "
+            f"{n['lstm']:,} ({n['lstm'] / n['rnn']:.0f}x: three gates and a candidate).")
+
+
+explain(Term(
+    "lstm",
+    "Long short-term memory (Hochreiter & Schmidhuber 1997): a recurrent unit with a cell state "
+    "that is carried from step to step by addition, and three gates, sigmoid valves computed "
+    "from the input and the previous output, that decide what to forget, what to write and what "
+    "to show. Because the cell is updated by addition, gradients survive hundreds of steps "
+    "where a plain RNN's vanish.",
+    ("ann.layers.recurrent.lstm_cell", "ann.layers.recurrent.Recurrent",
+     "ann.models.recurrent.lm.RecurrentLM"),
+    ("long short-term memory", "lstm cell", "forget gate"), _gate_parameters))
+explain(Term(
+    "gru",
+    "The gated recurrent unit (Cho et al. 2014): a lighter LSTM with no separate cell state, "
+    "where an update gate blends the previous state with a candidate and a reset gate decides "
+    "how much of the past the candidate sees. It often matches the LSTM with a quarter fewer "
+    "parameters.",
+    ("ann.layers.recurrent.gru_cell", "ann.layers.recurrent.Recurrent"),
+    ("gated recurrent unit", "update gate", "reset gate"), _gate_parameters))

@@ -3,6 +3,8 @@
 The Transformer family: GPT, Llama, the encoder-decoder, BERT, ViT, CLIP, the captioner and T5.
 """
 
+from collections.abc import Callable
+
 from . import Recipe, Term, TourStop, add, explain
 
 # Language models. nanoGPT's CPU configuration (REFERENCES.md): 4 layers, 4 heads, 128 wide,
@@ -261,3 +263,59 @@ explain(Term(
     "answers, averaged over questions.",
     ("ann.tasks.qa.f1_score", "ann.tasks.qa.squad_scores"),
     aliases=("f1", "f1 score", "squad f1", "token f1")))
+
+
+def _default_parameters(name: str, what: str) -> Callable[[], str]:
+    """A figure: the parameter count of registered model ``name`` at its default size."""
+    def figure() -> str:
+        from ..registry import create_model
+
+        n = sum(p.numel() for p in create_model(name).parameters())
+        return f"ann's {what} at its default (CPU) size has {n:,} parameters; `ann list` shows each recipe's."
+    return figure
+
+
+explain(Term(
+    "gpt",
+    "A decoder-only Transformer trained to predict the next token of text (Radford et al. 2018, "
+    "2019): a causal mask lets each position attend only to earlier ones, and generation feeds "
+    "each sampled token back in. Pretrained on much text, one such model continues, answers and "
+    "imitates.",
+    ("ann.models.transformer.gpt.GPT", "ann.tasks.lm.LanguageModeling"),
+    ("generative pretrained transformer", "gpt-2", "causal language model"),
+    _default_parameters("gpt", "GPT")))
+explain(Term(
+    "bert",
+    "An encoder-only Transformer pretrained by masked-language modelling: some tokens are hidden "
+    "and the model predicts them from both sides (Devlin et al. 2019). Fine-tuned with a small "
+    "head on its first token's vector, it classifies sentences; with start and end scores per "
+    "token, it extracts answers.",
+    ("ann.models.transformer.bert.BertMLM", "ann.models.transformer.bert.BertEncoder"),
+    ("masked language model", "mlm", "bidirectional encoder"),
+    _default_parameters("bert", "BERT")))
+explain(Term(
+    "t5",
+    "The text-to-text Transformer (Raffel et al. 2020): an encoder-decoder that casts every task "
+    "as text in, text out ('translate: ...', 'sort: ...'), with relative position biases in "
+    "attention instead of position embeddings, and pretraining by filling in dropped spans.",
+    ("ann.models.transformer.t5.T5", "ann.models.transformer.t5.relative_position_bucket"),
+    ("text-to-text transfer transformer", "text to text", "span corruption"),
+    _default_parameters("t5", "T5")))
+explain(Term(
+    "vision transformer",
+    "A Transformer encoder over an image cut into patches (Dosovitskiy et al. 2021): each patch "
+    "is flattened and projected to a token, a learned class token is prepended, and its output "
+    "is classified. With no convolution it has less built-in bias, so it needs more data or "
+    "augmentation.",
+    ("ann.models.transformer.vit.ViT", "ann.models.transformer.vit.attention_rollout"),
+    ("vit", "patch embedding", "image transformer"),
+    _default_parameters("vit", "ViT")))
+explain(Term(
+    "clip",
+    "Contrastive language-image pretraining (Radford et al. 2021): an image encoder and a text "
+    "encoder trained so that each picture's embedding is closest to its own caption's among the "
+    "batch. Classes can then be named in words, and an image is classified zero-shot by the "
+    "caption it matches best.",
+    ("ann.models.transformer.clip.CLIP", "ann.tasks.contrastive.Contrastive"),
+    ("contrastive language-image pretraining", "zero-shot", "multimodal", "contrastive learning"),
+    _default_parameters("clip", "CLIP")))

@@ -6,7 +6,8 @@ passes, SGD with momentum, and a loop that trains an MLP and a CNN on digits wit
     loss = SoftmaxCrossEntropy()(net.forward(x), y); net.backward(loss_fn.backward()); opt.step()
 
 No autograd anywhere here: ``tests/test_scratch.py`` checks every gradient against PyTorch's
-autograd in float64. ``ann scratch digits --model cnn`` trains the CNN and prints each epoch.
+autograd in float64. ``ann scratch digits --model cnn`` trains the CNN and prints each epoch;
+``ann scratch words`` trains a tiny word model (:mod:`.words`) and shows its embeddings learn.
 """
 
 from .digits import SETUPS, build_cnn, build_mlp, train_digits

@@ -12,7 +12,7 @@ people in a browser can use.
 
 Each run is loaded once at start (a damaged run is refused with the line ``ann eval`` gives) and
 served under its folder's name. Requests for one image classifier that arrive together are
-batched. Needs the ``serve`` extra: ``pip install 'ann[serve]'`` (Starlette and uvicorn).
+batched. Needs the ``serve`` extra: ``pip install 'ann-nets[serve]'`` (Starlette and uvicorn).
 """
 
 from __future__ import annotations
@@ -90,5 +90,5 @@ def _check_installed():
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError:
-        raise AnnError("ann serve needs Starlette and uvicorn: pip install 'ann[serve]' "
+        raise AnnError("ann serve needs Starlette and uvicorn: pip install 'ann-nets[serve]' "
                        "(or pip install starlette uvicorn)") from None

@@ -235,7 +235,7 @@ def from_hf_pretrained(path_or_name: str) -> torch.nn.Module:
         import transformers
     except ImportError:
         raise AnnError("from_hf_pretrained needs the optional `transformers` package: "
-                       "pip install 'ann[peers]'") from None
+                       "pip install 'ann-nets[peers]'") from None
     try:
         conf = transformers.AutoConfig.from_pretrained(path_or_name)
     except (OSError, ValueError) as e:
