@@ -157,17 +157,22 @@ def test_wrong_settings_end_in_one_line():
         create_model("latent-ode", "tiny", observed=9)
 
 
+@pytest.mark.slow
 def test_node_digits_recipe_learns_within_a_small_budget(tmp_path):
-    run = ann.train("node-digits", {"train.threads": 1, "train.epochs": 2, "model.width": 16,
-                                    "train.lr": 1e-2}, out=tmp_path / "d", quiet=True)
-    assert run.summary["test"]["accuracy"] > 0.6         # measured: 0.70 (chance: 0.1)
-    assert run.summary["test"]["nfe"] >= 8               # dopri5: at least one step and its start
+    """60 steps of a narrow ODE-Net (RK4, two steps: 8 evaluations a pass) on the digits."""
+    run = ann.train("node-digits", {"train.threads": 1, "train.epochs": 0, "train.max_steps": 60,
+                                    "train.lr": 1e-2, "model.width": 16, "model.method": "rk4",
+                                    "model.step_size": 0.5}, out=tmp_path / "d", quiet=True)
+    assert run.summary["test"]["accuracy"] > 0.35        # measured: 0.48 (chance: 0.1)
+    assert run.summary["test"]["nfe"] == 8
     assert (tmp_path / "d" / "nfe.png").exists()
 
 
+@pytest.mark.slow
 def test_node_spiral_recipe_beats_the_mean_trajectory(tmp_path):
-    run = ann.train("node-spiral", {"train.threads": 1, "train.epochs": 3,
-                                    "data.keep": 0.3, "model.method": "rk4",
-                                    "model.step_size": 0.4}, out=tmp_path / "s", quiet=True)
-    assert run.summary["test"]["extrap_mse"] < 0.3
+    """100 steps of the latent ODE extrapolate the test spirals better than the mean train
+    trajectory does (the full recipe: 0.0083)."""
+    run = ann.train("node-spiral", {"train.threads": 1, "train.epochs": 5, "model.rtol": 1e-2,
+                                    "model.atol": 1e-2}, out=tmp_path / "s", quiet=True)
+    assert run.summary["test"]["extrap_mse"] < 0.35      # measured: 0.27; the mean: 0.43
     assert (tmp_path / "s" / "trajectories.png").exists()

@@ -9,7 +9,7 @@ add(Recipe(
     "head, on scikit-learn's 8x8 digits (embedded, seconds)",
     preset="digits",
     train=dict(epochs=6, batch_size=32, lr=3e-3, weight_decay=1e-4, warmup_steps=20),
-    tour=TourStop("node", 15.0, dict(epochs=3))))
+    tour=TourStop("node", 10.0, dict(epochs=2))))
 add(Recipe(
     "node-mnist", "odenet", "mnist", "accuracy", 0.99,
     "ODE-Net, 64 maps, two stride-2 stages, one ODE block solved by dopri5 (rtol/atol 1e-3), on "
@@ -17,14 +17,16 @@ add(Recipe(
     preset="mnist", data=dict(augment_shift=1),
     train=dict(epochs=8, batch_size=128, lr=3e-3, weight_decay=1e-4, warmup_steps=200),
     reference="Chen et al. 2018, Table 1: ODE-Net 0.42% test error (0.22 M parameters)"))
+# Measured (seed 0, 20 epochs, shared cores): extrapolation MSE 0.0083 (interpolation 0.023);
+# the held last observation scores 1.44 and the mean trajectory of the train split 0.43.
 add(Recipe(
-    "node-spiral", "latent-ode", "spirals", "extrap_mse", 0.05,
+    "node-spiral", "latent-ode", "spirals", "extrap_mse", 0.02,
     "latent ODE (Chen et al. 2018): a backwards GRU reads noisy spirals observed at irregular "
     "times, a 4-d latent ODE (dopri5) carries them on; the squared error of the extrapolation",
     preset="spiral",
-    train=dict(epochs=30, batch_size=50, lr=1e-2, warmup_steps=20),
-    reference="the held last observation and the mean trajectory (ann train node-spiral "
-              "prints them as baselines)"))
+    train=dict(epochs=20, batch_size=50, lr=1e-2, warmup_steps=20),
+    reference="baselines on the same test spirals: the held last observation 1.44, the mean "
+              "train trajectory 0.43"))
 
 
 explain(Term(
