@@ -96,7 +96,7 @@ class ODENetConfig(ODESolverFields, LabelledImageInput):
 
 
 @register_model("odenet", config=ODENetConfig, family="node", presets={
-    "tiny": {"image_size": 8, "width": 8, "downsample": 1, "method": "rk4", "step_size": 0.5},
+    "tiny": {"image_size": 8, "width": 8, "downsample": 1, "method": "rk4", "step_size": 1.0},
     "digits": {"image_size": 8, "width": 32, "downsample": 1},
     "mnist": {"image_size": 28, "width": 64, "downsample": 2},
 })
