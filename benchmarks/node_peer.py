@@ -123,7 +123,7 @@ def mnist(steps: int) -> dict:
     start = time.perf_counter()
     overrides = {"train.threads": 1, "train.epochs": 0, "train.max_steps": steps,
                  "train.warmup_steps": min(200, steps // 5), "train.eval_every": steps}
-    run = ann.train("node-mnist", overrides, out=OUT / "node-mnist-run", quiet=True)
+    run = ann.train("node-mnist", overrides, out=OUT.parent / "runs" / "node-mnist", quiet=True)
     wall = time.perf_counter() - start
     test = run.summary["test"]
     print(f"node-mnist, {steps} steps: test accuracy {test['accuracy']:.4f}, nfe "
