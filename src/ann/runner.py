@@ -37,7 +37,7 @@ from .train.fitted import FittedTrainer, check_fitted
 # Keys that may change when a run is resumed: extending training or moving it to other hardware
 # is fine, changing the model or the optimisation is not.
 RESUME_KEYS = ("train.epochs", "train.max_steps", "train.threads", "train.workers",
-               "train.device")
+               "train.device", "train.log_to")
 
 
 def _normalise(overrides) -> dict:
@@ -630,8 +630,10 @@ def _train_in(rc: RunConfig, run_dir, resuming: bool, dist, quiet: bool, keep_da
         print(f"ann: {'resuming' if resuming else 'training'} {rc.recipe} in {run_dir} "
               f"({size}, {dev}{f', {dist.world} processes' if dist.active else ''})", flush=True)
     trainer_cls = FittedTrainer if fitted else Trainer
+    watch = (CurvesWatch(Path(run_dir), task.metric)
+             if run_dir is not None and dist.main else None)
     trainer = trainer_cls(rc, model, task, train_data, val_data, dev, run_dir, dist,
-                          augment, quiet, training=training, width=width)
+                          augment, quiet, training=training, width=width, watch=watch)
     if resuming:
         if restore:
             trainer.restore()
@@ -655,6 +657,7 @@ def _train_in(rc: RunConfig, run_dir, resuming: bool, dist, quiet: bool, keep_da
             checkpoint.save_weights(model, run_dir / "model.safetensors")
             fileio.write_json(run_dir / "summary.json", run.summary)
             _report(run, test_data)
+            trainer.log.finish(run_dir, result.step)     # pictures to TensorBoard
         if not quiet:
             print(result_line(run), flush=True)
     distributed.barrier(dist)
@@ -727,6 +730,28 @@ def _summary(rc, model, result, test, dev, dist) -> dict:
         higher = task.is_higher_better(metric)
         out["reached"] = bool(value >= recipe.target if higher else value <= recipe.target)
     return out
+
+
+class CurvesWatch:
+    """Redraws ``curves.png`` after an evaluation (atomically: a viewer never sees half a
+    picture), so that a long run can be watched. A drawing takes about a second on a small CPU,
+    so it is skipped where the last one ended less than ``share`` ^-1 - 1 times its own cost
+    ago: drawing takes at most ~``share`` of the run's time (the picture is drawn once more at
+    the end, whatever was skipped)."""
+
+    def __init__(self, run_dir: Path, metric: str, share: float = 0.1):
+        self.path, self.metric, self.share = run_dir / "curves.png", metric, share
+        self.cost, self.done = 0.0, float("-inf")
+
+    def __call__(self, rows: list[dict]) -> None:
+        from .report.plots import plot_curves
+
+        start = time.perf_counter()
+        if start - self.done < self.cost * (1 / self.share - 1):
+            return
+        plot_curves(rows, self.metric, self.path)
+        self.done = time.perf_counter()
+        self.cost = self.done - start
 
 
 def _report(run: Run, test_data):

@@ -217,8 +217,8 @@ def clear_run(path: Path):
     """Remove what a run that stopped before its first checkpoint wrote (not the lock)."""
     import shutil
 
-    for name in ("config.json", "metrics.jsonl", "data.json", "tokenizer.json", "checkpoints",
-                 "pretrain"):
+    for name in ("config.json", "metrics.jsonl", "metrics.csv", "tensorboard", "data.json",
+                 "tokenizer.json", "checkpoints", "pretrain", "curves.png"):
         target = path / name
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target, ignore_errors=True)
