@@ -1,14 +1,16 @@
 """Issue 29, experiment tracking: ``train.log_to`` (metrics.csv, TensorBoard event files read back
-with TensorBoard's own reader) and ``curves.png`` redrawn at the evaluations."""
+with TensorBoard's own reader), ``curves.png`` redrawn at the evaluations, and the library's
+messages through ``logging.getLogger("ann")``."""
 
 import csv
 import importlib.util
 import json
+import logging
 
 import pytest
 
 import ann
-from ann import runner
+from ann import logs, runner
 from ann.errors import AnnError
 from ann.train import progress, tracking
 
@@ -32,16 +34,25 @@ def run(tmp_path_factory):
         seen.append(sum(r["split"] == "val" for r in rows))
         real(rows, metric, path)
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(plots, "plot_curves", spy)
-        mp.setattr(runner.CurvesWatch.__init__, "__defaults__", (1.0,))   # draw every time
-        log_to = "tensorboard,csv" if importlib.util.find_spec("tensorboard") else "csv"
-        ann.train("cnn-digits", {**TINY, "train.log_to": log_to}, out=out, quiet=True)
-    return out, seen
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    records, keep = [], Keep()
+    logging.getLogger("ann").addHandler(keep)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(plots, "plot_curves", spy)
+            mp.setattr(runner.CurvesWatch.__init__, "__defaults__", (1.0,))   # draw every time
+            log_to = "tensorboard,csv" if importlib.util.find_spec("tensorboard") else "csv"
+            ann.train("cnn-digits", {**TINY, "train.log_to": log_to}, out=out)
+    finally:
+        logging.getLogger("ann").removeHandler(keep)
+    return out, seen, records
 
 
 def test_csv_holds_every_number_of_metrics_jsonl(run):
-    out, _ = run
+    out, _, _ = run
     with open(out / "metrics.csv", newline="") as f:
         table = list(csv.reader(f))
     assert tuple(table[0]) == tracking.COLUMNS
@@ -80,7 +91,7 @@ def test_tensorboard_events_read_back(run):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    out, _ = run
+    out, _, _ = run
     events = EventAccumulator(str(out / "tensorboard"), size_guidance={"images": 0})
     events.Reload()
     tags = events.Tags()
@@ -97,7 +108,7 @@ def test_tensorboard_events_read_back(run):
 
 
 def test_curves_redrawn_at_every_evaluation(run):
-    out, seen = run
+    out, seen, _ = run
     assert seen == [1, 2, 3, 3]             # after each of the three evaluations, then the end
     assert (out / "curves.png").stat().st_size > 5000
 
@@ -130,3 +141,20 @@ def test_curves_watch_skips_drawings_that_would_cost_too_much(tmp_path, monkeypa
     watch.cost = 1000.0                     # as if the first drawing had taken that long
     watch([])
     assert len(calls) == 1
+
+
+def test_messages_go_through_the_ann_logger(run, capsys):
+    out, _, records = run
+    said = [(r.name, r.levelno, r.getMessage()) for r in records]
+    assert any(name == "ann.runner" and level == logging.INFO and f"training cnn-digits in {out}"
+               in text for name, level, text in said), said
+    assert any("test accuracy" in text for _, _, text in said), said
+    logs.info("ann: a line")                 # the default handler: the current stdout
+    assert "ann: a line" in capsys.readouterr().out
+    top = logging.getLogger("ann")
+    level, top.level = top.level, logging.WARNING
+    try:
+        logs.info("ann: not shown")
+        assert capsys.readouterr().out == ""
+    finally:
+        top.setLevel(level)

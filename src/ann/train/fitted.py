@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import fileio
+from .. import fileio, logs
 from ..errors import AnnError
 from ..registry import Training
 from . import checkpoint, distributed, tracking
@@ -114,7 +114,7 @@ class FittedTrainer:
 
     def _say(self, text: str):
         if not self.quiet:
-            print(f"fit | {text}", flush=True)
+            logs.info(f"fit | {text}", __name__)
 
     def fit(self) -> FitResult:
         start = self._start = time.time()
