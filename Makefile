@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-portable lint bench clean
+.PHONY: install demo test test-portable lint bench docs clean
 
 install: $(STAMP)
 
@@ -14,10 +14,10 @@ $(STAMP): pyproject.toml constraints/cpu.txt
 	@if $(PY) -c "import torch" >/dev/null 2>&1; then \
 	    echo "ann: using the torch already installed for $(PY)"; \
 	    $(PY) -m venv --system-site-packages $(VENV); \
-	    $(BIN)/pip install -q -e ".[dev,peers,export,serve,tensorboard]"; \
+	    $(BIN)/pip install -q -e ".[dev,peers,export,serve,tensorboard,docs]"; \
 	else \
 	    $(PY) -m venv $(VENV); \
-	    $(BIN)/pip install -q -c constraints/cpu.txt -e ".[dev,peers,export,serve,tensorboard]"; \
+	    $(BIN)/pip install -q -c constraints/cpu.txt -e ".[dev,peers,export,serve,tensorboard,docs]"; \
 	fi
 	@touch $(STAMP)
 
@@ -33,6 +33,13 @@ test: install
 # `make test`): a threshold that holds for one seed or one CPU's rounding fails here.
 test-portable: install
 	$(BIN)/python -m pytest -q -m convergence --portable
+
+# The documentation site in build/site: docs/gen.py writes a page per family from the recipes and
+# the command line reference from the parser; mkdocstrings reads the API from the docstrings.
+# Strict: a broken reference or page fails the build.
+docs: install
+	$(BIN)/python docs/gen.py
+	$(BIN)/python -m mkdocs build --strict
 
 # ruff, then the import-layer contract of pyproject.toml ([tool.importlinter]).
 lint: install

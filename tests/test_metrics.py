@@ -73,3 +73,24 @@ def test_modified_precision_clips_repeated_words():
 def test_exact_match():
     assert exact_match([[1, 2], [3], []], [[1, 2], [3, 4], []]) == pytest.approx(2 / 3)
     assert exact_match([], []) == 0.0
+
+
+def test_auroc_is_sklearns_and_the_mann_whitney_probability():
+    """ann.metrics.auroc (scikit-learn's roc_auc_score underneath) agrees with the figure counted
+    pair by pair (a positive above a negative: 1, a tie: 1/2) and with SciPy's Mann-Whitney U."""
+    import numpy as np
+    from scipy.stats import mannwhitneyu
+
+    from ann.metrics import auroc
+
+    rng = np.random.default_rng(29)
+    labels = rng.integers(0, 2, 400)
+    scores = np.round(rng.normal(size=400) + 0.7 * labels, 1)      # rounded: many ties
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    pairs = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
+    u = mannwhitneyu(pos, neg, alternative="two-sided").statistic / (len(pos) * len(neg))
+    assert auroc(scores, labels) == pytest.approx(pairs, abs=1e-12)
+    assert auroc(scores, labels) == pytest.approx(u, abs=1e-12)
+    assert auroc(-scores, labels) == pytest.approx(1 - pairs, abs=1e-12)
+    with pytest.raises(ValueError, match="both"):
+        auroc([0.1, 0.2], [0, 0])

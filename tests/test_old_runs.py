@@ -107,12 +107,19 @@ def test_info(name, copy_run):
     assert total and int(total.group(1).replace(",", "")) == s["parameters"]["total"], out
 
 
+# Figures `ann eval` gives since these runs were recorded: the scores of the decoded text of a
+# translation run (issue 29). They join the recorded ones, which must still be reproduced exactly.
+ADDED_FIGURES = {"word_bleu", "sacrebleu", "sacrebleu_signature"}
+
+
 @pytest.mark.parametrize("name", RUNS)
 def test_eval_reproduces_the_summary(name, copy_run):
     run = copy_run(name)
     s = summary_of(run)
     out = json.loads(cli("eval", run, "--json").stdout)
     assert out.pop("split") == "test"
+    for key in ADDED_FIGURES - set(s["test"]):
+        out.pop(key, None)
     assert s["metric"] in out
     assert set(out) == set(s["test"]) - REPORT_ONLY.get(name, set()), (out, s["test"])
     assert all(math.isfinite(v) for v in out.values()), out

@@ -50,7 +50,8 @@ RENAMED = {
     "model.select_window": ("train.select_window", {}),
 }
 # Keys added since, with the value every recipe that did not have them before must get.
-ADDED = {"train.select": "metric", "train.select_window": 10, "train.workers": 0}
+ADDED = {"train.select": "metric", "train.select_window": 10, "train.workers": 0,
+         "train.log_to": "csv"}
 # Keys added since to some models' configs only, with the value every recipe whose config has
 # them must get (the recurrent classifier's model.n_features: audio frames, 0 for rows/tokens).
 ADDED_TO_SOME = {"model.n_features": 0}

@@ -300,7 +300,8 @@ def cmd_eval(args):
     if args.json:
         print(json.dumps({"split": args.split, **metrics}))
     else:
-        print(" ".join(f"{args.split} {k} {v:.4f}" for k, v in metrics.items()))
+        print(" ".join(f"{args.split} {k} {v:.4f}" if isinstance(v, float) else
+                       f"{args.split} {k} {v}" for k, v in metrics.items()))
 
 
 # What every verb command's namespace holds besides the verb's own options.

@@ -127,22 +127,15 @@ def ssim(x, y, peak: float = 1.0, window: int = 7) -> float:
 
 def auroc(scores: Sequence[float], labels: Sequence[int]) -> float:
     """Area under the ROC curve: the probability that a random positive (label 1) scores above a
-    random negative (label 0), ties counting one half (the Mann-Whitney U statistic)."""
+    random negative (label 0), ties counting one half (the Mann-Whitney U statistic), as
+    scikit-learn's ``roc_auc_score`` computes it (the figure other libraries report)."""
     import numpy as np
+    from sklearn.metrics import roc_auc_score
 
     s, y = np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
+    if y.all() or not y.any():
         raise ValueError("auroc needs both positive and negative examples")
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s), dtype=np.float64)
-    sorted_s = s[order]
-    # average ranks (1-based) over runs of equal scores
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_s)) + 1]
-    ends = np.r_[starts[1:], len(s)]
-    for a, b in zip(starts, ends):
-        ranks[order[a:b]] = (a + b + 1) / 2.0
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+    return float(roc_auc_score(y, s))
 
 
 def frechet_distance(features_a, features_b) -> float:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from . import config as cfg
-from . import fileio, registry, runs
+from . import fileio, logs, registry, runs
 from ._version import __version__
 from .data import arrays
 from .data.base import ArrayDataset
@@ -37,7 +37,7 @@ from .train.fitted import FittedTrainer, check_fitted
 # Keys that may change when a run is resumed: extending training or moving it to other hardware
 # is fine, changing the model or the optimisation is not.
 RESUME_KEYS = ("train.epochs", "train.max_steps", "train.threads", "train.workers",
-               "train.device")
+               "train.device", "train.log_to")
 
 
 def _normalise(overrides) -> dict:
@@ -356,8 +356,8 @@ def _pretrain(rc: RunConfig, name: str, run_dir, dist, quiet: bool) -> Path | No
             shutil.rmtree(folder, ignore_errors=True)
         pre = _pretrain_config(rc, name)
     if dist.main and not quiet:
-        print(f"ann: {rc.recipe} starts from {name}, trained first in {folder} "
-              "(train.init_from=scratch skips it)", flush=True)
+        logs.info(f"ann: {rc.recipe} starts from {name}, trained first in {folder} "
+                  "(train.init_from=scratch skips it)", __name__)
     _train(pre, folder, partial, dist, quiet)
     return folder / "model.safetensors" if folder is not None else None
 
@@ -376,15 +376,15 @@ def _start_from(rc: RunConfig, model, run_dir, resuming: bool, dist, quiet: bool
     if source == "" and rc.data.name != recipe.dataset:
         # the pretraining recipe reads the recipe's own data, whose tokenizer is not this run's
         if dist.main and not quiet:
-            print(f"ann: {rc.recipe}'s pretraining ({recipe.pretrain}) reads {recipe.dataset}'s "
-                  f"data, not {rc.data.name}: starting from scratch (train.init_from=RUN_DIR "
-                  "starts from a run on the same data)", flush=True)
+            logs.info(f"ann: {rc.recipe}'s pretraining ({recipe.pretrain}) reads "
+                      f"{recipe.dataset}'s data, not {rc.data.name}: starting from scratch "
+                      "(train.init_from=RUN_DIR starts from a run on the same data)", __name__)
         return resuming
     file = _pretrain(rc, recipe.pretrain, run_dir, dist, quiet) if source == "" else source
     if file is not None:
         line = copy_matching_weights(model, file, run_dir)
         if dist.main and not quiet:
-            print(f"ann: {line}", flush=True)
+            logs.info(f"ann: {line}", __name__)
     seed_everything(rc.train.seed, rc.train.deterministic)  # the same whichever way it started
     return False
 
@@ -627,11 +627,14 @@ def _train_in(rc: RunConfig, run_dir, resuming: bool, dist, quiet: bool, keep_da
         total = sum(p.numel() for p in model.parameters())
         size = ("parameters sized by the fit" if fitted else f"{total:,} parameters"
                 + (f", {trainable:,} of them trained" if trainable != total else ""))
-        print(f"ann: {'resuming' if resuming else 'training'} {rc.recipe} in {run_dir} "
-              f"({size}, {dev}{f', {dist.world} processes' if dist.active else ''})", flush=True)
+        logs.info(f"ann: {'resuming' if resuming else 'training'} {rc.recipe} in {run_dir} "
+                  f"({size}, {dev}{f', {dist.world} processes' if dist.active else ''})",
+                  __name__)
     trainer_cls = FittedTrainer if fitted else Trainer
+    watch = (CurvesWatch(Path(run_dir), task.metric)
+             if run_dir is not None and dist.main else None)
     trainer = trainer_cls(rc, model, task, train_data, val_data, dev, run_dir, dist,
-                          augment, quiet, training=training, width=width)
+                          augment, quiet, training=training, width=width, watch=watch)
     if resuming:
         if restore:
             trainer.restore()
@@ -645,9 +648,15 @@ def _train_in(rc: RunConfig, run_dir, resuming: bool, dist, quiet: bool, keep_da
     if rc.train.lora_rank:
         finetune.merge(model)       # the adapters folded into the weights: an ordinary model
     run = Run(rc, model, run_dir if dist.main else None)
+    if "tokenizer" in train_data.info:      # scores of the decoded text (sacreBLEU) too
+        from .data.tokenizers import tokenizer_from_dict
+
+        task.use_tokenizer(tokenizer_from_dict(train_data.info["tokenizer"]))
     test = trainer.evaluate(test_data)
     if dist.main:
         run.summary = _summary(rc, model, result, test, dev, dist)
+        if task.notes():
+            run.summary["signatures"] = task.notes()
         if on_users_data(rc):
             _judge_by_baselines(run.summary, task, train_data, test_data)
         if run_dir is not None:
@@ -655,8 +664,9 @@ def _train_in(rc: RunConfig, run_dir, resuming: bool, dist, quiet: bool, keep_da
             checkpoint.save_weights(model, run_dir / "model.safetensors")
             fileio.write_json(run_dir / "summary.json", run.summary)
             _report(run, test_data)
+            trainer.log.finish(run_dir, result.step)     # pictures to TensorBoard
         if not quiet:
-            print(result_line(run), flush=True)
+            logs.info(result_line(run), __name__)
     distributed.barrier(dist)
     model.eval()
     return run
@@ -727,6 +737,28 @@ def _summary(rc, model, result, test, dev, dist) -> dict:
         higher = task.is_higher_better(metric)
         out["reached"] = bool(value >= recipe.target if higher else value <= recipe.target)
     return out
+
+
+class CurvesWatch:
+    """Redraws ``curves.png`` after an evaluation (atomically: a viewer never sees half a
+    picture), so that a long run can be watched. A drawing takes about a second on a small CPU,
+    so it is skipped where the last one ended less than ``share`` ^-1 - 1 times its own cost
+    ago: drawing takes at most ~``share`` of the run's time (the picture is drawn once more at
+    the end, whatever was skipped)."""
+
+    def __init__(self, run_dir: Path, metric: str, share: float = 0.1):
+        self.path, self.metric, self.share = run_dir / "curves.png", metric, share
+        self.cost, self.done = 0.0, float("-inf")
+
+    def __call__(self, rows: list[dict]) -> None:
+        from .report.plots import plot_curves
+
+        start = time.perf_counter()
+        if start - self.done < self.cost * (1 / self.share - 1):
+            return
+        plot_curves(rows, self.metric, self.path)
+        self.done = time.perf_counter()
+        self.cost = self.done - start
 
 
 def _report(run: Run, test_data):

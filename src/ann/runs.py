@@ -217,8 +217,8 @@ def clear_run(path: Path):
     """Remove what a run that stopped before its first checkpoint wrote (not the lock)."""
     import shutil
 
-    for name in ("config.json", "metrics.jsonl", "data.json", "tokenizer.json", "checkpoints",
-                 "pretrain"):
+    for name in ("config.json", "metrics.jsonl", "metrics.csv", "tensorboard", "data.json",
+                 "tokenizer.json", "checkpoints", "pretrain", "curves.png"):
         target = path / name
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target, ignore_errors=True)
@@ -353,7 +353,9 @@ class Run:
         """Metrics on a split, ``batch_size`` examples at a time (default: the run's
         ``train.eval_batch_size``); ``task_options`` configure the task (its
         ``evaluate_options``: tasks that decode sequences, seq2seq, text2text and caption, take
-        ``beam_size`` and ``length_penalty``)."""
+        ``beam_size`` and ``length_penalty``; ``write_outputs``: a file for every hypothesis and
+        reference). A metric's signature (sacreBLEU's) joins the figures as
+        ``<metric>_signature``, a string."""
         takes = {o.name: o for o in self.task.evaluate_options}
         extra = [k for k in task_options if k not in takes]
         if extra:
@@ -367,7 +369,10 @@ class Run:
         self.model.eval()
         device = model_device(self.model)
         batch_size = batch_size or self.config.train.eval_batch_size
-        return task.evaluate(self.model, eval_batches(data, batch_size, device))
+        if self.path is not None and (self.path / "tokenizer.json").is_file():  # text scores too
+            task.use_tokenizer(self.tokenizer)
+        metrics = task.evaluate(self.model, eval_batches(data, batch_size, device))
+        return {**metrics, **{f"{k}_signature": v for k, v in task.notes().items()}}
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities for preprocessed inputs ``x`` (B, ...)."""

@@ -122,6 +122,53 @@ def to_onnx_bytes(model: nn.Module, inputs: tuple | None = None) -> bytes:
     return buffer.getvalue()
 
 
+# Facts of a run's data a consumer of the ONNX file needs to prepare inputs and read outputs, as
+# data.json records them, and the metadata key each goes under (values JSON-encoded).
+DATA_FACTS = {"classes": "classes", "scale": "input_scale", "mean": "input_mean",
+              "std": "input_std", "image_size": "image_size", "in_channels": "in_channels",
+              "input_shape": "input_shape", "feature_names": "feature_names",
+              "vocab_size": "vocab_size", "max_len": "max_len", "pad_id": "pad_id",
+              "bos_id": "bos_id", "eos_id": "eos_id", "unk_id": "unk_id"}
+
+
+def run_metadata(run) -> dict[str, str]:
+    """The ``metadata_props`` of a run's ONNX file: what made it (ann version, recipe, model,
+    task, dataset) and how its inputs are prepared: class names, input scale, mean and std
+    (``input = (raw / input_scale - input_mean) / input_std``, per channel), image size, and
+    the tokenizer's kind and special ids. Values are JSON text; a fact the run lacks is left
+    out."""
+    import json
+
+    from .._version import __version__
+    from ..runs import read_json
+
+    info = read_json(run.path / "data.json", "the facts of the run's data") \
+        if (run.path / "data.json").is_file() else {}
+    meta = {"producer": "ann", "ann_version": __version__, "recipe": run.config.recipe,
+            "model": run.config.model_name, "task": run.task.name, "dataset": run.config.data.name}
+    for fact, key in DATA_FACTS.items():
+        if fact in info:
+            meta[key] = json.dumps(info[fact])
+    if "mean" in info and "scale" in info:
+        meta["preprocessing"] = "input = (raw / input_scale - input_mean) / input_std"
+    tok_file = run.path / "tokenizer.json"
+    if tok_file.is_file():
+        tok = run.tokenizer
+        meta["tokenizer"] = tok.kind
+        meta["tokenizer_vocab_size"] = json.dumps(tok.vocab_size)
+        meta["tokenizer_file"] = "tokenizer.json of the run (ann.data.tokenizers.load_tokenizer)"
+    return meta
+
+
+def with_metadata(data: bytes, props: dict[str, str]) -> bytes:
+    """ONNX bytes with ``props`` as the model's ``metadata_props``."""
+    import onnx
+
+    model = onnx.load_from_string(data)
+    onnx.helper.set_model_props(model, {k: str(v) for k, v in props.items()})
+    return model.SerializeToString()
+
+
 def describe_inputs(model: nn.Module, inputs: tuple) -> str:
     """The exported graph's inputs, e.g. ``input int64 (batch, 16)``."""
     names = [f"input{i}" if len(inputs) > 1 else "input" for i in range(len(inputs))]
@@ -169,6 +216,6 @@ def export_run(run_dir, fmt: str = "onnx", out=None) -> tuple[Path, str]:
     check_out(path)
     run = api.load(run_dir)
     inputs = export_inputs(run.model)
-    data = to_onnx_bytes(run.model, inputs)
+    data = with_metadata(to_onnx_bytes(run.model, inputs), run_metadata(run))
     fileio.write_bytes(path, data)
     return path, describe_inputs(run.model, inputs)

@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from .. import config as cfg
-from .. import fileio, registry, runs
+from .. import fileio, logs, registry, runs
 from .._version import __version__
 from ..data.hf_tokenizer import TOKENIZER_FILES, read_tokenizer
 from ..errors import AnnError
@@ -133,7 +133,7 @@ def import_folder(folder, out=None, quiet: bool = False) -> Path:
     fileio.write_json(run_dir / "config.json", rc.to_dict())   # last: now it is a run
     runs.release_run(run_dir)                  # held by new_run_dir while it was written
     if not quiet:
-        print(f"ann: imported {imported.hf_class} ({n_params:,} parameters"
-              f"{f', {tok.vocab_size:,}-token tokenizer' if tok is not None else ''}) into "
-              f"{run_dir}", flush=True)
+        logs.info(f"ann: imported {imported.hf_class} ({n_params:,} parameters"
+                  f"{f', {tok.vocab_size:,}-token tokenizer' if tok is not None else ''}) into "
+                  f"{run_dir}", __name__)
     return run_dir

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter
 
 from .. import fileio
 
@@ -30,15 +31,40 @@ def save(fig: Figure, path: Path):
 
 
 
+def _steps_per_epoch(rows: list[dict]) -> float | None:
+    """Optimizer steps per epoch, read off the rows' (step, epoch) pairs (None: no epochs)."""
+    for r in reversed(rows):
+        step, epoch = r.get("step"), r.get("epoch")
+        if (isinstance(step, (int, float)) and isinstance(epoch, (int, float)) and step > 0
+                and epoch > 0 and r.get("split") in ("train", "val")):
+            return step / epoch
+    return None
+
+
+def _epoch_axis(ax, per_epoch: float | None):
+    """A second x axis on top of ``ax`` in epochs."""
+    if per_epoch:
+        top = ax.secondary_xaxis("top", functions=(lambda s: s / per_epoch,
+                                                   lambda e: e * per_epoch))
+        top.set_xlabel("epoch", fontsize=8)
+        top.tick_params(labelsize=7)
+        ax.set_title(ax.get_title(), pad=24)
+
+
 def plot_curves(rows: list[dict], metric: str, path: Path):
-    """Loss (train and val) and the validation metric against optimizer steps."""
-    fig, (ax_loss, ax_metric) = subplots(1, 2, figsize=(10, 3.8))
+    """Loss (train and val), the validation metric and, where the rows have it, the learning
+    rate against optimizer steps, with epochs on the top axis."""
+    lrs = [(r["step"], r["lr"]) for r in rows if r.get("split") == "train" and "lr" in r]
+    fig, axes = subplots(1, 3 if lrs else 2, figsize=(14 if lrs else 10, 3.8))
+    ax_loss, ax_metric = axes[0], axes[1]
     for split, style in (("train", "-"), ("val", "o-")):
         pts = [(r["step"], r["loss"]) for r in rows if r.get("split") == split and "loss" in r]
         if pts:
             ax_loss.plot(*zip(*pts), style, label=split, markersize=3)
     ax_loss.set(xlabel="step", ylabel="loss", title="loss")
-    ax_loss.set_yscale("log")
+    losses = [r["loss"] for r in rows if isinstance(r.get("loss"), (int, float))]
+    if losses and min(losses) > 0:          # a log scale only where every loss has a logarithm
+        ax_loss.set_yscale("log")
     pts = [(r["step"], r[metric]) for r in rows if r.get("split") == "val" and metric in r]
     if pts:
         ax_metric.plot(*zip(*pts), "o-", color="tab:orange", markersize=3, label="val")
@@ -47,10 +73,17 @@ def plot_curves(rows: list[dict], metric: str, path: Path):
         ax_metric.axhline(test[-1][metric], color="tab:green", ls="--",
                           label=f"test {test[-1][metric]:.4f}")
     ax_metric.set(xlabel="step", ylabel=metric, title=metric)
-    for ax in (ax_loss, ax_metric):
+    if lrs:
+        axes[2].plot(*zip(*lrs), "-", color="tab:purple")
+        axes[2].set(xlabel="step", ylabel="learning rate", title="learning rate")
+        axes[2].yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
+    per_epoch = _steps_per_epoch(rows)
+    for ax in axes:
         ax.grid(alpha=0.3)
+        _epoch_axis(ax, per_epoch)
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
+    fig.tight_layout()
     save(fig, path)
 
 

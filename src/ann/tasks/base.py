@@ -131,6 +131,7 @@ class Task:
     metric: str = "loss"
     higher_is_better: bool = False
     evaluate_options: tuple[Option, ...] = ()
+    tokenizer = None                # see use_tokenizer
     sequential: bool = False
     augmentable: bool = False
     targets: str = ""
@@ -180,6 +181,16 @@ class Task:
     @torch.no_grad()
     def evaluate(self, model, batches) -> dict[str, float]:
         """Metrics over an iterable of batches."""
+        return {}
+
+    def use_tokenizer(self, tokenizer) -> None:
+        """The run's tokenizer, where the caller has one (the test evaluation, ``ann eval``): a
+        task that decodes text scores it on the decoded text too (sacreBLEU)."""
+        self.tokenizer = tokenizer
+
+    def notes(self) -> dict[str, str]:
+        """What the last evaluation's figures need to be compared (a metric's signature, as
+        sacreBLEU's), by metric; ``{}``: nothing."""
         return {}
 
     def after_eval(self, model, run_dir, step: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import math
 from pathlib import Path
 
@@ -13,6 +14,10 @@ from ..errors import AnnError
 from ..registry import register_task
 from ..train.distributed import unwrap
 from .base import BEAM, DECODING, LENGTH_PENALTY, MAX_LEN, Answer, LabelSmoothing, Option, Task, Verb
+
+# ``ann eval RUN --write-outputs FILE``: every decoded hypothesis beside its reference.
+WRITE_OUTPUTS = Option("write_outputs", str, "write every hypothesis with its reference (and "
+                       "source) to FILE, one JSON object a line", metavar="FILE")
 
 
 @register_task
@@ -25,7 +30,12 @@ class Seq2Seq(LabelSmoothing, Task):
     ``evaluate`` gives ``loss`` (no smoothing) and ``perplexity`` per target token, token
     ``accuracy`` under teacher forcing, and from decoding every source (``model.translate``:
     greedy unless ``beam_size`` > 1) corpus ``bleu`` (0-100, :func:`ann.metrics.corpus_bleu` on
-    token ids up to the end token) and ``exact_match``. BLEU, the figure translation papers
+    token ids up to the end token) and ``exact_match``. Where the run's tokenizer is known
+    (:meth:`~ann.tasks.base.Task.use_tokenizer`: the test evaluation, ``ann eval``), the decoded
+    texts are scored too (:meth:`text_scores`): ``word_bleu``, the same BLEU on the words of the
+    detokenized text, and ``sacrebleu``, the standard corpus BLEU (13a tokenization, cased, on
+    detokenized text; its signature in :meth:`notes`) where the sacrebleu package is
+    installed. BLEU, the figure translation papers
     report, selects the best checkpoint (``metric``). The price is a greedy decoding of the whole
     split at every evaluation: one cached decoder step per output token, about twice the cost of
     the teacher-forced pass (Multi30k's 1,014 validation sentences: ~30 s at one thread, against
@@ -43,9 +53,12 @@ class Seq2Seq(LabelSmoothing, Task):
                  "translate a sentence: greedy, or beam search with --beam")}
     metric = "bleu"
     higher_is_better = True
-    evaluate_options = DECODING     # evaluate decodes sequences: `ann eval --beam` applies
+    # evaluate decodes sequences: `ann eval --beam` applies, and --write-outputs
+    evaluate_options = (*DECODING, WRITE_OUTPUTS)
 
-    def __init__(self, label_smoothing: float = 0.0, beam_size: int = 1, length_penalty: float = 0.0):
+    def __init__(self, label_smoothing: float = 0.0, beam_size: int = 1, length_penalty: float = 0.0,
+                 write_outputs: str = ""):
+        self.write_outputs, self.signature = write_outputs, ""
         if beam_size < 1:
             raise AnnError(f"beam size must be at least 1, got {beam_size}")
         if length_penalty < 0:
@@ -115,11 +128,45 @@ class Seq2Seq(LabelSmoothing, Task):
 
     @torch.no_grad()
     def evaluate(self, model, batches) -> dict[str, float]:
-        total, correct, count, hyps, refs, _ = self.decode_split(model, batches)
+        total, correct, count, hyps, refs, sources = self.decode_split(model, batches)
         loss = total / max(count, 1)
         bleu, em = self.scores(model, hyps, refs)
         return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)),
-                "accuracy": correct / max(count, 1), "bleu": bleu, "exact_match": em}
+                "accuracy": correct / max(count, 1), "bleu": bleu, "exact_match": em,
+                **self.text_scores(model, hyps, refs, sources)}
+
+    def text_scores(self, model, hyps, refs, sources) -> dict[str, float]:
+        """Scores of the decoded text (none without a tokenizer): ``word_bleu`` and, where
+        sacrebleu is installed, ``sacrebleu`` (its signature kept for :meth:`notes`); and every
+        hypothesis, reference and source written to ``write_outputs`` where set."""
+        from .. import fileio
+        from ..metrics import corpus_bleu
+
+        if self.tokenizer is None:
+            if self.write_outputs:
+                raise AnnError("--write-outputs needs the run's tokenizer.json to turn the "
+                               "outputs into text; this run has none")
+            return {}
+        c, tok = unwrap(model).config, self.tokenizer
+        text = lambda ids, t=tok: t.decode([i for i in ids if i != c.pad_id]).strip()  # noqa: E731
+        hyp_text, ref_text = [text(h) for h in hyps], [text(r) for r in refs]
+        out = {"word_bleu": corpus_bleu([h.split() for h in hyp_text], [r.split() for r in ref_text])}
+        sacre = sacrebleu_score(hyp_text, ref_text)
+        if sacre is not None:
+            out["sacrebleu"], self.signature = sacre
+        if self.write_outputs:
+            source = getattr(tok, "source", tok)
+            rows = [{"hypothesis": h, "reference": r} for h, r in zip(hyp_text, ref_text)]
+            if sources and all(isinstance(v, int) for v in sources[0]):  # an image has no text
+                for row, s in zip(rows, sources):
+                    row["source"] = text(s, source)
+            fileio.write_text(Path(self.write_outputs).expanduser(),
+                              "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        return out
+
+    def notes(self) -> dict[str, str]:
+        """sacreBLEU's signature of the last evaluation that computed it."""
+        return {"sacrebleu": self.signature} if self.signature else {}
 
     def baselines(self, train, test, metric: str | None = None) -> dict[str, float]:
         """``commonest``: the commonest training target (the first among equals) written for
@@ -162,6 +209,18 @@ class Seq2Seq(LabelSmoothing, Task):
             lines = translation_samples(run, test_data)
             fileio.write_text(Path(folder) / "samples.txt", "\n".join(lines) + "\n")
 
+
+
+def sacrebleu_score(hypotheses: list[str], references: list[str]) -> tuple[float, str] | None:
+    """(corpus BLEU, signature) of detokenized texts by sacreBLEU (Post 2018, "A call for clarity
+    in reporting BLEU scores", https://aclanthology.org/W18-6319/) with its defaults: 13a
+    tokenization, cased, one reference; ``None`` where sacrebleu is not installed."""
+    try:
+        from sacrebleu.metrics import BLEU
+    except ImportError:
+        return None
+    bleu = BLEU()
+    return float(bleu.corpus_score(hypotheses, [references]).score), str(bleu.get_signature())
 
 
 def until_eos(ids: list[int], eos_id: int) -> list[int]:

@@ -247,7 +247,8 @@ class TextToText(_TextOut, Seq2Seq):
         loss = total / max(count, 1)
         bleu, em = self.scores(model, hyps, refs)
         out = {"loss": loss, "perplexity": math.exp(min(loss, 50.0)),
-               "accuracy": correct / max(count, 1), "bleu": bleu, "exact_match": em}
+               "accuracy": correct / max(count, 1), "bleu": bleu, "exact_match": em,
+               **self.text_scores(model, hyps, refs, sources)}
         firsts = [row[0] for row in sources]        # the task prefix's first token tells the task
         for first, name in c.task_ids().items():
             keep = [f == first for f in firsts]

@@ -11,6 +11,7 @@ from typing import Any
 from .. import config as cfg
 from ..config import field
 from ..errors import AnnError
+from . import tracking
 from .select import CHOICES as SELECT_CHOICES
 
 
@@ -47,6 +48,9 @@ class TrainConfig:
                                 nonneg=True)
     eval_every: int = field(0, "evaluate every N steps (0: once per epoch)", nonneg=True)
     log_every: int = field(20, "write a train-loss line every N steps", positive=True)
+    log_to: str = field("csv", "where the numbers go besides metrics.jsonl: a comma-separated "
+                        "list of csv (RUN/metrics.csv) and tensorboard (RUN/tensorboard, needs "
+                        "the tensorboard package), or none")
     checkpoint_every: int = field(0, "save a checkpoint every N steps (0: at each evaluation)",
                                   nonneg=True)
     early_stop: int = field(0, "stop after N evaluations without improvement (0: off)", nonneg=True)
@@ -83,6 +87,7 @@ class TrainConfig:
                               "projections q_proj,k_proj,v_proj,out_proj")
 
     def __post_check__(self):
+        tracking.parse(self.log_to)
         if self.epochs == 0 and self.max_steps == 0:
             raise AnnError("set train.epochs or train.max_steps to a positive number")
         if self.min_lr > self.lr:

@@ -25,7 +25,7 @@ import torch
 
 from ..errors import AnnError
 from ..registry import Training
-from . import checkpoint, distributed
+from . import checkpoint, distributed, tracking
 from .batches import EpochBatches
 from .device import autocast
 from .loader import MicroBatches, split_batches, step_batches
@@ -79,6 +79,7 @@ def check_setup(tc, model, task, train, dist: distributed.Dist, training: Traini
     directory exists. ``lengths``: the task's lengths of ``train`` when already computed;
     ``width``: the model's width, which the noam schedule needs."""
     training = training or Training()
+    tracking.check(tc.log_to)                    # train.log_to's packages are there
     if len(train) == 0:
         raise AnnError("the training split holds no examples; give the dataset more data")
     if tc.schedule == "noam" and not (tc.noam_d_model or width):
@@ -111,13 +112,17 @@ class FitResult:
 
 class Trainer:
     """Train ``model`` on ``train`` data under ``task``; evaluate on ``val``; checkpoint to
-    ``run_dir / "checkpoints"`` (rank 0 only; ``run_dir=None`` writes nothing)."""
+    ``run_dir / "checkpoints"`` (rank 0 only; ``run_dir=None`` writes nothing). ``watch(rows)``,
+    where given, is called after each evaluation with the metrics rows so far (the runner
+    redraws ``curves.png`` so that a long run can be watched)."""
 
     def __init__(self, cfg, model, task, train, val, device, run_dir: Path | None,
                  dist: distributed.Dist | None = None, augment: Callable | None = None,
-                 quiet: bool = False, training: Training | None = None, width: int | None = None):
+                 quiet: bool = False, training: Training | None = None, width: int | None = None,
+                 watch: Callable[[list[dict]], None] | None = None):
         self.cfg, self.tc = cfg, cfg.train
         training = training or Training()
+        self.watch = watch          # called with the metrics rows after each evaluation (curves)
         self.model, self.task, self.train_data, self.val_data = model, task, train, val
         self.device, self.dist = device, dist or distributed.Dist()
         self.ckpt_dir = Path(run_dir) / "checkpoints" if run_dir is not None else None
@@ -125,7 +130,8 @@ class Trainer:
         if self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self.augment, self.quiet = augment, quiet or not self.dist.main
-        self.log = MetricsLog(self.run_dir / "metrics.jsonl" if self.run_dir else None)
+        self.log = MetricsLog(self.run_dir / "metrics.jsonl" if self.run_dir else None,
+                              self.tc.log_to)
         # A task that carries state from step to step (truncated BPTT) reads the data in order.
         sequential = task.sequential
         lengths = task.lengths(model, train) if self.tc.length_buckets and not sequential else None
@@ -275,6 +281,8 @@ class Trainer:
         self.log.write({"step": self.step, "epoch": self.epoch, "split": "val", **val})
         if self.run_dir is not None:                                        # e.g. sample grids
             self.task.after_eval(self.model, self.run_dir, self.step)
+            if self.watch is not None:
+                self.watch(self.log.rows)
         key = self.selection.key
         bar.extra = {f"val_{key}": val[key]}
         shown = " | ".join(f"val {k} {v:.4f}" for k, v in val.items())

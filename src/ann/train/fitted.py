@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import fileio
+from .. import fileio, logs
 from ..errors import AnnError
 from ..registry import Training
-from . import checkpoint, distributed
+from . import checkpoint, distributed, tracking
 from .batches import eval_batches
 from .device import autocast
 from .engine import FitResult
@@ -54,6 +54,7 @@ def check_fitted(cfg, task, dist, augment, training: Training):
     """Refuse, with one line, settings a model fitted in closed form cannot follow (torchrun,
     augmentation, a checkpoint selection other than the fit's own): what
     :class:`FittedTrainer` refuses, asked before the run directory exists."""
+    tracking.check(cfg.train.log_to)
     if dist.active:
         raise AnnError(f"{cfg.model_name} is fitted in closed form on one process; run it "
                        "without torchrun")
@@ -72,8 +73,9 @@ class FittedTrainer:
 
     def __init__(self, cfg, model, task, train, val, device, run_dir: Path | None,
                  dist: distributed.Dist | None = None, augment=None, quiet: bool = False,
-                 training: Training | None = None, width: int | None = None):
+                 training: Training | None = None, width: int | None = None, watch=None):
         self.cfg, self.tc = cfg, cfg.train
+        self.watch = watch
         training = training or Training("fit")
         self.training = training
         self.model, self.task, self.train_data, self.val_data = model, task, train, val
@@ -85,7 +87,8 @@ class FittedTrainer:
         if self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self.quiet = quiet
-        self.log = MetricsLog(self.run_dir / "metrics.jsonl" if self.run_dir else None)
+        self.log = MetricsLog(self.run_dir / "metrics.jsonl" if self.run_dir else None,
+                              self.tc.log_to)
         self.step = 0
 
     @property
@@ -111,7 +114,7 @@ class FittedTrainer:
 
     def _say(self, text: str):
         if not self.quiet:
-            print(f"fit | {text}", flush=True)
+            logs.info(f"fit | {text}", __name__)
 
     def fit(self) -> FitResult:
         start = self._start = time.time()
@@ -137,6 +140,8 @@ class FittedTrainer:
         if not records or records[-1].get("val") != val:
             self.log.write({"step": self.step, "epoch": 1.0, "split": "val", **val})
         self._say(" | ".join(f"val {k} {v:.4f}" for k, v in val.items()))
+        if self.run_dir is not None and self.watch is not None:
+            self.watch(self.log.rows)
         if self.run_dir is not None and self.training.describes:    # GMDH's formula
             text = self.model.describe(self.train_data.info.get("feature_names"))
             fileio.write_text(self.run_dir / "model.txt", text + "\n")

@@ -1,4 +1,5 @@
-"""What a run shows and records while it trains: a live bar and ``metrics.jsonl``."""
+"""What a run shows and records while it trains: a live bar, ``metrics.jsonl`` and the sinks of
+``train.log_to`` (:mod:`ann.train.tracking`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .. import fileio
+from . import tracking
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -32,11 +34,20 @@ def _step(row: dict) -> float:
 
 
 class MetricsLog:
-    """Append-only JSON lines, one per log step or evaluation; flushed after every line."""
+    """Append-only JSON lines, one per log step or evaluation; flushed after every line. Each row
+    also goes to the sinks ``log_to`` names (``train.log_to``: metrics.csv, TensorBoard), opened
+    at the first row (after a resume's truncation, so TensorBoard drops the events it replays)."""
 
-    def __init__(self, path: Path | None):
-        self.path = path
+    def __init__(self, path: Path | None, log_to: str = ""):
+        self.path, self.log_to = path, log_to
         self.rows: list[dict] = []
+        self.sinks: list | None = None
+
+    def _open(self, resume_step: int | None = None) -> list:
+        if self.sinks is None:
+            folder = self.path.parent if self.path is not None else None
+            self.sinks = tracking.open_sinks(self.log_to, folder, resume_step)
+        return self.sinks
 
     def truncate_after(self, step: int):
         """On resume: drop lines written after the checkpoint we resume from (atomic rewrite)."""
@@ -44,6 +55,8 @@ class MetricsLog:
             return
         self.rows = [r for r in read_rows(self.path) if _step(r) <= step]
         fileio.write_text(self.path, "".join(json.dumps(r) + "\n" for r in self.rows))
+        for sink in self._open(resume_step=step + 1):
+            sink.rewrite(self.rows)
 
     def write(self, row: dict):
         self.rows.append(row)
@@ -51,6 +64,17 @@ class MetricsLog:
             with open(self.path, "a") as f:
                 f.write(json.dumps(row) + "\n")
                 f.flush()
+        for sink in self._open():
+            sink.write(row)
+
+    def finish(self, folder: Path | None, step: int = 0):
+        """The run is done: its pictures (PNG files in ``folder``) to the sinks that take them,
+        and the sinks closed."""
+        for sink in self._open():
+            if folder is not None:
+                sink.pictures(folder, step)
+            sink.close()
+        self.sinks = []
 
 
 class Progress:
