@@ -103,3 +103,29 @@ class WindowedGeneration:
         check_sampling(idx, max_new_tokens, temperature, top_k, top_p)
         return stream_window(self, idx, max_new_tokens, temperature, top_k, top_p, generator,
                              use_cache)
+
+
+class StatefulGeneration:
+    """``generate`` and ``generate_stream`` for a language model that carries a state instead
+    of a window (the recurrent LMs, Mamba): the model offers ``initial_state(B, device)`` and
+    ``model(idx, state) -> (logits, state)``, so a token costs one step at any length."""
+
+    def generate_stream(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+                        top_k: int | None = None, top_p: float | None = None,
+                        generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
+        """Yield ``max_new_tokens`` sampled tokens, one (B, 1) tensor at a time, after reading
+        the prompt ``idx`` (B, T); the arguments are :class:`WindowedGeneration`'s."""
+        check_sampling(idx, max_new_tokens, temperature, top_k, top_p)
+        return self._stream(idx, max_new_tokens, temperature, top_k, top_p, generator)
+
+    @torch.no_grad()
+    def _stream(self, idx, max_new_tokens, temperature, top_k, top_p, generator):
+        logits, state = self(idx, self.initial_state(idx.size(0), idx.device))
+        for _ in range(max_new_tokens):
+            token = sample(logits[:, -1], temperature, top_k, top_p, generator)   # (B, 1)
+            yield token
+            logits, state = self(token, state)
+
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, **kwargs) -> torch.Tensor:
+        """``idx`` followed by ``max_new_tokens`` sampled tokens, (B, T + max_new_tokens)."""
+        return torch.cat([idx, *self.generate_stream(idx, max_new_tokens, **kwargs)], dim=1)

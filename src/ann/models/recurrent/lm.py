@@ -12,7 +12,6 @@ and generation feeds one token at a time with the state carried.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -24,7 +23,7 @@ from ...layers import Dropout, Embedding, Linear, Recurrent
 from ...layers.recurrent import CELLS
 from ...registry import register_model
 from ..examples import recurrence_tokens
-from ..sampling import check_sampling, sample
+from ..sampling import StatefulGeneration
 
 
 @dataclass
@@ -58,7 +57,7 @@ class RecurrentLMConfig:
     "medium": {"block_size": 35, "n_layer": 2, "n_embd": 650, "hidden": 650, "dropout": 0.5,
                "init_range": 0.05},
 })
-class RecurrentLM(nn.Module):
+class RecurrentLM(StatefulGeneration, nn.Module):
     """Word- or character-level language model over RNN, LSTM or GRU layers.
 
     ``forward(idx)`` starts from the zero state and returns logits; ``forward(idx, state)``
@@ -97,23 +96,3 @@ class RecurrentLM(nn.Module):
         random start, so each target follows from the two tokens before it."""
         return recurrence_tokens(batch_size, self.config.block_size, self.config.vocab_size,
                                  generator)
-
-    def generate_stream(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                        top_k: int | None = None, top_p: float | None = None,
-                        generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
-        """Yield ``max_new_tokens`` sampled tokens, one (B, 1) tensor at a time, after reading
-        the prompt ``idx`` (B, T); the arguments are those of GPT's ``generate_stream``."""
-        check_sampling(idx, max_new_tokens, temperature, top_k, top_p)
-        return self._stream(idx, max_new_tokens, temperature, top_k, top_p, generator)
-
-    @torch.no_grad()
-    def _stream(self, idx, max_new_tokens, temperature, top_k, top_p, generator):
-        logits, state = self(idx, self.initial_state(idx.size(0), idx.device))
-        for _ in range(max_new_tokens):
-            token = sample(logits[:, -1], temperature, top_k, top_p, generator)   # (B, 1)
-            yield token
-            logits, state = self(token, state)
-
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, **kwargs) -> torch.Tensor:
-        """``idx`` followed by ``max_new_tokens`` sampled tokens, (B, T + max_new_tokens)."""
-        return torch.cat([idx, *self.generate_stream(idx, max_new_tokens, **kwargs)], dim=1)

@@ -29,7 +29,6 @@ generation reads one token at a time at constant cost per token.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -40,7 +39,7 @@ from ...config import field
 from ...layers import Embedding, Linear, RMSNorm
 from ...registry import register_model
 from ..examples import recurrence_tokens
-from ..sampling import check_sampling, sample
+from ..sampling import StatefulGeneration
 
 SCANS = ("parallel", "sequential")
 
@@ -206,7 +205,7 @@ class Residual(nn.Module):
     # the weights of a Transformer block (6 d^2 against 12 d^2), so 7 blocks against GPT's 4.
     "cpu": {"block_size": 64, "n_layer": 7, "d_model": 128, "d_state": 16},
 })
-class Mamba(nn.Module):
+class Mamba(StatefulGeneration, nn.Module):
     """Mamba language model: embedding, ``n_layer`` residual Mamba blocks, RMSNorm, tied head.
 
     ``forward(idx)`` starts from the zero state and returns logits; ``forward(idx, state)``
@@ -265,23 +264,3 @@ class Mamba(nn.Module):
         """``(x, y)`` int64 (B, block_size): s[t+1] = (s[t] + s[t-1] + 1) mod vocab_size."""
         return recurrence_tokens(batch_size, self.config.block_size, self.config.vocab_size,
                                  generator)
-
-    def generate_stream(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                        top_k: int | None = None, top_p: float | None = None,
-                        generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
-        """Yield ``max_new_tokens`` sampled tokens, one (B, 1) tensor at a time, after reading
-        the prompt ``idx`` (B, T); the arguments are those of GPT's ``generate_stream``."""
-        check_sampling(idx, max_new_tokens, temperature, top_k, top_p)
-        return self._stream(idx, max_new_tokens, temperature, top_k, top_p, generator)
-
-    @torch.no_grad()
-    def _stream(self, idx, max_new_tokens, temperature, top_k, top_p, generator):
-        logits, state = self(idx, self.initial_state(idx.size(0), idx.device))
-        for _ in range(max_new_tokens):
-            token = sample(logits[:, -1], temperature, top_k, top_p, generator)   # (B, 1)
-            yield token
-            logits, state = self(token, state)
-
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, **kwargs) -> torch.Tensor:
-        """``idx`` followed by ``max_new_tokens`` sampled tokens, (B, T + max_new_tokens)."""
-        return torch.cat([idx, *self.generate_stream(idx, max_new_tokens, **kwargs)], dim=1)
