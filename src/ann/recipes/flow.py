@@ -13,7 +13,7 @@ add(Recipe(
     preset="moons", train=dict(POINTS_TRAIN, max_steps=1500),
     reference="the noise floor of the data, ~0.26 nats; zuko's RealNVP of about the same size "
               "on the same points: benchmarks/flow_peer.py",
-    tour=TourStop("realnvp", 8, dict(max_steps=250, eval_every=250)),
+    tour=TourStop("realnvp", 17, dict(max_steps=600, eval_every=600)),
 ))
 add(Recipe(
     "realnvp-circles", "realnvp", "circles", "nll", 1.0,

@@ -12,7 +12,7 @@ add(Recipe(
     preset="toy", train=dict(KAN_TRAIN, batch_size=1000, max_steps=1500, eval_every=250),
     reference="an MLP of about the same number of parameters, and pykan's KAN of the same width "
               "and grid: benchmarks/kan_peer.py",
-    tour=TourStop("kan", 4, dict(max_steps=300, eval_every=300)),
+    tour=TourStop("kan", 12, dict(max_steps=800, eval_every=800)),
 ))
 add(Recipe(
     "kan-wine", "kan-classifier", "wine", "accuracy", 0.9,

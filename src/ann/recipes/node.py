@@ -9,7 +9,7 @@ add(Recipe(
     "head, on scikit-learn's 8x8 digits (embedded, seconds)",
     preset="digits",
     train=dict(epochs=6, batch_size=32, lr=3e-3, weight_decay=1e-4, warmup_steps=20),
-    tour=TourStop("node", 10.0, dict(epochs=2))))
+    tour=TourStop("node", 20.0, dict(epochs=4))))
 add(Recipe(
     "node-mnist", "odenet", "mnist", "accuracy", 0.99,
     "ODE-Net, 64 maps, two stride-2 stages, one ODE block solved by dopri5 (rtol/atol 1e-3), on "
